@@ -1,0 +1,1 @@
+"""Shared code of the Voice Insights event processors (deployed as a Lambda layer)."""

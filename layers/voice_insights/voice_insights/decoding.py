@@ -1,0 +1,143 @@
+"""Turn one raw event (Kinesis record bytes or one element of a webhook array) into a decision.
+
+Every input ends as exactly one of: ``Accepted`` (a valid summary to store),
+``SinkTest`` (Twilio's sink validation event: logged, not stored),
+``Rejected`` (kept in the rejected-events store with the reason) or, for the
+catch-all function only, ``Skipped`` (a type another function's filter takes).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from aws_lambda_powertools.utilities.parser import parse
+from pydantic import ValidationError
+
+from voice_insights.models import EventType, SinkTestEvent, SummaryEvent
+from voice_insights.routes import ROUTED_EVENT_TYPES, UNROUTED, Route
+
+MAX_REASON_ERRORS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    event: SummaryEvent
+
+
+@dataclass(frozen=True, slots=True)
+class SinkTest:
+    event_id: str
+    test_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    reason: str
+    event_id: str | None = None
+    event_type: str | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    event_type: str
+
+
+Decision = Accepted | SinkTest | Rejected | Skipped
+
+
+def decode(raw: bytes | str | Any, route: Route) -> Decision:
+    """Validate one CloudEvent for ``route``. ``raw`` is bytes/str JSON, or an already-decoded JSON value."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Rejected(reason=f"the event is not UTF-8 text: {exc.reason} at byte {exc.start}")
+    if route is UNROUTED:
+        return _decode_unrouted(raw)
+    try:
+        # parse() validates a str as JSON in one pass (pydantic validate_json); its annotation says dict only.
+        event = parse(event=cast(dict[str, Any], raw), model=route.model)
+    except ValidationError as exc:
+        return _rejection(raw, exc, route, tagged=True)
+    if isinstance(event, SinkTestEvent):
+        return SinkTest(event_id=event.id, test_id=event.data.test_id)
+    return Accepted(event=event)
+
+
+def _decode_unrouted(raw: str | Any) -> Decision:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            return Rejected(reason=f"the event is not valid JSON: {exc}")
+    if not isinstance(raw, dict):
+        return Rejected(reason=f"a CloudEvent must be a JSON object, got {_json_kind(raw)}")
+    event_type = raw.get("type")
+    if event_type in ROUTED_EVENT_TYPES:
+        return Skipped(event_type=event_type)
+    if event_type == EventType.SINK_TEST:
+        try:
+            event = parse(event=raw, model=SinkTestEvent)
+        except ValidationError as exc:
+            return _rejection(raw, exc, UNROUTED, tagged=False)
+        return SinkTest(event_id=event.id, test_id=event.data.test_id)
+    return Rejected(
+        reason=f"event type {event_type!r} is not one this application processes "
+        f"(it processes: {', '.join(sorted(ROUTED_EVENT_TYPES))})",
+        event_id=_str_or_none(raw.get("id")),
+        event_type=_str_or_none(event_type),
+    )
+
+
+def _rejection(raw: Any, exc: ValidationError, route: Route, tagged: bool) -> Rejected:
+    header = _peek_header(raw)
+    errors = [_describe_error(err, route, tagged) for err in exc.errors(include_url=False, include_input=False)]
+    shown = "; ".join(
+        f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors[:MAX_REASON_ERRORS]
+    )
+    more = f" (and {len(errors) - MAX_REASON_ERRORS} more)" if len(errors) > MAX_REASON_ERRORS else ""
+    return Rejected(
+        reason=f"invalid event: {shown}{more}",
+        event_id=_str_or_none(header.get("id")),
+        event_type=_str_or_none(header.get("type")),
+        errors=errors,
+    )
+
+
+def _describe_error(err: Any, route: Route, tagged: bool) -> dict[str, str]:
+    loc = list(err["loc"])
+    # A discriminated union puts the matched tag (the CloudEvent type) first in the location.
+    if tagged and loc:
+        loc = loc[1:]
+    kind = err["type"]
+    if kind == "union_tag_invalid":
+        accepted = ", ".join(sorted(route.event_types))
+        message = f"event type {err['ctx']['tag']!r} is not accepted by {route.name} (it accepts: {accepted})"
+    elif kind == "union_tag_not_found":
+        message = "the CloudEvent has no 'type'"
+    elif kind == "json_invalid":
+        message = f"not valid JSON ({err['ctx'].get('error', err['msg'])})"
+    else:
+        message = err["msg"]
+    return {"field": ".".join(str(part) for part in loc), "type": kind, "message": message}
+
+
+def _peek_header(raw: Any) -> dict[str, Any]:
+    """Best effort: the id and type of an event that failed validation, for the rejected-events record."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,226 @@
+"""What is stored for one summary event, and how it is read back. Pure functions, no AWS.
+
+Table layout (one table):
+
+| item               | pk                | sk                 | gsi1pk / gsi1sk                      | gsi2pk          |
+|--------------------|-------------------|--------------------|--------------------------------------|-----------------|
+| conference summary | CONF#<conference> | SUMMARY            | ACCT#<account> / <start_time>#<conf> |                 |
+| participant summ.  | CONF#<conference> | PART#<participant> |                                      | CALL#<call_sid> |
+
+- one Query on ``pk`` returns a conference's summary with all of its participants;
+- ``ByAccountStartTime`` lists an account's conferences by start time;
+- ``ByCallSid`` finds a participant summary by call SID.
+
+Items are written at most once per ``version`` and only over a lower one (see ``version_of``).
+The event's ``data`` is kept whole as JSON text (or gzip when large), so every field, unknown ones
+included, reads back into the same model; the flat attributes beside it are for queries and people.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from voice_insights.models import (
+    ConferenceSummary,
+    ConferenceSummaryCompleteEvent,
+    ConferenceSummaryPartialEvent,
+    EventType,
+    ParticipantSummary,
+    ParticipantSummaryCompleteEvent,
+    SummaryEvent,
+)
+
+# DynamoDB's item limit is 400 KB including attribute names
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
+# Above INLINE_DATA_LIMIT the data is gzipped; above MAX_ITEM_BYTES the event cannot be stored.
+MAX_ITEM_BYTES = 400 * 1024
+INLINE_DATA_LIMIT = 300 * 1024
+ITEM_OVERHEAD_ALLOWANCE = 8 * 1024
+
+CONFERENCE_SUMMARY = "conference_summary"
+PARTICIPANT_SUMMARY = "participant_summary"
+
+# A complete summary outranks a partial one of the same conference, whatever their times.
+_RANK = {
+    EventType.CONFERENCE_SUMMARY_PARTIAL: 1,
+    EventType.CONFERENCE_SUMMARY_COMPLETE: 2,
+    EventType.PARTICIPANT_SUMMARY_COMPLETE: 2,
+    EventType.PARTICIPANT_SUMMARY_COMPLETE_ALIAS: 2,
+}
+
+AttributeValue = dict[str, Any]
+
+
+class ItemTooLarge(ValueError):
+    """The event's summary does not fit in a DynamoDB item even compressed."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    pk: str
+    sk: str
+    version: str
+    event_id: str
+    attributes: dict[str, AttributeValue]
+    size: int
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.pk, self.sk)
+
+
+def event_time(event: SummaryEvent) -> str:
+    """The event's own time, normalised to UTC so that strings compare as times; "" when unknown.
+
+    CloudEvents carry it in ``time``; Twilio's documented samples put it in ``datacontenttype``.
+    """
+    for candidate in (event.time, event.datacontenttype):
+        if candidate:
+            try:
+                moment = datetime.fromisoformat(candidate)
+            except ValueError:
+                continue
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return ""
+
+
+def version_of(event: SummaryEvent) -> str:
+    """Total order of the events of one item: rank (partial < complete), then event time, then id.
+
+    The id makes the order total, so that any delivery order ends in the same stored item,
+    and a redelivery of the stored event has exactly the stored version (a duplicate).
+    """
+    return f"{_RANK[event.type]}#{event_time(event)}#{event.id}"
+
+
+def to_item(event: SummaryEvent, received_at: datetime, retention_days: int = 0) -> StoredItem:
+    """The DynamoDB item (low-level attribute values) that stores ``event``."""
+    version = version_of(event)
+    attrs: dict[str, AttributeValue] = {
+        "version": _s(version),
+        "event_id": _s(event.id),
+        "event_type": _s(event.type.value),
+        "event_source": _s(event.source),
+        "event_time": _s(event_time(event)),
+        "received_at": _s(received_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
+    }
+    if event.schema_version:
+        attrs["schema_version"] = _s(event.schema_version)
+    if retention_days > 0:
+        # TTL attribute: epoch seconds (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html)
+        attrs["expires_at"] = _n(int((received_at + timedelta(days=retention_days)).timestamp()))
+
+    if isinstance(event, ParticipantSummaryCompleteEvent):
+        pk, sk = _participant_attributes(event.data, attrs)
+    else:
+        pk, sk = _conference_attributes(event.data, attrs)
+    attrs["pk"], attrs["sk"] = _s(pk), _s(sk)
+
+    data_json = event.data.model_dump_json(by_alias=True, exclude_unset=True)
+    size = _approximate_size(attrs) + len(data_json.encode())
+    if size <= INLINE_DATA_LIMIT:
+        attrs["data"] = _s(data_json)
+    else:
+        compressed = gzip.compress(data_json.encode(), compresslevel=6)
+        size = _approximate_size(attrs) + len(compressed)
+        if size > MAX_ITEM_BYTES - ITEM_OVERHEAD_ALLOWANCE:
+            raise ItemTooLarge(
+                f"the summary is {len(data_json.encode())} bytes ({len(compressed)} gzipped); "
+                f"a DynamoDB item holds at most {MAX_ITEM_BYTES} bytes"
+            )
+        attrs["data_gz"] = {"B": compressed}
+    return StoredItem(pk=pk, sk=sk, version=version, event_id=event.id, attributes=attrs, size=size)
+
+
+def _conference_attributes(data: ConferenceSummary, attrs: dict[str, AttributeValue]) -> tuple[str, str]:
+    attrs["entity"] = _s(CONFERENCE_SUMMARY)
+    attrs["gsi1pk"] = _s(f"ACCT#{data.account_sid}")
+    attrs["gsi1sk"] = _s(f"{data.start_time}#{data.conference_sid}")
+    _put_strings(
+        attrs,
+        account_sid=data.account_sid,
+        conference_sid=data.conference_sid,
+        friendly_name=data.friendly_name,
+        status=data.status,
+        processing_state=data.processing_state,
+        start_time=data.start_time,
+        end_time=data.end_time,
+        end_reason=data.end_reason,
+        mixer_region=data.mixer_region,
+    )
+    if data.duration_seconds is not None:
+        attrs["duration_seconds"] = _n(data.duration_seconds)
+    attrs["tags"] = {"L": [_s(tag) for tag in data.tags]}
+    return f"CONF#{data.conference_sid}", "SUMMARY"
+
+
+def _participant_attributes(data: ParticipantSummary, attrs: dict[str, AttributeValue]) -> tuple[str, str]:
+    # Phone numbers (from/to) stay inside `data` only: no flat attribute, no index, no log line.
+    attrs["entity"] = _s(PARTICIPANT_SUMMARY)
+    attrs["gsi2pk"] = _s(f"CALL#{data.call_sid}")
+    _put_strings(
+        attrs,
+        account_sid=data.account_sid,
+        conference_sid=data.conference_sid,
+        participant_sid=data.participant_sid,
+        call_sid=data.call_sid,
+        label=data.label,
+        call_direction=data.call_direction,
+        call_state=data.call_state,
+        call_type=data.call_type,
+        country_code=data.country_code,
+        participant_region=data.participant_region,
+        join_time=data.join_time,
+        leave_time=data.leave_time,
+    )
+    for name in ("duration_seconds", "quality_issues"):
+        value = getattr(data, name)
+        if value is not None:
+            attrs[name] = _n(value)
+    return f"CONF#{data.conference_sid}", f"PART#{data.participant_sid}"
+
+
+def summary_from_item(item: dict[str, AttributeValue]) -> ConferenceSummary | ParticipantSummary:
+    """Read a stored item (low-level attribute values) back into the model it was written from."""
+    data = json.loads(gzip.decompress(item["data_gz"]["B"]) if "data_gz" in item else item["data"]["S"])
+    model = ParticipantSummary if item["entity"]["S"] == PARTICIPANT_SUMMARY else ConferenceSummary
+    return model.model_validate(data)
+
+
+def _put_strings(attrs: dict[str, AttributeValue], **values: str | None) -> None:
+    for name, value in values.items():
+        if value is not None:
+            attrs[name] = _s(value)
+
+
+def _s(value: str) -> AttributeValue:
+    return {"S": value}
+
+
+def _n(value: int | float) -> AttributeValue:
+    return {"N": str(value)}
+
+
+def _approximate_size(attrs: dict[str, AttributeValue]) -> int:
+    # Names plus string values; close enough to decide inline vs gzip (DynamoDB counts UTF-8 bytes).
+    return sum(len(name) + len(str(next(iter(value.values())))) for name, value in attrs.items())
+
+
+__all__ = [
+    "CONFERENCE_SUMMARY",
+    "PARTICIPANT_SUMMARY",
+    "ConferenceSummaryCompleteEvent",
+    "ConferenceSummaryPartialEvent",
+    "ItemTooLarge",
+    "StoredItem",
+    "event_time",
+    "summary_from_item",
+    "to_item",
+    "version_of",
+]

@@ -1,0 +1,196 @@
+"""One batch of received events, from raw input to a settled outcome per event.
+
+Whatever the path (Kinesis record or webhook array element), each input ends as exactly one
+``Outcome``; ``FAILED`` is the only one that asks the caller to have the event delivered again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from voice_insights.decoding import Accepted, Rejected, SinkTest, Skipped, decode
+from voice_insights.items import ItemTooLarge, StoredItem, to_item
+from voice_insights.observability import logger, metrics
+from voice_insights.routes import Route
+from voice_insights.store import RejectedEventStore, SummaryStore, WriteStatus, now_utc, raw_payload_fields
+
+
+class Outcome(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicates"
+    STALE = "stale"
+    REJECTED = "rejected"
+    SINK_TEST = "test_events"
+    SKIPPED = "skipped"  # another function's type (catch-all function only)
+    FAILED = "failed"  # not settled: must be delivered again
+
+
+METRIC_NAMES = {
+    Outcome.STORED: "EventsStored",
+    Outcome.DUPLICATE: "DuplicatesIgnored",
+    Outcome.STALE: "StaleIgnored",
+    Outcome.REJECTED: "EventsRejected",
+    Outcome.SINK_TEST: "SinkTestEvents",
+    Outcome.FAILED: "EventsFailed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    raw: bytes | str | Any
+    origin: dict[str, Any] = field(default_factory=dict)  # where it came from; kept with a rejection
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    outcomes: list[Outcome]
+
+    def counts(self) -> dict[str, int]:
+        counted = Counter(self.outcomes)
+        return {outcome.value: counted.get(outcome, 0) for outcome in Outcome if outcome is not Outcome.SKIPPED}
+
+    @property
+    def failed(self) -> bool:
+        return Outcome.FAILED in self.outcomes
+
+
+class Pipeline:
+    def __init__(
+        self,
+        route: Route,
+        summaries: SummaryStore,
+        rejected: RejectedEventStore,
+        retention_days: int = 0,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self.route = route
+        self.summaries = summaries
+        self.rejected = rejected
+        self.retention_days = retention_days
+        self.clock = clock
+
+    def process(self, inbound: Sequence[Inbound], source: str) -> BatchReport:
+        received_at = self.clock()
+        outcomes: list[Outcome] = [Outcome.FAILED] * len(inbound)
+        rejections: list[tuple[int, Rejected]] = []
+        items: list[tuple[int, StoredItem]] = []
+
+        for index, one in enumerate(inbound):
+            decision = decode(one.raw, self.route)
+            if isinstance(decision, Accepted):
+                try:
+                    items.append((index, to_item(decision.event, received_at, self.retention_days)))
+                except ItemTooLarge as too_large:
+                    rejections.append((index, Rejected(str(too_large), decision.event.id, decision.event.type)))
+            elif isinstance(decision, Rejected):
+                rejections.append((index, decision))
+            elif isinstance(decision, SinkTest):
+                outcomes[index] = Outcome.SINK_TEST
+                # The owner validates the sink with this id (POST /v1/Sinks/{sid}/Validate).
+                logger.info("Twilio sink test event received", test_id=decision.test_id, event_id=decision.event_id)
+            elif isinstance(decision, Skipped):
+                outcomes[index] = Outcome.SKIPPED
+
+        self._write(items, outcomes, rejections)
+        for index, rejection in rejections:
+            outcomes[index] = self.keep_rejection(inbound[index], rejection, source, received_at)
+
+        report = BatchReport(outcomes)
+        counts = report.counts()
+        for outcome, name in METRIC_NAMES.items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[outcome.value])
+        logger.info("Batch settled", extra={"source": source, "received": len(inbound), **counts})
+        return report
+
+    def _write(
+        self, items: list[tuple[int, StoredItem]], outcomes: list[Outcome], rejections: list[tuple[int, Rejected]]
+    ) -> None:
+        winners, superseded = collapse(items)
+        results = self.summaries.write([item for _, item in winners])
+        failed_winners = set()
+        for (index, item), result in zip(winners, results, strict=True):
+            if result.status is WriteStatus.REFUSED:
+                event_type = item.attributes["event_type"]["S"]
+                rejections.append(
+                    (index, Rejected(f"DynamoDB refused the item: {result.detail}", item.event_id, event_type))
+                )
+                continue
+            outcomes[index] = _WRITE_OUTCOMES[result.status]
+            if result.status is WriteStatus.FAILED:
+                failed_winners.add(item.key)
+                logger.warning("Event not stored, will be retried", event_id=item.event_id, error=result.detail)
+            elif result.status is not WriteStatus.STORED:
+                logger.info(
+                    f"Event ignored: {outcomes[index].value}", event_id=item.event_id, key=item.pk + "|" + item.sk
+                )
+        for index, (item, outcome) in superseded.items():
+            # Retry a superseded event too while the event that beat it is not stored: nothing is decided yet.
+            outcomes[index] = Outcome.FAILED if item.key in failed_winners else outcome
+            if outcomes[index] is not Outcome.FAILED:
+                logger.info(f"Event ignored: {outcome.value}", event_id=item.event_id, key=item.pk + "|" + item.sk)
+
+    def keep_rejection(
+        self, inbound: Inbound, rejection: Rejected, source: str, received_at: datetime | None = None
+    ) -> Outcome:
+        """Keep one rejected event with its raw payload and reason: REJECTED once kept, FAILED if it could not be."""
+        received_at = received_at or self.clock()
+        record = {
+            "reason": rejection.reason,
+            "errors": rejection.errors,
+            "event_id": rejection.event_id,
+            "event_type": rejection.event_type,
+            "function": self.route.name,
+            "source": source,
+            "received_at": received_at.isoformat(),
+            "origin": inbound.origin,
+            **raw_payload_fields(inbound.raw),
+        }
+        try:
+            key = self.rejected.keep(record, received_at)
+        except Exception:  # failing to keep it means it must come again, never that it is dropped
+            logger.exception("Could not keep a rejected event, will be retried", event_id=rejection.event_id)
+            return Outcome.FAILED
+        logger.warning(
+            "Event rejected",
+            reason=rejection.reason[:1000],
+            event_id=rejection.event_id,
+            event_type=rejection.event_type,
+            rejected_key=key,
+        )
+        return Outcome.REJECTED
+
+
+def collapse(
+    items: list[tuple[int, StoredItem]],
+) -> tuple[list[tuple[int, StoredItem]], dict[int, tuple[StoredItem, Outcome]]]:
+    """Keep the highest version per item key; the others are settled here as duplicate or stale.
+
+    A transaction may touch each item once, and writing a lower version first would only be undone.
+    """
+    best: dict[tuple[str, str], tuple[int, StoredItem]] = {}
+    for index, item in items:
+        current = best.get(item.key)
+        if current is None or item.version > current[1].version:
+            best[item.key] = (index, item)
+    winner_indexes = {index for index, _ in best.values()}
+    superseded = {}
+    for index, item in items:
+        if index not in winner_indexes:
+            same = item.version == best[item.key][1].version
+            superseded[index] = (item, Outcome.DUPLICATE if same else Outcome.STALE)
+    return sorted(best.values(), key=lambda pair: pair[0]), superseded
+
+
+_WRITE_OUTCOMES = {
+    WriteStatus.STORED: Outcome.STORED,
+    WriteStatus.DUPLICATE: Outcome.DUPLICATE,
+    WriteStatus.STALE: Outcome.STALE,
+    WriteStatus.FAILED: Outcome.FAILED,
+}

@@ -1,0 +1,233 @@
+"""The only code that talks to DynamoDB and S3.
+
+Writes are conditional TransactWriteItems of up to 100 puts, several transactions in flight at once:
+- conditional, so a redelivered or older event never overwrites a newer one, without a read first;
+- batched, because botocore spends far more CPU per request (serialise, sign, parse) than per item;
+- a cancelled transaction names, per item, why it failed (``CancellationReasons``): items whose
+  condition failed are the duplicates and stale events, the rest are written again at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from voice_insights.items import StoredItem
+
+# TransactWriteItems: at most 100 actions and 4 MB per request
+# (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
+MAX_TRANSACTION_ITEMS = 100
+MAX_TRANSACTION_BYTES = 4 * 1024 * 1024 - 64 * 1024
+MAX_CANCELLED_ROUNDS = 4
+WRITE_THREADS = 8
+
+# Throttles, 5xx and timeouts are retried by botocore itself with backoff ("standard" mode,
+# https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html); what is left is
+# reported to Lambda as a batch item failure, or to Twilio as a 5xx, so the event comes again.
+AWS_CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=2,
+    read_timeout=5,
+    max_pool_connections=WRITE_THREADS * 2,
+)
+
+
+class WriteStatus(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+    REFUSED = "refused"  # DynamoDB refuses the item itself (e.g. validation): retrying cannot help
+    FAILED = "failed"  # transient: try again later
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    status: WriteStatus
+    detail: str = ""
+
+
+def make_client(service: str) -> Any:
+    return boto3.client(service, config=AWS_CLIENT_CONFIG)  # type: ignore[call-overload]
+
+
+class SummaryStore:
+    def __init__(self, table_name: str, client: Any = None, threads: int = WRITE_THREADS) -> None:
+        self.table_name = table_name
+        self.client = client or make_client("dynamodb")
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ddb-write")
+
+    def write(self, items: Sequence[StoredItem]) -> list[WriteResult]:
+        """Write each item unless the table holds the same or a newer version. Results align with ``items``.
+
+        Items must have distinct keys: a transaction may not touch one item twice.
+        """
+        results: list[WriteResult | None] = [None] * len(items)
+        chunks = list(_chunks(range(len(items)), items))
+        for chunk, chunk_results in zip(
+            chunks, self._pool.map(lambda c: self._write_chunk(c, items), chunks), strict=True
+        ):
+            for index, result in zip(chunk, chunk_results, strict=True):
+                results[index] = result
+        return [r if r is not None else WriteResult(WriteStatus.FAILED, "not attempted") for r in results]
+
+    def _write_chunk(self, chunk: list[int], items: Sequence[StoredItem]) -> list[WriteResult]:
+        results: dict[int, WriteResult] = {}
+        pending = list(chunk)
+        for round_number in range(MAX_CANCELLED_ROUNDS):
+            try:
+                self.client.transact_write_items(TransactItems=[self._put(items[i]) for i in pending])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    return _fill(chunk, results, WriteResult(WriteStatus.FAILED, _describe(exc)))
+                pending = self._settle_cancelled(pending, items, exc, results)
+                if not pending:
+                    break
+                # Someone else wrote one of these items just now, or DynamoDB throttled: back off a little.
+                time.sleep(random.uniform(0, 0.05 * 2**round_number))  # noqa: S311 (jitter, not crypto)
+                continue
+            except BotoCoreError as exc:
+                return _fill(chunk, results, WriteResult(WriteStatus.FAILED, _describe(exc)))
+            for index in pending:
+                results[index] = WriteResult(WriteStatus.STORED)
+            pending = []
+            break
+        for index in pending:
+            results[index] = WriteResult(WriteStatus.FAILED, "the transaction kept being cancelled")
+        return [results[i] for i in chunk]
+
+    def _settle_cancelled(
+        self, pending: list[int], items: Sequence[StoredItem], exc: ClientError, results: dict[int, WriteResult]
+    ) -> list[int]:
+        """Record the items whose fate the cancellation decided; return the ones to write again."""
+        reasons = exc.response.get("CancellationReasons") or []
+        retry = []
+        for position, index in enumerate(pending):
+            reason: Any = reasons[position] if position < len(reasons) else {}
+            code = reason.get("Code", "None")
+            if code == "ConditionalCheckFailed":
+                stored_version = reason.get("Item", {}).get("version", {}).get("S")
+                same = stored_version == items[index].version
+                results[index] = WriteResult(
+                    WriteStatus.DUPLICATE if same else WriteStatus.STALE, f"stored version {stored_version}"
+                )
+            elif code == "ValidationError":
+                results[index] = WriteResult(WriteStatus.REFUSED, reason.get("Message", "validation error"))
+            else:  # "None" (rolled back with the others), TransactionConflict, throttling: write again
+                retry.append(index)
+        return retry
+
+    def _put(self, item: StoredItem) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": item.attributes,
+                "ConditionExpression": "attribute_not_exists(pk) OR #version < :version",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {":version": {"S": item.version}},
+                # The stored version tells a duplicate (same version) from a stale event (newer stored).
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        response = self.client.get_item(TableName=self.table_name, Key={"pk": {"S": pk}, "sk": {"S": sk}})
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def query_conference(self, conference_sid: str) -> list[dict[str, Any]]:
+        """The conference summary and all of its participant summaries, in one Query (paginated)."""
+        paginator = self.client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"CONF#{conference_sid}"}},
+        )
+        return [item for page in pages for item in page["Items"]]
+
+
+class RejectedEventStore:
+    """Keeps every rejected event in S3 with the raw payload and the reason, one JSON object each."""
+
+    def __init__(self, bucket: str, client: Any = None) -> None:
+        self.bucket = bucket
+        self.client = client or make_client("s3")
+
+    def keep(self, record: dict[str, Any], received_at: datetime) -> str:
+        """Store one rejection record; returns its key. Raises on AWS errors (the caller retries)."""
+        event_id = record.get("event_id") or "no-id"
+        safe_id = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(event_id))[:64]
+        key = (
+            f"rejected/{received_at:%Y/%m/%d}/{record.get('function', 'unknown')}/"
+            f"{received_at:%H%M%S}-{safe_id}-{uuid.uuid4().hex[:12]}.json"
+        )
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=json.dumps(record, ensure_ascii=False, default=str).encode(),
+            ContentType="application/json",
+        )
+        return key
+
+    def list_keys(self, prefix: str = "rejected/") -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+        return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+
+    def read(self, key: str) -> dict[str, Any]:
+        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        record: dict[str, Any] = json.loads(body)
+        return record
+
+
+def raw_payload_fields(raw: bytes | str | Any) -> dict[str, Any]:
+    """How a rejected payload is kept: as text when it is text, base64 otherwise, never altered."""
+    if isinstance(raw, bytes):
+        try:
+            return {"raw": raw.decode("utf-8")}
+        except UnicodeDecodeError:
+            return {"raw_base64": base64.b64encode(raw).decode()}
+    if isinstance(raw, str):
+        return {"raw": raw}
+    return {"raw": json.dumps(raw, ensure_ascii=False)}
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _chunks(indexes: range, items: Sequence[StoredItem]) -> Iterator[list[int]]:
+    chunk: list[int] = []
+    size = 0
+    for index in indexes:
+        item_size = items[index].size
+        if chunk and (len(chunk) == MAX_TRANSACTION_ITEMS or size + item_size > MAX_TRANSACTION_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(index)
+        size += item_size
+    if chunk:
+        yield chunk
+
+
+def _fill(chunk: list[int], results: dict[int, WriteResult], result: WriteResult) -> list[WriteResult]:
+    return [results.get(i, result) for i in chunk]
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code')}: {error.get('Message')}"
+    return f"{type(exc).__name__}: {exc}"

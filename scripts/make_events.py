@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""Generate the sample events in events/ from the fixtures in tests/fixtures/.
+
+    python3 scripts/make_events.py          # (re)write events/
+    python3 scripts/make_events.py --check  # exit 1 if events/ differs from what would be written
+
+Standard library only, Python >= 3.11. The output is fully deterministic: every
+"random-looking" value (sequence numbers, request ids, tokens) is derived from a
+SHA-256 of a fixed label, and every timestamp is a constant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import datetime as dt
+import hashlib
+import json
+import sys
+import uuid
+from pathlib import Path
+
+# --------------------------------------------------------------------------- #
+# Configuration: function folders, their fixtures and webhook routes.
+# --------------------------------------------------------------------------- #
+FUNCTIONS: dict[str, dict[str, str]] = {
+    "conference_summary_complete": {
+        "fixture": "seeds/conference-summary-complete.json",
+        "route": "/events/conference-summary-complete",
+        "partition_key_field": "conference_sid",
+        "logical_id": "ConferenceSummaryCompleteFunction",
+    },
+    "conference_summary_partial": {
+        "fixture": "seeds/conference-summary-partial.json",
+        "route": "/events/conference-summary-partial",
+        "partition_key_field": "conference_sid",
+        "logical_id": "ConferenceSummaryPartialFunction",
+    },
+    "participant_summary_complete": {
+        "fixture": "seeds/conference-participant-summary-complete.json",
+        "route": "/events/participant-summary-complete",
+        "partition_key_field": "call_sid",
+        "logical_id": "ParticipantSummaryCompleteFunction",
+    },
+}
+UNROUTED_FOLDER = "unrouted_events"
+UNROUTED_LOGICAL_ID = "UnroutedEventsFunction"
+SINK_TEST_FIXTURE = "sink-test-event.json"
+
+ENV_VARS: dict[str, str] = {
+    "SUMMARIES_TABLE_NAME": "voice-insights-summaries",
+    "REJECTED_BUCKET_NAME": "voice-insights-rejected-events",
+    "RETENTION_DAYS": "0",
+    "POWERTOOLS_SERVICE_NAME": "voice-insights-events",
+    "POWERTOOLS_METRICS_NAMESPACE": "VoiceInsightsEvents",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+    "AWS_ENDPOINT_URL": "http://host.docker.internal:5000",
+}
+
+# Fake AWS / API Gateway coordinates.
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+STREAM_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT_ID}:stream/voice-insights-events"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/voice-insights-events-role"
+SHARD_ID = "shardId-000000000000"
+API_ID = "abc123defg"
+API_HOST = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+STAGE = "v1"
+SOURCE_IP = "35.90.102.130"  # inside Twilio's webhook range 35.90.102.128/25
+USER_AGENT = "Twilio-Event-Streams/1.0"
+
+# 2025-10-08T07:17:02.363Z: the instant the seed samples carry (in datacontenttype).
+ARRIVAL_EPOCH_MS = 1759907822363
+BASE_EVENT_TIME = dt.datetime.fromtimestamp(ARRIVAL_EPOCH_MS / 1000, dt.UTC)
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES_DIR = ROOT / "tests" / "fixtures"
+EVENTS_DIR = ROOT / "events"
+
+
+# --------------------------------------------------------------------------- #
+# Deterministic helpers
+# --------------------------------------------------------------------------- #
+def _digest(label: str) -> bytes:
+    return hashlib.sha256(label.encode("utf-8")).digest()
+
+
+def sequence_number(label: str) -> str:
+    """A 56-digit Kinesis-style sequence number ("4959..."), derived from label."""
+    n = int.from_bytes(_digest("seq:" + label), "big") % 10**52
+    return "4959" + f"{n:052d}"
+
+
+def uuid_like(label: str) -> str:
+    return str(uuid.UUID(bytes=_digest("uuid:" + label)[:16], version=4))
+
+
+def fake_signature(label: str) -> str:
+    """Placeholder shaped like a real X-Twilio-Signature (base64 of 20 bytes); NOT a valid HMAC."""
+    return base64.b64encode(_digest("sig:" + label)[:20]).decode("ascii")
+
+
+def compact(obj: object) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def pretty(obj: object) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+
+
+def iso_millis(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def load_fixture(rel: str) -> dict:
+    return json.loads((FIXTURES_DIR / rel).read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- #
+# Event builders
+# --------------------------------------------------------------------------- #
+def kinesis_record(payload: bytes, partition_key: str, label: str) -> dict:
+    seq = sequence_number(label)
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": partition_key,
+            "sequenceNumber": seq,
+            "data": base64.b64encode(payload).decode("ascii"),
+            "approximateArrivalTimestamp": ARRIVAL_EPOCH_MS / 1000,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{SHARD_ID}:{seq}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": ROLE_ARN,
+        "awsRegion": REGION,
+        "eventSourceARN": STREAM_ARN,
+    }
+
+
+def cloudevent_record(event: dict, partition_key: str, label: str) -> dict:
+    return kinesis_record(compact(event).encode("utf-8"), partition_key, label)
+
+
+def with_string_data(event: dict) -> dict:
+    """The CloudEvent as Twilio's Kinesis sink writes it: `data` is a JSON-encoded string."""
+    out = copy.deepcopy(event)
+    out["data"] = json.dumps(event["data"])
+    return out
+
+
+def webhook_event(route: str, events: list[dict], label: str) -> dict:
+    body = compact(events)
+    body_sha = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "Host": API_HOST,
+        "I-Twilio-Idempotency-Token": hashlib.sha256(("idem:" + label).encode()).hexdigest()[:32],
+        "User-Agent": USER_AGENT,
+        "X-Twilio-Signature": fake_signature(label),
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Port": "443",
+    }
+    return {
+        "resource": route,
+        "path": route,
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {"bodySHA256": body_sha},
+        "multiValueQueryStringParameters": {"bodySHA256": [body_sha]},
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": route,
+            "httpMethod": "POST",
+            "path": f"/{STAGE}{route}",
+            "stage": STAGE,
+            "domainName": API_HOST,
+            "apiId": API_ID,
+            "requestId": uuid_like(label),
+            "accountId": ACCOUNT_ID,
+            "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": SOURCE_IP, "userAgent": USER_AGENT},
+            "requestTimeEpoch": ARRIVAL_EPOCH_MS,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def _bump_sid(sid: str) -> str:
+    return sid[:-4] + "0002"
+
+
+def variant_of(event: dict) -> dict:
+    """A distinct event for the batch: id ends in "2"; participant -> other participant/call,
+    conference -> `time` one minute later than the original (or than the seed instant)."""
+    out = copy.deepcopy(event)
+    out["id"] = event["id"][:-1] + "2"
+    data = out["data"]
+    if "participant_sid" in data or "call_sid" in data:
+        for key in ("participant_sid", "call_sid"):
+            if key in data:
+                data[key] = _bump_sid(data[key])
+    else:
+        base = parse_time(event["time"]) if "time" in event else BASE_EVENT_TIME
+        out["time"] = iso_millis(base + dt.timedelta(minutes=1))
+    return out
+
+
+def unknown_type_event() -> dict:
+    return {
+        "specversion": "1.0",
+        "type": "com.twilio.voice.insights.call-summary.complete",
+        "source": "AB00000000000000000000000001",
+        "id": "NO00000000000000000000000009",
+        "dataschema": "https://events-schemas.twilio.com/VoiceInsights.CallSummary/1",
+        "datacontenttype": "application/json",
+        "time": iso_millis(BASE_EVENT_TIME),
+        "data": {
+            "call_sid": "CA0000000000000000000000000000009",
+            "account_sid": "AC0000000000000000000000000000001",
+            "call_type": "carrier",
+            "call_state": "completed",
+            "duration": 42,
+            "processing_state": "complete",
+        },
+    }
+
+
+# --------------------------------------------------------------------------- #
+# Assemble everything
+# --------------------------------------------------------------------------- #
+def build() -> dict[str, str]:
+    """Return {path relative to events/: file text}."""
+    files: dict[str, str] = {}
+    for folder, cfg in FUNCTIONS.items():
+        event = load_fixture(cfg["fixture"])
+        pkey = event["data"][cfg["partition_key_field"]]
+        route = cfg["route"]
+        files[f"{folder}/kinesis.json"] = pretty(
+            {"Records": [cloudevent_record(event, pkey, f"{folder}/kinesis")]}
+        )
+        files[f"{folder}/kinesis-string-data.json"] = pretty(
+            {"Records": [cloudevent_record(with_string_data(event), pkey, f"{folder}/kinesis-string-data")]}
+        )
+        files[f"{folder}/webhook.json"] = pretty(webhook_event(route, [event], f"{folder}/webhook"))
+        batch = [event, copy.deepcopy(event), variant_of(event)]
+        files[f"{folder}/webhook-batch.json"] = pretty(
+            webhook_event(route, batch, f"{folder}/webhook-batch")
+        )
+
+    test_event = load_fixture(SINK_TEST_FIXTURE)
+    files[f"{UNROUTED_FOLDER}/kinesis-test-event.json"] = pretty(
+        {"Records": [cloudevent_record(test_event, test_event["id"], f"{UNROUTED_FOLDER}/test-event")]}
+    )
+    unknown = unknown_type_event()
+    files[f"{UNROUTED_FOLDER}/kinesis-unknown-type.json"] = pretty(
+        {
+            "Records": [
+                cloudevent_record(unknown, unknown["data"]["call_sid"], f"{UNROUTED_FOLDER}/unknown-type"),
+                kinesis_record(b"not json at all", "not-json", f"{UNROUTED_FOLDER}/not-json"),
+            ]
+        }
+    )
+
+    logical_ids = [cfg["logical_id"] for cfg in FUNCTIONS.values()] + [UNROUTED_LOGICAL_ID]
+    files["env.json"] = pretty({lid: dict(ENV_VARS) for lid in logical_ids})
+    return files
+
+
+def check(files: dict[str, str]) -> list[str]:
+    problems = []
+    for rel, text in sorted(files.items()):
+        path = EVENTS_DIR / rel
+        if not path.is_file():
+            problems.append(f"missing:    events/{rel}")
+        elif path.read_bytes() != text.encode("utf-8"):
+            problems.append(f"differs:    events/{rel}")
+    if EVENTS_DIR.is_dir():
+        for path in sorted(EVENTS_DIR.rglob("*.json")):
+            rel = path.relative_to(EVENTS_DIR).as_posix()
+            if rel not in files:
+                problems.append(f"unexpected: events/{rel}")
+    return problems
+
+
+def write(files: dict[str, str]) -> None:
+    for rel, text in sorted(files.items()):
+        path = EVENTS_DIR / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.is_file() or path.read_bytes() != text.encode("utf-8"):
+            path.write_bytes(text.encode("utf-8"))
+            print(f"wrote events/{rel}")
+    for line in check(files):
+        if line.startswith("unexpected"):
+            print(f"warning: {line} (not generated; delete it if stale)", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="verify events/ instead of writing it")
+    args = parser.parse_args(argv)
+    files = build()
+    if args.check:
+        problems = check(files)
+        if problems:
+            print("events/ is out of date (run: python3 scripts/make_events.py):")
+            for line in problems:
+                print("  " + line)
+            return 1
+        print(f"events/ is up to date ({len(files)} files)")
+        return 0
+    write(files)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

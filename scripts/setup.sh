@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Creates the three virtual environments the project uses, from the package registries:
+#   .venv          Python 3.13: the application's dependencies, moto server, pytest, ruff, mypy
+#   .venv-sam      the AWS SAM CLI (it pins its own boto3/click versions, so it lives apart)
+#   .venv-runtime  what the Lambda python3.13 runtime has: awslambdaric and boto3 only
+# Re-running is cheap: an environment is rebuilt only when its requirements file changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python313() {
+  local candidate
+  for candidate in "${PYTHON313:-}" python3.13 "$(command -v pyenv >/dev/null && echo "$(pyenv root)"/versions/3.13*/bin/python3.13)"; do
+    for path in $candidate; do
+      if [ -n "$path" ] && "$path" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
+        echo "$path"; return 0
+      fi
+    done
+  done
+  return 1
+}
+
+PY=$(find_python313) || {
+  echo "Python 3.13 is required (the functions run on Lambda's python3.13 runtime, and 'sam build' checks for it)." >&2
+  echo "Install it (e.g. 'pyenv install 3.13') or set PYTHON313=/path/to/python3.13." >&2
+  exit 1
+}
+
+make_venv() {  # make_venv DIR REQUIREMENTS...
+  local dir=$1; shift
+  local stamp="$dir/.requirements.sha256"
+  local want; want=$(cat "$@" layers/voice_insights/requirements.txt | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  echo "setting up $dir ..."
+  rm -rf "$dir"
+  "$PY" -m venv "$dir"
+  local req args=()
+  for req in "$@"; do args+=(-r "$req"); done
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "${args[@]}"
+  echo "$want" > "$stamp"
+}
+
+make_venv .venv requirements-dev.txt
+make_venv .venv-sam requirements-sam.txt
+make_venv .venv-runtime requirements-runtime.txt
+echo "environments ready (python: $PY)"
