@@ -67,9 +67,7 @@ def test_kinesis_record_decodes_to_fixture(folder, name):
     if isinstance(data, str):
         data = json.loads(data)
     assert data == fixture["data"]
-    assert {k: v for k, v in event.items() if k != "data"} == {
-        k: v for k, v in fixture.items() if k != "data"
-    }
+    assert {k: v for k, v in event.items() if k != "data"} == {k: v for k, v in fixture.items() if k != "data"}
 
 
 @pytest.mark.parametrize("folder", FOLDERS)

@@ -1,0 +1,50 @@
+"""Shared fixtures: the seed events (copied verbatim from Twilio's docs into tests/fixtures/seeds)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+
+# Powertools needs these before any handler runs; tests never emit to a real account.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "VoiceInsightsEventsTest")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "voice-insights-events")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+SEED_FILES = {
+    "conference_summary_complete": "conference-summary-complete.json",
+    "conference_summary_partial": "conference-summary-partial.json",
+    "participant_summary_complete": "conference-participant-summary-complete.json",
+}
+
+
+def load_seed(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / "seeds" / SEED_FILES[name]).read_text())
+
+
+@pytest.fixture
+def seeds() -> dict[str, dict[str, Any]]:
+    return {name: load_seed(name) for name in SEED_FILES}
+
+
+@pytest.fixture
+def sink_test_event() -> dict[str, Any]:
+    return json.loads((FIXTURES / "sink-test-event.json").read_text())
+
+
+def variant(event: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A deep copy of ``event`` with envelope fields (``id=…``) or data fields (``data__status=…``) changed."""
+    copied = copy.deepcopy(event)
+    for name, value in changes.items():
+        if name.startswith("data__"):
+            copied["data"][name.removeprefix("data__")] = value
+        else:
+            copied[name] = value
+    return copied

@@ -1,0 +1,223 @@
+"""Given Twilio events arriving on both sinks, when the processing functions run against a real local
+endpoint (moto server over HTTP), then every event is stored, ignored as duplicate/stale, or kept as
+rejected with its reason — counted, not assumed."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from devtools.cfn import load_template
+from devtools.lambda_events import api_gateway_event, kinesis_filter_matches, read_stream_records
+from tests.conftest import load_seed, variant
+from tests.integration.conftest import TEMPLATE, Handler, LocalStack, MetricsCapture, load_handlers
+from voice_insights.items import summary_from_item
+from voice_insights.webhook import route_path
+
+PARTICIPANT_ALIAS = "com.twilio.voice.insights.participant-summary.complete"
+# The order Lambda's pollers happen to call the functions in; fixed so that counts are exact.
+FUNCTION_ORDER = [
+    "ConferenceSummaryCompleteFunction",
+    "ConferenceSummaryPartialFunction",
+    "ParticipantSummaryCompleteFunction",
+    "UnroutedEventsFunction",
+]
+
+
+def conference(kind: str, conference_sid: str, event_id: str, time: str) -> dict[str, Any]:
+    return variant(load_seed(f"conference_summary_{kind}"), id=event_id, time=time, data__conference_sid=conference_sid)
+
+
+def participant(participant_sid: str, event_id: str, **changes: Any) -> dict[str, Any]:
+    return variant(
+        load_seed("participant_summary_complete"),
+        id=event_id,
+        data__participant_sid=participant_sid,
+        data__call_sid="CA" + participant_sid[2:],
+        **changes,
+    )
+
+
+def workload(sink_test_event: dict[str, Any]) -> tuple[list[bytes], dict[str, int]]:
+    """15 events as Twilio would write them, with the outcome counts they must end in."""
+    complete_a = conference("complete", "CFA", "NOa2", "2026-01-01T10:30:00Z")
+    late_partial_a = conference("partial", "CFA", "NOa3", "2026-01-01T10:40:00Z")  # after complete: stale
+    partial_b = conference("partial", "CFB", "NOb1", "2026-01-01T11:00:00Z")
+    p2 = participant("CP2", "NOp2")
+    invalid_participant = participant("CP9", "NOp9")
+    del invalid_participant["data"]["call_sid"]
+    events = [
+        conference("partial", "CFA", "NOa1", "2026-01-01T10:00:00Z"),  # stale: superseded by the later partial
+        complete_a,
+        {**complete_a, "data": json.dumps(complete_a["data"])},  # redelivery, data string-encoded as on Kinesis
+        late_partial_a,
+        partial_b,
+        partial_b,  # duplicate
+        participant("CP1", "NOp1"),
+        p2,
+        p2,  # duplicate
+        participant("CP3", "NOp3", type=PARTICIPANT_ALIAS),
+        invalid_participant,  # rejected: call_sid missing
+        variant(complete_a, id="NOa9", data__duration_seconds="an hour"),  # rejected: wrong type
+        {"specversion": "1.0", "type": "com.twilio.voice.insights.call-summary.complete", "id": "NOx1"},  # unknown
+        sink_test_event,
+    ]
+    raw = [json.dumps(event).encode() for event in events] + [b"\x00not json"]  # rejected: not JSON
+    expected = {"stored": 5, "duplicates": 3, "stale": 2, "rejected": 4, "test_events": 1}
+    return raw, expected
+
+
+def run_kinesis(stack: LocalStack, handlers: dict[str, Handler], metrics: MetricsCapture) -> dict[str, Any]:
+    template = load_template(TEMPLATE)
+    records = read_stream_records(stack.kinesis, stack.stream_name)
+    responses = {}
+    for logical_id in FUNCTION_ORDER:
+        function = template["Resources"][logical_id]["Properties"]
+        trigger = function["Events"]["Stream"]["Properties"]
+        patterns = [json.loads(f["Pattern"]) for f in trigger.get("FilterCriteria", {}).get("Filters", [])]
+        batch = [record for record in records if kinesis_filter_matches(patterns, record)]
+        name = function["CodeUri"].strip("/").split("/")[-1]
+        responses[logical_id] = metrics.run(lambda h=handlers[name], b=batch: h({"Records": b}))
+    return responses
+
+
+def metric_counts(metrics: MetricsCapture) -> dict[str, int]:
+    names = {
+        "stored": "EventsStored",
+        "duplicates": "DuplicatesIgnored",
+        "stale": "StaleIgnored",
+        "rejected": "EventsRejected",
+        "test_events": "SinkTestEvents",
+    }
+    return {key: int(metrics.totals[name]) for key, name in names.items()}
+
+
+def assert_final_state(stack: LocalStack) -> None:
+    items = {(i["pk"]["S"], i["sk"]["S"]): i for i in stack.items()}
+    assert set(items) == {
+        ("CONF#CFA", "SUMMARY"),
+        ("CONF#CFB", "SUMMARY"),
+        ("CONF#CF0000000000000000000000000000001", "PART#CP1"),
+        ("CONF#CF0000000000000000000000000000001", "PART#CP2"),
+        ("CONF#CF0000000000000000000000000000001", "PART#CP3"),
+    }
+    conference_a = items[("CONF#CFA", "SUMMARY")]
+    assert conference_a["event_id"]["S"] == "NOa2"  # the complete summary, not the later partial
+    assert conference_a["event_type"]["S"].endswith("conference-summary.complete")
+    assert summary_from_item(conference_a).conference_sid == "CFA"
+
+
+def test_kinesis_batches_account_for_every_record(
+    stack: LocalStack, handlers: dict[str, Handler], metrics_capture: MetricsCapture, sink_test_event: dict[str, Any]
+) -> None:
+    raw, expected = workload(sink_test_event)
+    stack.kinesis.put_records(
+        StreamName=stack.stream_name,
+        Records=[{"Data": data, "PartitionKey": f"pk{i % 3}"} for i, data in enumerate(raw)],
+    )
+
+    responses = run_kinesis(stack, handlers, metrics_capture)
+
+    assert all(response == {"batchItemFailures": []} for response in responses.values()), responses
+    assert metric_counts(metrics_capture) == expected
+    assert sum(expected.values()) == len(raw)
+    assert_final_state(stack)
+    rejected = stack.rejected()
+    assert len(rejected) == expected["rejected"]
+    reasons = sorted(r["reason"] for r in rejected)
+    assert any("data.call_sid: Field required" in r for r in reasons)
+    assert any("data.duration_seconds: Input should be a valid integer" in r for r in reasons)
+    assert any("'com.twilio.voice.insights.call-summary.complete' is not one this application" in r for r in reasons)
+    assert any("not valid JSON" in r for r in reasons)
+    # The raw payload is kept exactly, with where it came from, so it can be replayed.
+    not_json = next(r for r in rejected if "not valid JSON" in r["reason"])
+    assert not_json["raw"] == "\x00not json"
+    assert not_json["origin"]["sequence_number"] and not_json["origin"]["shard_id"].startswith("shardId-")
+
+    # Lambda redelivers after a partial failure: a second pass over the same records changes nothing.
+    before = stack.items()
+    second = MetricsCapture()
+    run_kinesis(stack, handlers, second)
+    assert stack.items() == before
+    assert metric_counts(second)["stored"] == 0
+    assert len(stack.rejected()) == 2 * expected["rejected"]  # every delivery of a bad event is kept
+
+
+def post(handler: Handler, route: str, body: str) -> tuple[int, dict[str, Any]]:
+    response = handler(api_gateway_event(route_path(route), body))
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_webhook_batches_account_for_every_event(
+    stack: LocalStack, handlers: dict[str, Handler], metrics_capture: MetricsCapture, sink_test_event: dict[str, Any]
+) -> None:
+    raw, expected = workload(sink_test_event)
+    events = [json.loads(data) for data in raw[:-1]]  # a webhook array cannot hold a non-JSON element
+    by_route = {  # positions in workload(); the unknown type goes to a summary route, the test event too
+        "conference_summary_complete": [events[i] for i in (1, 2, 11)],
+        "conference_summary_partial": [events[i] for i in (0, 3, 4, 5, 13)],
+        "participant_summary_complete": [events[i] for i in (6, 7, 8, 9, 10, 12)],
+    }
+
+    answers = {}
+    for route in ["conference_summary_complete", "conference_summary_partial", "participant_summary_complete"]:
+        answers[route] = metrics_capture.run(lambda r=route: post(handlers[r], r, json.dumps(by_route[r])))
+
+    assert answers["conference_summary_complete"] == (
+        200, {"stored": 1, "duplicates": 1, "stale": 0, "rejected": 1, "test_events": 0, "failed": 0}
+    )  # fmt: skip
+    assert answers["conference_summary_partial"] == (
+        200, {"stored": 1, "duplicates": 1, "stale": 2, "rejected": 0, "test_events": 1, "failed": 0}
+    )  # fmt: skip
+    assert answers["participant_summary_complete"] == (
+        200, {"stored": 3, "duplicates": 1, "stale": 0, "rejected": 2, "test_events": 0, "failed": 0}
+    )  # fmt: skip
+    webhook_expected = {**expected, "rejected": expected["rejected"] - 1}  # no non-JSON element in an array
+    assert metric_counts(metrics_capture) == webhook_expected
+    assert_final_state(stack)
+    assert len(stack.rejected()) == webhook_expected["rejected"]
+
+
+@pytest.mark.parametrize("body", ["{not json", '{"type": "an object, not an array"}', ""])
+def test_webhook_body_that_is_not_an_array_is_kept_and_answered_400(
+    stack: LocalStack, handlers: dict[str, Handler], body: str
+) -> None:
+    status, answer = post(handlers["conference_summary_complete"], "conference_summary_complete", body)
+    assert status == 400
+    assert answer["rejected"] == 1 and answer["message"]
+    (kept,) = stack.rejected()
+    assert kept["raw"] == body and kept["source"] == "webhook" and kept["reason"] == answer["message"]
+
+
+def test_empty_webhook_array_is_fine(stack: LocalStack, handlers: dict[str, Handler]) -> None:
+    status, answer = post(handlers["conference_summary_partial"], "conference_summary_partial", "[]")
+    assert (status, answer["stored"], answer["rejected"]) == (200, 0, 0)
+
+
+def test_aws_failure_is_retried_never_rejected(
+    stack: LocalStack, handlers: dict[str, Handler], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table that cannot be written (here: a name that does not exist) is an AWS failure, not bad input."""
+    monkeypatch.setenv("SUMMARIES_TABLE_NAME", "no-such-table")
+    fresh = load_handlers()  # built again: they read the environment on first use
+    good = load_seed("conference_summary_complete")
+    bad = variant(good, id="NObad", data__status=None)
+    data = [json.dumps(good).encode(), json.dumps(bad).encode()]
+    stack.kinesis.put_records(StreamName=stack.stream_name, Records=[{"Data": d, "PartitionKey": "k"} for d in data])
+    records = read_stream_records(stack.kinesis, stack.stream_name)
+
+    response = fresh["conference_summary_complete"]({"Records": records})
+    assert response == {"batchItemFailures": [{"itemIdentifier": records[0]["kinesis"]["sequenceNumber"]}]}
+    assert len(stack.rejected()) == 1  # the invalid one is settled (kept) even while the table is down
+
+    status, answer = post(fresh["conference_summary_complete"], "conference_summary_complete", json.dumps([good]))
+    assert status == 500 and answer["failed"] == 1
+
+    # The bucket failing too: the invalid event is then retried as well, never dropped.
+    monkeypatch.setenv("REJECTED_BUCKET_NAME", "no-such-bucket")
+    response = load_handlers()["conference_summary_complete"]({"Records": records})
+    assert len(response["batchItemFailures"]) == 2
+    assert base64.b64decode(records[1]["kinesis"]["data"]) == data[1]

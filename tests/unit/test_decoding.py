@@ -1,0 +1,200 @@
+"""Given a raw event, when it is decoded for a function's route, then the decision is the documented one."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import load_seed, variant
+from voice_insights import routes
+from voice_insights.decoding import Accepted, Rejected, SinkTest, Skipped, decode
+from voice_insights.models import ConferenceSummary, ParticipantSummary
+
+ROUTE_BY_SEED = {
+    "conference_summary_complete": routes.CONFERENCE_SUMMARY_COMPLETE,
+    "conference_summary_partial": routes.CONFERENCE_SUMMARY_PARTIAL,
+    "participant_summary_complete": routes.PARTICIPANT_SUMMARY_COMPLETE,
+}
+
+# Required fields per the seed documents (Twilio's field reference), nested ones with their parent path.
+CONFERENCE_REQUIRED = [
+    "conference_sid", "account_sid", "start_time", "create_time", "end_time", "status", "end_reason",
+    "tags", "mixer_region", "mixer_region_requested",
+    "tag_info.duplicate_identity", "tag_info.duplicate_identity.0.participant_identity",
+    "tag_info.duplicate_identity.0.participant_sids",
+]  # fmt: skip
+PARTICIPANT_REQUIRED = [
+    "participant_sid", "conference_sid", "call_sid", "account_sid", "call_direction", "call_state", "join_time",
+    "leave_time", "jitter_buffer_size", "coached_participants", "participant_region", "conference_region",
+    "call_type", "properties.requested_region",
+    *(f"events.{name}" for name in ("hold", "unhold", "mute", "unmute", "modify_beep", "modify_exit", "coaching",
+                                    "coaching_stopped", "modify_coached_participant")),
+    *(f"metrics.{direction}.{path}" for direction in ("inbound", "outbound") for path in (
+        "tags", "tags_info.packet_loss.severity", "tags_info.jitter.severity", "tags_info.latency.severity",
+        "tags_info.low_mos.severity", "occurrences.packet_loss", "occurrences.jitter", "occurrences.latency")),
+]  # fmt: skip
+
+
+def _without(event: dict[str, Any], dotted: str) -> dict[str, Any]:
+    copied = json.loads(json.dumps(event))
+    node: Any = copied["data"]
+    *parents, last = dotted.split(".")
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    del node[last]
+    return copied
+
+
+@pytest.mark.parametrize("name", ROUTE_BY_SEED)
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_every_seed_example_validates_for_v1_and_v2(name: str, version: str) -> None:
+    event = load_seed(name)
+    event["dataschema"] = event["dataschema"].rsplit("/", 1)[0] + "/" + version
+    decision = decode(json.dumps(event).encode(), ROUTE_BY_SEED[name])
+    assert isinstance(decision, Accepted), decision
+    assert decision.event.schema_version == version
+    assert decision.event.data.model_dump(by_alias=True, exclude_unset=True) == event["data"]
+
+
+@pytest.mark.parametrize("field", CONFERENCE_REQUIRED)
+def test_missing_required_conference_field_is_rejected_naming_it(field: str) -> None:
+    decision = decode(_without(load_seed("conference_summary_complete"), field), routes.CONFERENCE_SUMMARY_COMPLETE)
+    assert isinstance(decision, Rejected)
+    assert f"data.{field}: Field required" in decision.reason
+    assert decision.event_id == "NO00000000000000000000000001"
+
+
+@pytest.mark.parametrize("field", PARTICIPANT_REQUIRED)
+def test_missing_required_participant_field_is_rejected_naming_it(field: str) -> None:
+    decision = decode(_without(load_seed("participant_summary_complete"), field), routes.PARTICIPANT_SUMMARY_COMPLETE)
+    assert isinstance(decision, Rejected)
+    assert f"data.{field}: Field required" in decision.reason
+
+
+@pytest.mark.parametrize("field", ["specversion", "type", "source", "id", "data"])
+def test_missing_envelope_field_is_rejected(field: str) -> None:
+    event = load_seed("conference_summary_partial")
+    del event[field]
+    decision = decode(event, routes.CONFERENCE_SUMMARY_PARTIAL)
+    assert isinstance(decision, Rejected)
+    assert (field if field != "type" else "no 'type'") in decision.reason
+
+
+def test_wrong_type_is_rejected_with_field_and_reason() -> None:
+    event = variant(load_seed("conference_summary_complete"), data__duration_seconds="an hour")
+    decision = decode(event, routes.CONFERENCE_SUMMARY_COMPLETE)
+    assert isinstance(decision, Rejected)
+    assert "data.duration_seconds: Input should be a valid integer" in decision.reason
+
+
+@pytest.mark.parametrize("name", ROUTE_BY_SEED)
+def test_string_encoded_data_as_twilio_kinesis_sends_it(name: str) -> None:
+    event = load_seed(name)
+    event["data"] = json.dumps(event["data"])
+    decision = decode(json.dumps(event).encode(), ROUTE_BY_SEED[name])
+    assert isinstance(decision, Accepted), decision
+    assert decision.event.data.model_dump(by_alias=True, exclude_unset=True) == json.loads(event["data"])
+
+
+def test_string_data_that_is_not_json_is_rejected() -> None:
+    event = variant(load_seed("conference_summary_complete"), data="{not json")
+    decision = decode(event, routes.CONFERENCE_SUMMARY_COMPLETE)
+    assert isinstance(decision, Rejected)
+    assert decision.reason.startswith("invalid event: data:")
+
+
+def test_participant_alias_type_is_accepted() -> None:
+    event = variant(
+        load_seed("participant_summary_complete"), type="com.twilio.voice.insights.participant-summary.complete"
+    )
+    decision = decode(event, routes.PARTICIPANT_SUMMARY_COMPLETE)
+    assert isinstance(decision, Accepted)
+    assert isinstance(decision.event.data, ParticipantSummary)
+
+
+def test_unknown_fields_and_enum_values_are_kept() -> None:
+    event = load_seed("participant_summary_complete")
+    event["data"]["call_state"] = "teleported"
+    event["data"]["brand_new_field"] = {"nested": [1, 2]}
+    event["data"]["metrics"]["inbound"]["tags"] = ["a_future_tag"]
+    event["data"]["metrics"]["inbound"]["tags_info"]["packet_loss"]["severity"] = "catastrophic"
+    event["data"]["metrics"]["inbound"]["new_metric"] = 7
+    event["new_envelope_attribute"] = "x"
+    decision = decode(event, routes.PARTICIPANT_SUMMARY_COMPLETE)
+    assert isinstance(decision, Accepted)
+    dumped = decision.event.data.model_dump(by_alias=True, exclude_unset=True)
+    assert dumped == event["data"]
+    assert decision.event.model_extra == {"new_envelope_attribute": "x"}
+
+
+def test_unknown_schema_version_is_accepted_as_the_same_shape() -> None:
+    event = variant(load_seed("conference_summary_complete"))
+    event["dataschema"] = "https://events-schemas.twilio.com/VoiceInsights.ConferenceSummary/3"
+    decision = decode(event, routes.CONFERENCE_SUMMARY_COMPLETE)
+    assert isinstance(decision, Accepted)
+    assert decision.event.schema_version == "3"
+    assert isinstance(decision.event.data, ConferenceSummary)
+
+
+def test_datacontenttype_and_id_are_not_validated_strictly() -> None:
+    event = variant(load_seed("conference_summary_complete"), id="AC123", datacontenttype="2025-10-08T07:17:02.363Z")
+    assert isinstance(decode(event, routes.CONFERENCE_SUMMARY_COMPLETE), Accepted)
+
+
+def test_another_functions_type_is_rejected_naming_the_route() -> None:
+    decision = decode(load_seed("conference_summary_partial"), routes.CONFERENCE_SUMMARY_COMPLETE)
+    assert isinstance(decision, Rejected)
+    assert "'com.twilio.voice.insights.conference-summary.partial' is not accepted by conference_summary_complete" in (
+        decision.reason
+    )
+    assert decision.event_type == "com.twilio.voice.insights.conference-summary.partial"
+
+
+@pytest.mark.parametrize("route", [*ROUTE_BY_SEED.values(), routes.UNROUTED])
+def test_sink_test_event_is_recognised_on_every_route(route: routes.Route, sink_test_event: dict[str, Any]) -> None:
+    decision = decode(json.dumps(sink_test_event).encode(), route)
+    assert decision == SinkTest(event_id=sink_test_event["id"], test_id=sink_test_event["data"]["test_id"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"\xff\xfe\x00", "not UTF-8"),
+        (b"{truncated", "not valid JSON"),
+        (b"[1, 2]", "Input should be an object"),
+        (b'"a string"', "Input should be an object"),
+        (b"null", "Input should be an object"),
+        (b"", "not valid JSON"),
+    ],
+)
+def test_bytes_that_are_not_a_cloudevent_are_rejected_with_a_reason(raw: bytes, expected: str) -> None:
+    decision = decode(raw, routes.CONFERENCE_SUMMARY_COMPLETE)
+    assert isinstance(decision, Rejected)
+    assert expected in decision.reason
+
+
+def test_unrouted_skips_types_other_functions_take_and_rejects_the_rest(sink_test_event: dict[str, Any]) -> None:
+    for name in ROUTE_BY_SEED:
+        assert isinstance(decode(json.dumps(load_seed(name)).encode(), routes.UNROUTED), Skipped)
+    unknown = decode(b'{"type": "com.twilio.voice.insights.call-summary.complete", "id": "NO9"}', routes.UNROUTED)
+    assert isinstance(unknown, Rejected)
+    assert "'com.twilio.voice.insights.call-summary.complete' is not one this application processes" in unknown.reason
+    assert unknown.event_id == "NO9"
+    assert isinstance(decode(b"not json at all", routes.UNROUTED), Rejected)
+    assert isinstance(decode(b"[]", routes.UNROUTED), Rejected)
+    assert isinstance(decode(json.dumps(sink_test_event).encode(), routes.UNROUTED), SinkTest)
+
+
+def test_many_errors_are_summarised() -> None:
+    event = load_seed("conference_summary_complete")
+    event["data"] = {}
+    decision = decode(event, routes.CONFERENCE_SUMMARY_COMPLETE)
+    assert isinstance(decision, Rejected)
+    assert len(decision.errors) == 10
+    event["data"] = {"x": 1}
+    del event["source"]
+    decision = decode(event, routes.CONFERENCE_SUMMARY_COMPLETE)
+    assert isinstance(decision, Rejected)
+    assert decision.reason.endswith("(and 1 more)")

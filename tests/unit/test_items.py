@@ -1,0 +1,126 @@
+"""Given a validated event, when it becomes a DynamoDB item, then keys, order and payload are as documented."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.conftest import load_seed, variant
+from voice_insights import routes
+from voice_insights.decoding import Accepted, decode
+from voice_insights.items import INLINE_DATA_LIMIT, ItemTooLarge, StoredItem, summary_from_item, to_item, version_of
+from voice_insights.models import SummaryEvent
+from voice_insights.pipeline import Outcome, collapse
+
+NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+ROUTES = {
+    "conference_summary_complete": routes.CONFERENCE_SUMMARY_COMPLETE,
+    "conference_summary_partial": routes.CONFERENCE_SUMMARY_PARTIAL,
+    "participant_summary_complete": routes.PARTICIPANT_SUMMARY_COMPLETE,
+}
+
+
+def accepted(raw: dict[str, Any], route_name: str | None = None) -> SummaryEvent:
+    route = ROUTES[route_name or _route_name(raw["type"])]
+    decision = decode(raw, route)
+    assert isinstance(decision, Accepted), decision
+    return decision.event
+
+
+def _route_name(event_type: str) -> str:
+    return next(name for name, route in ROUTES.items() if event_type in route.event_types)
+
+
+def test_conference_summary_item_keys_and_indexes() -> None:
+    item = to_item(accepted(load_seed("conference_summary_complete")), NOW)
+    attrs = item.attributes
+    assert (attrs["pk"], attrs["sk"]) == ({"S": "CONF#CF0000000000000000000000000000001"}, {"S": "SUMMARY"})
+    assert attrs["gsi1pk"] == {"S": "ACCT#AC0000000000000000000000000000001"}
+    assert attrs["gsi1sk"] == {"S": "2023-10-01T15:30:00Z#CF0000000000000000000000000000001"}
+    assert "gsi2pk" not in attrs
+    assert attrs["tags"] == {"L": [{"S": "silent"}]}
+    assert attrs["schema_version"] == {"S": "2"}
+    assert "expires_at" not in attrs
+
+
+def test_participant_item_keys_indexes_and_no_phone_numbers_outside_data() -> None:
+    item = to_item(accepted(load_seed("participant_summary_complete")), NOW)
+    attrs = item.attributes
+    assert attrs["pk"] == {"S": "CONF#CF0000000000000000000000000000001"}
+    assert attrs["sk"] == {"S": "PART#CP0000000000000000000000000000001"}
+    assert attrs["gsi2pk"] == {"S": "CALL#CA0000000000000000000000000000001"}
+    assert "gsi1pk" not in attrs
+    flat = {name: value for name, value in attrs.items() if name != "data"}
+    assert "+1234567890" not in json.dumps(flat)
+
+
+@pytest.mark.parametrize("name", ROUTES)
+def test_every_field_reads_back_into_the_same_model(name: str) -> None:
+    raw = load_seed(name)
+    raw["data"]["unknown_future_field"] = {"deep": [1, 2.5, None]}
+    event = accepted(raw, name)
+    assert summary_from_item(to_item(event, NOW).attributes) == event.data
+
+
+def test_large_summary_is_stored_gzipped_and_reads_back() -> None:
+    raw = load_seed("participant_summary_complete")
+    occurrence = {"avg": 5.5, "max": 10.0, "timestamp": 1621837451}
+    raw["data"]["metrics"]["inbound"]["occurrences"]["jitter"] = [occurrence] * 12_000
+    event = accepted(raw)
+    item = to_item(event, NOW)
+    assert "data" not in item.attributes and "data_gz" in item.attributes
+    assert item.size < INLINE_DATA_LIMIT
+    assert summary_from_item(item.attributes) == event.data
+
+
+def test_summary_too_large_even_compressed_is_refused() -> None:
+    raw = load_seed("participant_summary_complete")
+    raw["data"]["whisper"] = "".join(f"{i:x}" for i in range(200_000))  # incompressible enough
+    with pytest.raises(ItemTooLarge, match="a DynamoDB item holds at most"):
+        to_item(accepted(raw), NOW)
+
+
+def test_retention_days_set_a_ttl_in_epoch_seconds() -> None:
+    item = to_item(accepted(load_seed("conference_summary_partial")), NOW, retention_days=30)
+    assert item.attributes["expires_at"] == {"N": str(int(datetime(2026, 12, 21, 9, 0, tzinfo=UTC).timestamp()))}
+
+
+def test_complete_outranks_partial_whatever_the_times() -> None:
+    partial = accepted(variant(load_seed("conference_summary_partial"), time="2030-01-01T00:00:00Z"))
+    complete = accepted(variant(load_seed("conference_summary_complete"), time="2020-01-01T00:00:00Z"))
+    assert version_of(partial) < version_of(complete)
+
+
+def test_same_rank_orders_by_event_time_then_id() -> None:
+    seed = load_seed("conference_summary_partial")
+    early = accepted(variant(seed, id="NO9", time="2025-10-08T07:17:02Z"))
+    later = accepted(variant(seed, id="NO1", time="2025-10-08T09:17:02+02:00"))  # same instant, other zone
+    much_later = accepted(variant(seed, id="NO1", time="2025-10-08T07:18:00.5Z"))
+    assert version_of(later) < version_of(early)  # same instant: the id decides, deterministically
+    assert version_of(early) < version_of(much_later)
+
+
+def test_event_time_falls_back_to_twilios_timestamp_in_datacontenttype() -> None:
+    seed = load_seed("conference_summary_complete")
+    assert "#2025-10-08T07:17:02.363000Z#" in version_of(accepted(seed))
+    assert version_of(accepted(variant(seed, datacontenttype="application/json"))).startswith("2##")
+
+
+def _item(route_name: str, **changes: Any) -> StoredItem:
+    return to_item(accepted(variant(load_seed(route_name), **changes), route_name), NOW)
+
+
+def test_collapse_keeps_the_highest_version_per_item_and_settles_the_others() -> None:
+    partial = _item("conference_summary_partial")
+    complete = _item("conference_summary_complete")
+    redelivered = _item("conference_summary_complete")
+    participant = _item("participant_summary_complete")
+    winners, superseded = collapse([(0, partial), (1, complete), (2, redelivered), (3, participant)])
+    assert [index for index, _ in winners] == [1, 3]
+    assert {index: outcome for index, (_, outcome) in superseded.items()} == {
+        0: Outcome.STALE,
+        2: Outcome.DUPLICATE,
+    }
