@@ -1,0 +1,87 @@
+"""Given the artifacts `sam build` produced, when each function runs under the Lambda Runtime Interface
+Emulator with a file from events/ against the local endpoint, then it answers and stores as on AWS.
+
+This is what tests the packaging: handler paths, the layer's contents and its requirements. The
+interpreter is .venv-runtime's (awslambdaric + boto3 only), so nothing comes from the dev venv.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devtools.cfn import function_environment, load_template
+from devtools.lambda_rie import BUILD_DIR, built_function
+from devtools.moto_server import aws_env
+from tests.integration.conftest import ROOT, TEMPLATE, LocalStack
+
+EVENTS = ROOT / "events"
+PROCESSORS = {
+    "ConferenceSummaryCompleteFunction": "conference_summary_complete",
+    "ConferenceSummaryPartialFunction": "conference_summary_partial",
+    "ParticipantSummaryCompleteFunction": "participant_summary_complete",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _require_build() -> None:
+    if not (BUILD_DIR / "template.yaml").exists():
+        pytest.fail("no .aws-sam/build: run `make build` (make test and make integration do it)")
+
+
+def sample(path: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / path).read_text())
+    return event
+
+
+def emulator_env(stack: LocalStack, logical_id: str) -> dict[str, str]:
+    template = load_template(TEMPLATE)
+    return {**function_environment(template, logical_id, stack.resources), **aws_env(stack.endpoint_url)}
+
+
+@pytest.mark.parametrize("logical_id", PROCESSORS)
+def test_built_processor_stores_the_sample_events(stack: LocalStack, logical_id: str) -> None:
+    folder = PROCESSORS[logical_id]
+    with built_function(logical_id, emulator_env(stack, logical_id), load_template(BUILD_DIR / "template.yaml")) as fn:
+        assert fn.invoke(sample(f"{folder}/kinesis.json")) == {"batchItemFailures": []}, fn.logs()
+        assert len(stack.items()) == 1
+        # The same event again, with data as a JSON string (Twilio's Kinesis sink), then via the webhook.
+        assert fn.invoke(sample(f"{folder}/kinesis-string-data.json")) == {"batchItemFailures": []}
+        answer = fn.invoke(sample(f"{folder}/webhook.json"))
+        assert answer["statusCode"] == 200, answer
+        assert json.loads(answer["body"])["duplicates"] == 1
+        # The stored event twice and a newer one: the newer is stored; the two others are ignored
+        # (as duplicates, or as stale when the newer one is of the same item and beats them in the batch).
+        answer = fn.invoke(sample(f"{folder}/webhook-batch.json"))
+        counts = json.loads(answer["body"])
+        ignored = counts["duplicates"] + counts["stale"]
+        assert (answer["statusCode"], counts["stored"], ignored, counts["rejected"]) == (200, 1, 2, 0), counts
+    assert "Batch settled" in fn.logs()
+    assert "+1234567890" not in fn.logs()  # no phone numbers in logs
+    assert len(stack.items()) == (2 if folder == "participant_summary_complete" else 1)
+    assert stack.rejected() == []
+
+
+def test_built_unrouted_function_logs_test_events_and_keeps_the_rest(stack: LocalStack) -> None:
+    logical_id = "UnroutedEventsFunction"
+    with built_function(logical_id, emulator_env(stack, logical_id), load_template(BUILD_DIR / "template.yaml")) as fn:
+        assert fn.invoke(sample("unrouted_events/kinesis-test-event.json")) == {"batchItemFailures": []}
+        assert fn.invoke(sample("unrouted_events/kinesis-unknown-type.json")) == {"batchItemFailures": []}
+    assert "Twilio sink test event received" in fn.logs()
+    test_id = json.loads((ROOT / "tests/fixtures/sink-test-event.json").read_text())["data"]["test_id"]
+    assert test_id in fn.logs()
+    rejected = stack.rejected()
+    assert len(rejected) == 2
+    assert {r["raw"] for r in rejected if "raw" in r} >= {"not json at all"}
+    assert stack.items() == []
+
+
+def test_built_layer_is_self_contained() -> None:
+    """The layer must carry every import the code needs: the runtime only has boto3 and awslambdaric."""
+    layer = BUILD_DIR / "SharedLayer" / "python"
+    for package in ("voice_insights", "aws_lambda_powertools", "pydantic", "pydantic_core", "aws_xray_sdk"):
+        assert (layer / package).is_dir(), f"{package} missing from the built layer"
+    assert not any(Path(BUILD_DIR / name / "voice_insights").exists() for name in PROCESSORS)
