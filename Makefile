@@ -5,7 +5,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 SAM := .venv-sam/bin/sam
 PY := .venv/bin/python
-SRC := layers/voice_insights/voice_insights functions scripts tests
+SRC := layers/voice_insights/voice_insights functions scripts tests devtools
 
 .PHONY: setup validate build lint format unit integration test demo clean
 

@@ -247,17 +247,13 @@ def build() -> dict[str, str]:
         event = load_fixture(cfg["fixture"])
         pkey = event["data"][cfg["partition_key_field"]]
         route = cfg["route"]
-        files[f"{folder}/kinesis.json"] = pretty(
-            {"Records": [cloudevent_record(event, pkey, f"{folder}/kinesis")]}
-        )
+        files[f"{folder}/kinesis.json"] = pretty({"Records": [cloudevent_record(event, pkey, f"{folder}/kinesis")]})
         files[f"{folder}/kinesis-string-data.json"] = pretty(
             {"Records": [cloudevent_record(with_string_data(event), pkey, f"{folder}/kinesis-string-data")]}
         )
         files[f"{folder}/webhook.json"] = pretty(webhook_event(route, [event], f"{folder}/webhook"))
         batch = [event, copy.deepcopy(event), variant_of(event)]
-        files[f"{folder}/webhook-batch.json"] = pretty(
-            webhook_event(route, batch, f"{folder}/webhook-batch")
-        )
+        files[f"{folder}/webhook-batch.json"] = pretty(webhook_event(route, batch, f"{folder}/webhook-batch"))
 
     test_event = load_fixture(SINK_TEST_FIXTURE)
     files[f"{UNROUTED_FOLDER}/kinesis-test-event.json"] = pretty(
