@@ -90,3 +90,18 @@ def test_outputs_a_user_needs() -> None:
         "RejectedEventsBucketName",
         "StreamFailuresQueueUrl",
     }
+
+
+def test_only_the_processors_may_write_the_table() -> None:
+    def actions(logical_id: str) -> set[str]:
+        statements = RESOURCES[logical_id]["Properties"]["Policies"][0]["Statement"]
+        return {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+
+    for logical_id in FUNCTIONS:
+        assert actions(logical_id) == {
+            "dynamodb:PutItem",
+            "dynamodb:ConditionCheckItem",
+            "s3:PutObject",
+            "sqs:SendMessage",
+        }
+    assert actions("UnroutedEventsFunction") == {"s3:PutObject", "sqs:SendMessage"}

@@ -5,7 +5,7 @@ Table layout (one table):
 | item               | pk                | sk                 | gsi1pk / gsi1sk                      | gsi2pk          |
 |--------------------|-------------------|--------------------|--------------------------------------|-----------------|
 | conference summary | CONF#<conference> | SUMMARY            | ACCT#<account> / <start_time>#<conf> |                 |
-| participant summ.  | CONF#<conference> | PART#<participant> |                                      | CALL#<call_sid> |
+| participant        | CONF#<conference> | PART#<participant> |                                      | CALL#<call_sid> |
 
 - one Query on ``pk`` returns a conference's summary with all of its participants;
 - ``ByAccountStartTime`` lists an account's conferences by start time;
