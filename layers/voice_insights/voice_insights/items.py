@@ -40,6 +40,9 @@ from voice_insights.models import (
 MAX_ITEM_BYTES = 400 * 1024
 INLINE_DATA_LIMIT = 300 * 1024
 ITEM_OVERHEAD_ALLOWANCE = 8 * 1024
+# DynamoDB numbers: up to 38 digits of precision
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html).
+MAX_DYNAMODB_INT = 10**38
 
 CONFERENCE_SUMMARY = "conference_summary"
 PARTICIPANT_SUMMARY = "participant_summary"
@@ -154,8 +157,7 @@ def _conference_attributes(data: ConferenceSummary, attrs: dict[str, AttributeVa
         end_reason=data.end_reason,
         mixer_region=data.mixer_region,
     )
-    if data.duration_seconds is not None:
-        attrs["duration_seconds"] = _n(data.duration_seconds)
+    _put_numbers(attrs, duration_seconds=data.duration_seconds)
     attrs["tags"] = {"L": [_s(tag) for tag in data.tags]}
     return f"CONF#{data.conference_sid}", "SUMMARY"
 
@@ -179,10 +181,7 @@ def _participant_attributes(data: ParticipantSummary, attrs: dict[str, Attribute
         join_time=data.join_time,
         leave_time=data.leave_time,
     )
-    for name in ("duration_seconds", "quality_issues"):
-        value = getattr(data, name)
-        if value is not None:
-            attrs[name] = _n(value)
+    _put_numbers(attrs, duration_seconds=data.duration_seconds, quality_issues=data.quality_issues)
     return f"CONF#{data.conference_sid}", f"PART#{data.participant_sid}"
 
 
@@ -197,6 +196,14 @@ def _put_strings(attrs: dict[str, AttributeValue], **values: str | None) -> None
     for name, value in values.items():
         if value is not None:
             attrs[name] = _s(value)
+
+
+def _put_numbers(attrs: dict[str, AttributeValue], **values: int | None) -> None:
+    # A flat number DynamoDB cannot hold (38 significant digits at most) would fail the whole write:
+    # such a value stays in `data` only.
+    for name, value in values.items():
+        if value is not None and abs(value) < MAX_DYNAMODB_INT:
+            attrs[name] = _n(value)
 
 
 def _s(value: str) -> AttributeValue:

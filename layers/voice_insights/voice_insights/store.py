@@ -90,7 +90,13 @@ class SummaryStore:
             try:
                 self.client.transact_write_items(TransactItems=[self._put(items[i]) for i in pending])
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                code = exc.response.get("Error", {}).get("Code")
+                if code == "ValidationException":
+                    # DynamoDB refused the request as a whole (e.g. an item over 400 KB): find which item
+                    # by writing each alone, so that one bad item never holds back the others.
+                    self._write_alone(pending, items, results, exc)
+                    return [results[i] for i in chunk]
+                if code != "TransactionCanceledException":
                     return _fill(chunk, results, WriteResult(WriteStatus.FAILED, _describe(exc)))
                 pending = self._settle_cancelled(pending, items, exc, results)
                 if not pending:
@@ -108,6 +114,15 @@ class SummaryStore:
             results[index] = WriteResult(WriteStatus.FAILED, "the transaction kept being cancelled")
         return [results[i] for i in chunk]
 
+    def _write_alone(
+        self, pending: list[int], items: Sequence[StoredItem], results: dict[int, WriteResult], exc: ClientError
+    ) -> None:
+        if len(pending) == 1:
+            results[pending[0]] = WriteResult(WriteStatus.REFUSED, _describe(exc))
+            return
+        for index in pending:
+            (results[index],) = self._write_chunk([index], items)
+
     def _settle_cancelled(
         self, pending: list[int], items: Sequence[StoredItem], exc: ClientError, results: dict[int, WriteResult]
     ) -> list[int]:
@@ -123,7 +138,7 @@ class SummaryStore:
                 results[index] = WriteResult(
                     WriteStatus.DUPLICATE if same else WriteStatus.STALE, f"stored version {stored_version}"
                 )
-            elif code == "ValidationError":
+            elif code in ("ValidationError", "ValidationException"):  # the documented code; moto's
                 results[index] = WriteResult(WriteStatus.REFUSED, reason.get("Message", "validation error"))
             else:  # "None" (rolled back with the others), TransactionConflict, throttling: write again
                 retry.append(index)

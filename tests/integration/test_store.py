@@ -1,0 +1,47 @@
+"""Given items DynamoDB itself refuses, when a batch is written, then only those items are refused
+(and so kept as rejected by the pipeline); the rest of their transaction is stored, not retried forever."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from devtools.lambda_events import api_gateway_event
+from tests.conftest import load_seed, variant
+from tests.integration.conftest import Handler, LocalStack
+from voice_insights.items import StoredItem
+from voice_insights.store import SummaryStore, WriteStatus
+from voice_insights.webhook import route_path
+
+NOW = datetime(2026, 11, 21, tzinfo=UTC)
+
+
+def item(key: str, **extra: dict[str, str]) -> StoredItem:
+    attributes = {"pk": {"S": key}, "sk": {"S": "SUMMARY"}, "version": {"S": "1"}, **extra}
+    return StoredItem(pk=key, sk="SUMMARY", version="1", event_id=key, attributes=attributes, size=100)
+
+
+def test_an_item_too_large_for_dynamodb_is_refused_alone(stack: LocalStack) -> None:
+    store = SummaryStore(stack.table_name)
+    results = store.write([item("A"), item("B", data={"S": "x" * 500_000}), item("C")])
+    assert [r.status for r in results] == [WriteStatus.STORED, WriteStatus.REFUSED, WriteStatus.STORED]
+    assert "maximum allowed size" in results[1].detail
+    assert sorted(i["pk"]["S"] for i in stack.items()) == ["A", "C"]
+
+
+def test_a_value_dynamodb_cannot_hold_is_refused_alone(stack: LocalStack) -> None:
+    store = SummaryStore(stack.table_name)
+    results = store.write([item("A"), item("B", n={"N": "inf"}), item("C")])
+    assert [r.status for r in results] == [WriteStatus.STORED, WriteStatus.REFUSED, WriteStatus.STORED]
+
+
+def test_numbers_beyond_dynamodbs_range_stay_in_the_payload_only(
+    stack: LocalStack, handlers: dict[str, Handler]
+) -> None:
+    huge = variant(load_seed("participant_summary_complete"), data__duration_seconds=10**40, data__quality_issues=2)
+    route = "participant_summary_complete"
+    answer = handlers[route](api_gateway_event(route_path(route), json.dumps([huge])))
+    assert json.loads(answer["body"])["stored"] == 1, answer
+    (stored,) = stack.items()
+    assert "duration_seconds" not in stored and stored["quality_issues"] == {"N": "2"}
+    assert json.loads(stored["data"]["S"])["duration_seconds"] == 10**40
