@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from devtools.lambda_events import api_gateway_event
 from tests.conftest import load_seed, variant
@@ -45,3 +48,29 @@ def test_numbers_beyond_dynamodbs_range_stay_in_the_payload_only(
     (stored,) = stack.items()
     assert "duration_seconds" not in stored and stored["quality_issues"] == {"N": "2"}
     assert json.loads(stored["data"]["S"])["duration_seconds"] == 10**40
+
+
+def test_an_event_whose_item_dynamodb_refuses_is_kept_as_rejected(
+    stack: LocalStack, handlers: dict[str, Handler], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injected: the item built for one event is made larger than DynamoDB accepts."""
+    import voice_insights.pipeline as pipeline_module
+
+    real_to_item = pipeline_module.to_item
+
+    def oversized_for_cp2(*args: Any, **kwargs: Any) -> StoredItem:
+        built = real_to_item(*args, **kwargs)
+        if built.sk == "PART#CP2":
+            built.attributes["padding"] = {"S": "x" * 500_000}
+        return built
+
+    monkeypatch.setattr(pipeline_module, "to_item", oversized_for_cp2)
+    seed = load_seed("participant_summary_complete")
+    events = [variant(seed, id=f"NO{n}", data__participant_sid=f"CP{n}") for n in (1, 2, 3)]
+    route = "participant_summary_complete"
+    answer = handlers[route](api_gateway_event(route_path(route), json.dumps(events)))
+    counts = json.loads(answer["body"])
+    assert (answer["statusCode"], counts["stored"], counts["rejected"], counts["failed"]) == (200, 2, 1, 0)
+    (kept,) = stack.rejected()
+    assert kept["event_id"] == "NO2" and kept["reason"].startswith("DynamoDB refused the item")
+    assert json.loads(kept["raw"]) == events[1]
