@@ -11,8 +11,10 @@ find_python313() {
   local candidate
   for candidate in "${PYTHON313:-}" python3.13 "$(command -v pyenv >/dev/null && echo "$(pyenv root)"/versions/3.13*/bin/python3.13)"; do
     for path in $candidate; do
+      # Print the base interpreter, not a venv's: setup may delete and rebuild the venv it would be in.
       if [ -n "$path" ] && "$path" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
-        echo "$path"; return 0
+        "$path" -c 'import os, sys; print(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))'
+        return 0
       fi
     done
   done
@@ -24,6 +26,8 @@ PY=$(find_python313) || {
   echo "Install it (e.g. 'pyenv install 3.13') or set PYTHON313=/path/to/python3.13." >&2
   exit 1
 }
+
+if [ "${1:-}" = "--which-python" ]; then echo "$PY"; exit 0; fi
 
 make_venv() {  # make_venv DIR REQUIREMENTS...
   local dir=$1; shift
