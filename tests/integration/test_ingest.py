@@ -221,3 +221,11 @@ def test_aws_failure_is_retried_never_rejected(
     response = load_handlers()["conference_summary_complete"]({"Records": records})
     assert len(response["batchItemFailures"]) == 2
     assert base64.b64decode(records[1]["kinesis"]["data"]) == data[1]
+
+
+def test_deeply_nested_body_is_kept_and_answered_400(stack: LocalStack, handlers: dict[str, Handler]) -> None:
+    body = "[" * 100_000 + "]" * 100_000  # json.loads raises RecursionError, not ValueError, on this
+    status, answer = post(handlers["conference_summary_complete"], "conference_summary_complete", body)
+    assert status == 400 and "nested too deeply" in answer["message"]
+    (kept,) = stack.rejected()
+    assert kept["raw"] == body

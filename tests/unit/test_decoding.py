@@ -198,3 +198,10 @@ def test_many_errors_are_summarised() -> None:
     decision = decode(event, routes.CONFERENCE_SUMMARY_COMPLETE)
     assert isinstance(decision, Rejected)
     assert decision.reason.endswith("(and 1 more)")
+
+
+def test_deeply_nested_record_is_rejected_not_raised() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for route in (routes.CONFERENCE_SUMMARY_COMPLETE, routes.UNROUTED):
+        decision = decode(deep, route)
+        assert isinstance(decision, Rejected), route.name

@@ -67,12 +67,26 @@ def decode(raw: bytes | str | Any, route: Route) -> Decision:
     return Accepted(event=event)
 
 
+class NotJson(ValueError):
+    """Text that is not JSON this code can read; the message says why."""
+
+
+def load_json(text: str) -> Any:
+    """``json.loads`` that fails only with ``NotJson``: deep nesting raises RecursionError, not ValueError."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise NotJson(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise NotJson("JSON nested too deeply") from None
+
+
 def _decode_unrouted(raw: str | Any) -> Decision:
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            return Rejected(reason=f"the event is not valid JSON: {exc}")
+            raw = load_json(raw)
+        except NotJson as exc:
+            return Rejected(reason=f"the event is {exc}")
     if not isinstance(raw, dict):
         return Rejected(reason=f"a CloudEvent must be a JSON object, got {_json_kind(raw)}")
     event_type = raw.get("type")
@@ -129,8 +143,8 @@ def _peek_header(raw: Any) -> dict[str, Any]:
     """Best effort: the id and type of an event that failed validation, for the rejected-events record."""
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
-        except ValueError:
+            raw = load_json(raw)
+        except NotJson:
             return {}
     return raw if isinstance(raw, dict) else {}
 

@@ -17,7 +17,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
-from voice_insights.decoding import Rejected
+from voice_insights.decoding import NotJson, Rejected, load_json
 from voice_insights.pipeline import Inbound, Outcome, Pipeline
 
 Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[str]]
@@ -47,9 +47,9 @@ def build_resolver(
         body = request.decoded_body or ""
         origin = {"request_id": request.request_context.request_id, "path": request.path}
         try:
-            events = json.loads(body)
-        except ValueError as exc:
-            return _refuse_body(pipeline(), body, origin, f"the body is not valid JSON: {exc}")
+            events = load_json(body)
+        except NotJson as exc:
+            return _refuse_body(pipeline(), body, origin, f"the body is {exc}")
         if not isinstance(events, list):
             return _refuse_body(pipeline(), body, origin, "the body must be a JSON array of CloudEvents")
 
