@@ -1,4 +1,4 @@
-"""Create the template's data resources (table, stream, bucket, queues) in a local endpoint, from
+"""Create the template's data resources (tables, stream, bucket, queues, topic) in a local endpoint, from
 template.yaml itself, so that local resources cannot drift from what `sam deploy` creates.
 
 Only data resources are created: functions, APIs and IAM are run or emulated elsewhere.
@@ -59,6 +59,7 @@ class Resolver:
         self.stack_name = stack_name
         self.parameters = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
         self.parameters.update(parameters or {})
+        self.mappings: dict[str, Any] = template.get("Mappings", {})
         self.created: dict[str, dict[str, Any]] = {}
 
     def resolve(self, value: Any) -> Any:
@@ -75,6 +76,9 @@ class Resolver:
                 return self.created[logical_id]["attrs"][attribute]
             if key == "Fn::Sub":
                 return self._sub(arg)
+            if key == "Fn::FindInMap":
+                mapping, top, second = (self.resolve(part) for part in arg)
+                return self.mappings[mapping][top][second]
             if key == "Fn::Join":
                 return arg[0].join(str(self.resolve(v)) for v in arg[1])
         return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not _NO_VALUE}
@@ -113,7 +117,7 @@ def create_data_resources(
     parameters: dict[str, Any] | None = None,
     stack_name: str = "local",
 ) -> dict[str, dict[str, Any]]:
-    """Create the template's tables, streams, buckets and queues; return {logical id: ref and attributes}."""
+    """Create the template's tables, streams, buckets, queues and topics; return {logical id: ref and attributes}."""
     template = load_template(template_path)
     resolver = Resolver(template, stack_name, parameters)
     creators = {
@@ -121,6 +125,7 @@ def create_data_resources(
         "AWS::Kinesis::Stream": _stream,
         "AWS::S3::Bucket": _bucket,
         "AWS::SQS::Queue": _queue,
+        "AWS::SNS::Topic": _topic,
     }
     clients: dict[str, Any] = {}
 
@@ -186,6 +191,12 @@ def _queue(client: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return {"ref": url, "attrs": {"Arn": arn, "QueueName": name, "QueueUrl": url}}
+
+
+def _topic(client: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
+    attributes = {key: str(props[key]) for key in ("DisplayName", "KmsMasterKeyId") if key in props}
+    arn = client("sns").create_topic(Name=props.get("TopicName", name), Attributes=attributes)["TopicArn"]
+    return {"ref": arn, "attrs": {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[-1]}}
 
 
 def function_environment(

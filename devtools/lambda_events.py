@@ -2,6 +2,8 @@
 
 - Kinesis: records read from the (moto) stream, base64 data, filtered with the template's
   FilterCriteria the way Lambda filters (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html).
+- DynamoDB Streams: records read from the (moto) table stream, binary values base64-encoded as in
+  Lambda's JSON, filtered the same way.
 - API Gateway: REST API (payload 1.0) proxy events for a POST on a webhook route.
 """
 
@@ -81,6 +83,60 @@ def _matches(pattern: dict[str, Any], value: Any) -> bool:
         elif value.get(key) not in expected:
             return False
     return True
+
+
+def read_table_stream_records(streams: Any, stream_arn: str) -> list[dict[str, Any]]:
+    """Every record of a DynamoDB table stream, from TRIM_HORIZON, as Lambda's DynamoDB event records."""
+    records = []
+    description = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]
+    for shard in description["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator, Limit=1000)
+            records.extend(table_stream_record(r, stream_arn) for r in page["Records"])
+            if not page["Records"]:
+                break
+            iterator = page.get("NextShardIterator")
+    return records
+
+
+def table_stream_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    body = dict(record["dynamodb"])
+    created = body.get("ApproximateCreationDateTime")
+    if created is not None and hasattr(created, "timestamp"):
+        body["ApproximateCreationDateTime"] = int(created.timestamp())
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in body:
+            body[image] = _json_attribute_values(body[image])
+    return {
+        "eventID": record["eventID"],
+        "eventName": record["eventName"],
+        "eventVersion": record.get("eventVersion", "1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": REGION,
+        "dynamodb": body,
+        "eventSourceARN": stream_arn,
+    }
+
+
+def table_stream_filter_matches(patterns: list[dict[str, Any]] | None, record: dict[str, Any]) -> bool:
+    """Lambda's filtering of one DynamoDB stream record (patterns on the ``dynamodb`` key, OR-ed)."""
+    if not patterns:
+        return True
+    return any(_matches(pattern, record) for pattern in patterns)
+
+
+def _json_attribute_values(value: Any) -> Any:
+    # boto3 returns B/BS as bytes; Lambda's JSON event carries them base64-encoded.
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {key: _json_attribute_values(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_json_attribute_values(v) for v in value]
+    return value
 
 
 def api_gateway_event(path: str, body: str, headers: dict[str, str] | None = None, stage: str = "v1") -> dict[str, Any]:

@@ -4,7 +4,9 @@
     python3 scripts/make_events.py          # (re)write events/
     python3 scripts/make_events.py --check  # exit 1 if events/ differs from what would be written
 
-Standard library only, Python >= 3.11. The output is fully deterministic: every
+Python >= 3.11. The table-stream events of the alert function hold items built by the layer's own
+``to_item`` (so they are exactly what the processors store): that part needs the layer's
+requirements (pydantic), as installed in .venv. The output is fully deterministic: every
 "random-looking" value (sequence numbers, request ids, tokens) is derived from a
 SHA-256 of a fixed label, and every timestamp is a constant.
 """
@@ -47,6 +49,12 @@ FUNCTIONS: dict[str, dict[str, str]] = {
 UNROUTED_FOLDER = "unrouted_events"
 UNROUTED_LOGICAL_ID = "UnroutedEventsFunction"
 SINK_TEST_FIXTURE = "sink-test-event.json"
+ALERTS_FOLDER = "quality_alerts"
+ALERTS_LOGICAL_ID = "QualityAlertsFunction"
+ALERT_ENV_VARS: dict[str, str] = {
+    "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:voice-insights-alerts",
+    "ALERT_LEDGER_TABLE_NAME": "voice-insights-alert-ledger",
+}
 
 ENV_VARS: dict[str, str] = {
     "SUMMARIES_TABLE_NAME": "voice-insights-summaries",
@@ -75,6 +83,10 @@ USER_AGENT = "Twilio-Event-Streams/1.0"
 # 2025-10-08T07:17:02.363Z: the instant the seed samples carry (in datacontenttype).
 ARRIVAL_EPOCH_MS = 1759907822363
 BASE_EVENT_TIME = dt.datetime.fromtimestamp(ARRIVAL_EPOCH_MS / 1000, dt.UTC)
+
+TABLE_STREAM_ARN = (
+    f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/voice-insights-summaries/stream/2025-10-08T07:00:00.000"
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES_DIR = ROOT / "tests" / "fixtures"
@@ -237,6 +249,59 @@ def unknown_type_event() -> dict:
     }
 
 
+def stored_image(event: dict) -> dict:
+    """The DynamoDB item (low-level attribute values) the processors store for ``event``."""
+    sys.path.insert(0, str(ROOT / "layers" / "voice_insights"))
+    from pydantic import TypeAdapter
+
+    from voice_insights.items import to_item
+    from voice_insights.routes import SUMMARY_ROUTES
+
+    model = next(route.model for route in SUMMARY_ROUTES if event["type"] in route.event_types)
+    parsed = TypeAdapter(model).validate_python(event)
+    return to_item(parsed, BASE_EVENT_TIME).attributes
+
+
+def table_stream_record(new: dict, old: dict | None, label: str) -> dict:
+    """One record of the summaries table's stream, as Lambda delivers it (NEW_AND_OLD_IMAGES)."""
+    new_image = stored_image(new)
+    body: dict = {
+        "ApproximateCreationDateTime": ARRIVAL_EPOCH_MS // 1000,
+        "Keys": {"pk": new_image["pk"], "sk": new_image["sk"]},
+        "NewImage": new_image,
+    }
+    if old is not None:
+        body["OldImage"] = stored_image(old)
+    body["SequenceNumber"] = sequence_number(label)[:21]
+    body["SizeBytes"] = len(compact(body))
+    body["StreamViewType"] = "NEW_AND_OLD_IMAGES"
+    return {
+        "eventID": uuid_like(label).replace("-", ""),
+        "eventName": "INSERT" if old is None else "MODIFY",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": REGION,
+        "dynamodb": body,
+        "eventSourceARN": TABLE_STREAM_ARN,
+    }
+
+
+def alert_events() -> dict[str, str]:
+    participant = load_fixture("seeds/conference-participant-summary-complete.json")
+    partial = load_fixture("seeds/conference-summary-partial.json")
+    complete = load_fixture("seeds/conference-summary-complete.json")
+    later_complete = {**complete, "id": complete["id"][:-1] + "2"}
+    records = {
+        # The seed participant: low MOS, jitter, 'silent' and Twilio's tags_info both ways.
+        "stream-participant-with-issues.json": [table_stream_record(participant, None, "alerts/participant")],
+        # The seed conference: tags, tag_info (duplicate identity, start failure), detected issues.
+        "stream-conference-with-tags.json": [table_stream_record(complete, None, "alerts/conference")],
+        # The complete summary replacing its partial with the same issues: nothing new, no alert.
+        "stream-modify-nothing-new.json": [table_stream_record(later_complete, partial, "alerts/modify")],
+    }
+    return {f"{ALERTS_FOLDER}/{name}": pretty({"Records": batch}) for name, batch in records.items()}
+
+
 # --------------------------------------------------------------------------- #
 # Assemble everything
 # --------------------------------------------------------------------------- #
@@ -269,8 +334,12 @@ def build() -> dict[str, str]:
         }
     )
 
+    files.update(alert_events())
+
     logical_ids = [cfg["logical_id"] for cfg in FUNCTIONS.values()] + [UNROUTED_LOGICAL_ID]
-    files["env.json"] = pretty({lid: dict(ENV_VARS) for lid in logical_ids})
+    env = {lid: dict(ENV_VARS) for lid in logical_ids}
+    env[ALERTS_LOGICAL_ID] = {**ENV_VARS, **ALERT_ENV_VARS}
+    files["env.json"] = pretty(env)
     return files
 
 

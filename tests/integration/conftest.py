@@ -13,8 +13,14 @@ from typing import Any
 
 import pytest
 
-from devtools.cfn import create_data_resources, local_client
-from devtools.lambda_events import LocalLambdaContext
+from devtools.cfn import Resolver, create_data_resources, load_template, local_client
+from devtools.lambda_events import (
+    LocalLambdaContext,
+    kinesis_filter_matches,
+    read_stream_records,
+    read_table_stream_records,
+    table_stream_filter_matches,
+)
 from devtools.moto_server import MotoServer, aws_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,9 +42,15 @@ class LocalStack:
         self.table_name = self.resources["SummariesTable"]["ref"]
         self.bucket = self.resources["RejectedEventsBucket"]["ref"]
         self.stream_name = self.resources["EventStream"]["ref"]
+        self.table_stream_arn = self.resources["SummariesTable"]["attrs"]["StreamArn"]
+        self.topic_arn = self.resources["AlertTopic"]["ref"]
+        self.ledger_table = self.resources["AlertLedgerTable"]["ref"]
         self.dynamodb = self.client("dynamodb")
         self.s3 = self.client("s3")
         self.kinesis = self.client("kinesis")
+        self.sns = self.client("sns")
+        self.sqs = self.client("sqs")
+        self._delivered_stream_events: set[str] = set()
 
     def client(self, service: str) -> Any:
         return local_client(service, self.endpoint_url)
@@ -50,6 +62,33 @@ class LocalStack:
         listing = self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])
         return [json.loads(self.s3.get_object(Bucket=self.bucket, Key=o["Key"])["Body"].read()) for o in listing]
 
+    def new_table_stream_records(self) -> list[dict[str, Any]]:
+        """Table stream records not handed out before, in stream order (what the next poll would read)."""
+        records = read_table_stream_records(self.client("dynamodbstreams"), self.table_stream_arn)
+        fresh = [r for r in records if r["eventID"] not in self._delivered_stream_events]
+        self._delivered_stream_events.update(r["eventID"] for r in fresh)
+        return fresh
+
+    def subscribe_queue(self, name: str, filter_policy: dict[str, Any] | None = None, raw: bool = False) -> str:
+        """An SQS queue subscribed to the alert topic; returns its URL."""
+        url: str = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        attributes = {"RawMessageDelivery": "true" if raw else "false"}
+        if filter_policy is not None:
+            attributes["FilterPolicy"] = json.dumps(filter_policy)
+        self.sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
+        return url
+
+    def drain(self, queue_url: str) -> list[dict[str, Any]]:
+        messages = []
+        while batch := self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            messages += batch
+            self.sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            )
+        return messages
+
 
 @pytest.fixture
 def stack(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
@@ -60,6 +99,8 @@ def stack(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
     monkeypatch.setenv("SUMMARIES_TABLE_NAME", local.table_name)
     monkeypatch.setenv("REJECTED_BUCKET_NAME", local.bucket)
     monkeypatch.setenv("RETENTION_DAYS", "0")
+    monkeypatch.setenv("ALERT_TOPIC_ARN", local.topic_arn)
+    monkeypatch.setenv("ALERT_LEDGER_TABLE_NAME", local.ledger_table)
     return local
 
 
@@ -111,3 +152,48 @@ def _values(value: Any) -> list[float]:
 @pytest.fixture
 def metrics_capture() -> MetricsCapture:
     return MetricsCapture()
+
+
+# The order Lambda's pollers happen to call the functions in; fixed so that counts are exact.
+KINESIS_FUNCTIONS = [
+    "ConferenceSummaryCompleteFunction",
+    "ConferenceSummaryPartialFunction",
+    "ParticipantSummaryCompleteFunction",
+    "UnroutedEventsFunction",
+]
+
+
+def function_name(logical_id: str) -> str:
+    """The functions/<name> folder of a template function."""
+    code_uri: str = load_template(TEMPLATE)["Resources"][logical_id]["Properties"]["CodeUri"]
+    return code_uri.strip("/").split("/")[-1]
+
+
+def run_kinesis(stack: LocalStack, handlers: dict[str, Handler], metrics: MetricsCapture) -> dict[str, Any]:
+    """Every record of the stream to each Kinesis function that the template's filter lets through."""
+    template = load_template(TEMPLATE)
+    records = read_stream_records(stack.kinesis, stack.stream_name)
+    responses = {}
+    for logical_id in KINESIS_FUNCTIONS:
+        trigger = template["Resources"][logical_id]["Properties"]["Events"]["Stream"]["Properties"]
+        patterns = [json.loads(f["Pattern"]) for f in trigger.get("FilterCriteria", {}).get("Filters", [])]
+        batch = [record for record in records if kinesis_filter_matches(patterns, record)]
+        if not batch:
+            continue  # Lambda never invokes a function with an empty batch
+        handler = handlers[function_name(logical_id)]
+        responses[logical_id] = metrics.run(lambda h=handler, b=batch: h({"Records": b}))
+    return responses
+
+
+def alert_filter_patterns(parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The alert function's table-stream filter, resolved as CloudFormation would with ``parameters``."""
+    template = load_template(TEMPLATE)
+    trigger = template["Resources"]["QualityAlertsFunction"]["Properties"]["Events"]["TableStream"]["Properties"]
+    resolver = Resolver(template, "local", parameters)
+    return [json.loads(resolver.resolve(f["Pattern"])) for f in trigger["FilterCriteria"]["Filters"]]
+
+
+def filtered_table_stream(stack: LocalStack, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The new table-stream records the alert function's filter lets through."""
+    patterns = alert_filter_patterns(parameters)
+    return [r for r in stack.new_table_stream_records() if table_stream_filter_matches(patterns, r)]

@@ -79,9 +79,25 @@ def test_built_unrouted_function_logs_test_events_and_keeps_the_rest(stack: Loca
     assert stack.items() == []
 
 
+def test_built_alert_function_alerts_on_the_sample_stream_events(stack: LocalStack) -> None:
+    queue = stack.subscribe_queue("alerts", raw=True)
+    logical_id = "QualityAlertsFunction"
+    with built_function(logical_id, emulator_env(stack, logical_id), load_template(BUILD_DIR / "template.yaml")) as fn:
+        for name in ("stream-participant-with-issues", "stream-conference-with-tags", "stream-modify-nothing-new"):
+            assert fn.invoke(sample(f"quality_alerts/{name}.json")) == {"batchItemFailures": []}, fn.logs()
+        # Lambda delivering the first batch again: the ledger keeps it from going out twice.
+        assert fn.invoke(sample("quality_alerts/stream-participant-with-issues.json")) == {"batchItemFailures": []}
+    alerts = [json.loads(message["Body"]) for message in stack.drain(queue)]
+    assert sorted(alert["summary_type"] for alert in alerts) == ["conference", "participant"]
+    assert all(alert["severity"] == "high" for alert in alerts)
+    assert "Alert published" in fn.logs() and "Stream batch settled" in fn.logs()
+    assert "+1234567890" not in fn.logs() and all("+1234567890" not in json.dumps(a) for a in alerts)
+
+
 def test_built_layer_is_self_contained() -> None:
     """The layer must carry every import the code needs: the runtime only has boto3 and awslambdaric."""
     layer = BUILD_DIR / "SharedLayer" / "python"
-    for package in ("voice_insights", "aws_lambda_powertools", "pydantic", "pydantic_core", "aws_xray_sdk"):
+    packages = ("voice_insights", "aws_lambda_powertools", "pydantic", "pydantic_core", "aws_xray_sdk", "jsonpath_ng")
+    for package in packages:
         assert (layer / package).is_dir(), f"{package} missing from the built layer"
     assert not any(Path(BUILD_DIR / name / "voice_insights").exists() for name in PROCESSORS)

@@ -10,21 +10,13 @@ from typing import Any
 
 import pytest
 
-from devtools.cfn import load_template
-from devtools.lambda_events import api_gateway_event, kinesis_filter_matches, read_stream_records
+from devtools.lambda_events import api_gateway_event, read_stream_records
 from tests.conftest import load_seed, variant
-from tests.integration.conftest import TEMPLATE, Handler, LocalStack, MetricsCapture, load_handlers
+from tests.integration.conftest import Handler, LocalStack, MetricsCapture, load_handlers, run_kinesis
 from voice_insights.items import summary_from_item
 from voice_insights.webhook import route_path
 
 PARTICIPANT_ALIAS = "com.twilio.voice.insights.participant-summary.complete"
-# The order Lambda's pollers happen to call the functions in; fixed so that counts are exact.
-FUNCTION_ORDER = [
-    "ConferenceSummaryCompleteFunction",
-    "ConferenceSummaryPartialFunction",
-    "ParticipantSummaryCompleteFunction",
-    "UnroutedEventsFunction",
-]
 
 
 def conference(kind: str, conference_sid: str, event_id: str, time: str) -> dict[str, Any]:
@@ -68,20 +60,6 @@ def workload(sink_test_event: dict[str, Any]) -> tuple[list[bytes], dict[str, in
     raw = [json.dumps(event).encode() for event in events] + [b"\x00not json"]  # rejected: not JSON
     expected = {"stored": 5, "duplicates": 3, "stale": 2, "rejected": 4, "test_events": 1}
     return raw, expected
-
-
-def run_kinesis(stack: LocalStack, handlers: dict[str, Handler], metrics: MetricsCapture) -> dict[str, Any]:
-    template = load_template(TEMPLATE)
-    records = read_stream_records(stack.kinesis, stack.stream_name)
-    responses = {}
-    for logical_id in FUNCTION_ORDER:
-        function = template["Resources"][logical_id]["Properties"]
-        trigger = function["Events"]["Stream"]["Properties"]
-        patterns = [json.loads(f["Pattern"]) for f in trigger.get("FilterCriteria", {}).get("Filters", [])]
-        batch = [record for record in records if kinesis_filter_matches(patterns, record)]
-        name = function["CodeUri"].strip("/").split("/")[-1]
-        responses[logical_id] = metrics.run(lambda h=handlers[name], b=batch: h({"Records": b}))
-    return responses
 
 
 def metric_counts(metrics: MetricsCapture) -> dict[str, int]:

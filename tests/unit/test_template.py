@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from devtools.cfn import load_template
+from devtools.cfn import Resolver, load_template
 from voice_insights import routes
+from voice_insights.quality import MIN_SEVERITY_ENV, THRESHOLD_ENV, Severity, Thresholds
 from voice_insights.webhook import route_path
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
@@ -105,3 +106,82 @@ def test_only_the_processors_may_write_the_table() -> None:
             "sqs:SendMessage",
         }
     assert actions("UnroutedEventsFunction") == {"s3:PutObject", "sqs:SendMessage"}
+
+
+# --- alerts --------------------------------------------------------------------------------------
+
+ALERTS = RESOURCES["QualityAlertsFunction"]["Properties"]
+ALERT_TRIGGER = ALERTS["Events"]["TableStream"]["Properties"]
+
+
+def test_alert_function_reads_the_summaries_table_stream_with_bounded_retries() -> None:
+    assert ALERT_TRIGGER["Stream"] == {"Fn::GetAtt": ["SummariesTable", "StreamArn"]}
+    assert RESOURCES["SummariesTable"]["Properties"]["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert ALERT_TRIGGER["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert ALERT_TRIGGER["BisectBatchOnFunctionError"] is True
+    assert ALERT_TRIGGER["MaximumRetryAttempts"] == {"Ref": "StreamMaximumRetryAttempts"}
+    assert ALERT_TRIGGER["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["AlertFailuresQueue", "Arn"]
+    }
+    assert ALERT_TRIGGER["StartingPosition"] == "TRIM_HORIZON"
+    assert ALERTS["CodeUri"] == "functions/quality_alerts/"
+
+
+@pytest.mark.parametrize(
+    ("minimum", "passes"),
+    [("low", ["low", "medium", "high"]), ("medium", ["medium", "high"]), ("high", ["high"])],
+)
+def test_alert_stream_filter_passes_the_severities_at_or_above_the_minimum(minimum: str, passes: list[str]) -> None:
+    assert TEMPLATE["Parameters"]["AlertMinSeverity"]["AllowedValues"] == [s.label for s in Severity]
+    (pattern,) = ALERT_TRIGGER["FilterCriteria"]["Filters"]
+    resolved = json.loads(Resolver(TEMPLATE, "test", {"AlertMinSeverity": minimum}).resolve(pattern["Pattern"]))
+    assert resolved == {"dynamodb": {"NewImage": {"issue_severity": {"S": passes}}}}
+    assert passes == [s.label for s in Severity if s >= Severity.parse(minimum)]
+
+
+def test_threshold_parameters_default_to_twilios_thresholds_and_reach_every_function() -> None:
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    defaults = Thresholds()
+    parameter_of = {
+        "mos_below": "AlertMosBelow",
+        "packet_loss_percent_above": "AlertPacketLossPercentAbove",
+        "jitter_avg_ms_above": "AlertJitterAvgMsAbove",
+        "jitter_max_ms_above": "AlertJitterMaxMsAbove",
+        "latency_avg_ms_above": "AlertLatencyAvgMsAbove",
+        "latency_max_ms_above": "AlertLatencyMaxMsAbove",
+    }
+    assert set(parameter_of) == set(THRESHOLD_ENV)
+    for field, parameter in parameter_of.items():
+        assert float(TEMPLATE["Parameters"][parameter]["Default"]) == getattr(defaults, field)
+        assert variables[THRESHOLD_ENV[field]] == {"Ref": parameter}  # Globals: processors stamp, alerts read
+    assert variables[MIN_SEVERITY_ENV] == {"Ref": "AlertMinSeverity"}
+
+
+def test_alert_topic_is_encrypted_and_the_email_subscription_optional() -> None:
+    assert RESOURCES["AlertTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+    subscription = RESOURCES["AlertEmailSubscription"]
+    assert subscription["Condition"] == "HasAlertEmail"
+    assert TEMPLATE["Conditions"]["HasAlertEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]}
+    assert TEMPLATE["Parameters"]["AlertEmail"]["Default"] == ""
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert ALERTS["Environment"]["Variables"]["ALERT_TOPIC_ARN"] == {"Ref": "AlertTopic"}
+
+
+def test_alert_function_may_only_publish_to_its_topic_and_read_what_it_needs() -> None:
+    grants = {
+        (action, json.dumps(statement["Resource"]))
+        for statement in ALERTS["Policies"][0]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    assert grants == {
+        ("sns:Publish", json.dumps({"Ref": "AlertTopic"})),
+        ("dynamodb:BatchGetItem", json.dumps({"Fn::GetAtt": ["SummariesTable", "Arn"]})),
+        ("dynamodb:BatchGetItem", json.dumps({"Fn::GetAtt": ["AlertLedgerTable", "Arn"]})),
+        ("dynamodb:UpdateItem", json.dumps({"Fn::GetAtt": ["AlertLedgerTable", "Arn"]})),
+        ("s3:PutObject", json.dumps({"Fn::Sub": "${RejectedEventsBucket.Arn}/rejected/*"})),
+        ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["AlertFailuresQueue", "Arn"]})),
+    }
+
+
+def test_alert_outputs() -> None:
+    assert set(TEMPLATE["Outputs"]) >= {"AlertTopicArn", "AlertFailuresQueueUrl", "AlertLedgerTableName"}

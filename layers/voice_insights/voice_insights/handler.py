@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voice_insights.kinesis import handle_kinesis_batch, is_kinesis_event
-from voice_insights.observability import logger, metrics, tracer
+from voice_insights.observability import Handler, logger, metrics, tracer
 from voice_insights.pipeline import Pipeline
 from voice_insights.routes import Route
 from voice_insights.settings import Settings
 from voice_insights.store import RejectedEventStore, SummaryStore
 from voice_insights.webhook import build_resolver, is_api_gateway_event
-
-Handler = Callable[[dict[str, Any], LambdaContext], Any]
 
 
 def make_handler(route: Route) -> Handler:
@@ -31,6 +28,7 @@ def make_handler(route: Route) -> Handler:
             SummaryStore(settings.table_name),
             RejectedEventStore(settings.rejected_bucket),
             retention_days=settings.retention_days,
+            thresholds=settings.thresholds,
         )
 
     resolver = build_resolver(route.name, pipeline)

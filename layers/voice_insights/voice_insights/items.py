@@ -18,6 +18,7 @@ included, reads back into the same model; the flat attributes beside it are for 
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from voice_insights.models import (
     ParticipantSummaryCompleteEvent,
     SummaryEvent,
 )
+from voice_insights.quality import DEFAULT_THRESHOLDS, Thresholds, issues_of, worst
 
 # DynamoDB's item limit is 400 KB including attribute names
 # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
@@ -102,7 +104,9 @@ def version_of(event: SummaryEvent) -> str:
     return f"{_RANK[event.type]}#{event_time(event)}#{event.id}"
 
 
-def to_item(event: SummaryEvent, received_at: datetime, retention_days: int = 0) -> StoredItem:
+def to_item(
+    event: SummaryEvent, received_at: datetime, retention_days: int = 0, thresholds: Thresholds = DEFAULT_THRESHOLDS
+) -> StoredItem:
     """The DynamoDB item (low-level attribute values) that stores ``event``."""
     version = version_of(event)
     attrs: dict[str, AttributeValue] = {
@@ -124,6 +128,7 @@ def to_item(event: SummaryEvent, received_at: datetime, retention_days: int = 0)
     else:
         pk, sk = _conference_attributes(event.data, attrs)
     attrs["pk"], attrs["sk"] = _s(pk), _s(sk)
+    _put_issues(attrs, event.data, thresholds)
 
     data_json = event.data.model_dump_json(by_alias=True, exclude_unset=True)
     size = _approximate_size(attrs) + len(data_json.encode())
@@ -185,9 +190,27 @@ def _participant_attributes(data: ParticipantSummary, attrs: dict[str, Attribute
     return f"CONF#{data.conference_sid}", f"PART#{data.participant_sid}"
 
 
+def _put_issues(
+    attrs: dict[str, AttributeValue], data: ConferenceSummary | ParticipantSummary, thresholds: Thresholds
+) -> None:
+    # The alert function's stream filter matches `issue_severity`: items without issues never invoke it.
+    issues = issues_of(data, thresholds)
+    severity = worst(issues)
+    if severity is not None:
+        attrs["issue_severity"] = _s(severity.label)
+        attrs["issue_codes"] = {"L": [_s(issue.code) for issue in issues]}
+
+
 def summary_from_item(item: dict[str, AttributeValue]) -> ConferenceSummary | ParticipantSummary:
     """Read a stored item (low-level attribute values) back into the model it was written from."""
-    data = json.loads(gzip.decompress(item["data_gz"]["B"]) if "data_gz" in item else item["data"]["S"])
+    if "data_gz" in item:
+        compressed = item["data_gz"]["B"]
+        # Lambda's DynamoDB stream events carry binary values base64-encoded; boto3 hands back bytes.
+        if isinstance(compressed, str):
+            compressed = base64.b64decode(compressed)
+        data = json.loads(gzip.decompress(compressed))
+    else:
+        data = json.loads(item["data"]["S"])
     model = ParticipantSummary if item["entity"]["S"] == PARTICIPANT_SUMMARY else ConferenceSummary
     return model.model_validate(data)
 

@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from voice_insights.decoding import Accepted, Rejected, SinkTest, Skipped, decode
 from voice_insights.items import ItemTooLarge, StoredItem, to_item
 from voice_insights.observability import logger, metrics
+from voice_insights.quality import DEFAULT_THRESHOLDS, Thresholds
 from voice_insights.routes import Route
 from voice_insights.store import RejectedEventStore, SummaryStore, WriteStatus, now_utc, raw_payload_fields
 
@@ -68,12 +69,14 @@ class Pipeline:
         summaries: SummaryStore,
         rejected: RejectedEventStore,
         retention_days: int = 0,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
         clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.route = route
         self.summaries = summaries
         self.rejected = rejected
         self.retention_days = retention_days
+        self.thresholds = thresholds
         self.clock = clock
 
     def process(self, inbound: Sequence[Inbound], source: str) -> BatchReport:
@@ -86,7 +89,7 @@ class Pipeline:
             decision = decode(one.raw, self.route)
             if isinstance(decision, Accepted):
                 try:
-                    items.append((index, to_item(decision.event, received_at, self.retention_days)))
+                    items.append((index, to_item(decision.event, received_at, self.retention_days, self.thresholds)))
                 except ItemTooLarge as too_large:
                     rejections.append((index, Rejected(str(too_large), decision.event.id, decision.event.type)))
             elif isinstance(decision, Rejected):

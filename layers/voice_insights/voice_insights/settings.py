@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from voice_insights.quality import Thresholds
 
 
 class ConfigurationError(RuntimeError):
@@ -15,6 +17,7 @@ class Settings:
     table_name: str
     rejected_bucket: str
     retention_days: int = 0
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -22,6 +25,31 @@ class Settings:
             return cls(
                 table_name=os.environ["SUMMARIES_TABLE_NAME"],
                 rejected_bucket=os.environ["REJECTED_BUCKET_NAME"],
+                retention_days=int(os.environ.get("RETENTION_DAYS", "0") or 0),
+                thresholds=Thresholds.from_env(),
+            )
+        except KeyError as missing:
+            raise ConfigurationError(f"environment variable {missing} is not set (see template.yaml)") from None
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    topic_arn: str
+    ledger_table_name: str
+    summaries_table_name: str
+    rejected_bucket: str
+    thresholds: Thresholds
+    retention_days: int = 0
+
+    @classmethod
+    def from_env(cls) -> AlertSettings:
+        try:
+            return cls(
+                topic_arn=os.environ["ALERT_TOPIC_ARN"],
+                ledger_table_name=os.environ["ALERT_LEDGER_TABLE_NAME"],
+                summaries_table_name=os.environ["SUMMARIES_TABLE_NAME"],
+                rejected_bucket=os.environ["REJECTED_BUCKET_NAME"],
+                thresholds=Thresholds.from_env(),
                 retention_days=int(os.environ.get("RETENTION_DAYS", "0") or 0),
             )
         except KeyError as missing:

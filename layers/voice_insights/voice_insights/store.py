@@ -14,7 +14,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,7 +75,7 @@ class SummaryStore:
         Items must have distinct keys: a transaction may not touch one item twice.
         """
         results: list[WriteResult | None] = [None] * len(items)
-        chunks = list(_chunks(range(len(items)), items))
+        chunks = list(batches(range(len(items)), MAX_TRANSACTION_ITEMS, MAX_TRANSACTION_BYTES, lambda i: items[i].size))
         for chunk, chunk_results in zip(
             chunks, self._pool.map(lambda c: self._write_chunk(c, items), chunks), strict=True
         ):
@@ -97,7 +97,7 @@ class SummaryStore:
                     self._write_alone(pending, items, results, exc)
                     return [results[i] for i in chunk]
                 if code != "TransactionCanceledException":
-                    return _fill(chunk, results, WriteResult(WriteStatus.FAILED, _describe(exc)))
+                    return _fill(chunk, results, WriteResult(WriteStatus.FAILED, describe_error(exc)))
                 pending = self._settle_cancelled(pending, items, exc, results)
                 if not pending:
                     break
@@ -105,7 +105,7 @@ class SummaryStore:
                 time.sleep(random.uniform(0, 0.05 * 2**round_number))  # noqa: S311 (jitter, not crypto)
                 continue
             except BotoCoreError as exc:
-                return _fill(chunk, results, WriteResult(WriteStatus.FAILED, _describe(exc)))
+                return _fill(chunk, results, WriteResult(WriteStatus.FAILED, describe_error(exc)))
             for index in pending:
                 results[index] = WriteResult(WriteStatus.STORED)
             pending = []
@@ -118,7 +118,7 @@ class SummaryStore:
         self, pending: list[int], items: Sequence[StoredItem], results: dict[int, WriteResult], exc: ClientError
     ) -> None:
         if len(pending) == 1:
-            results[pending[0]] = WriteResult(WriteStatus.REFUSED, _describe(exc))
+            results[pending[0]] = WriteResult(WriteStatus.REFUSED, describe_error(exc))
             return
         for index in pending:
             (results[index],) = self._write_chunk([index], items)
@@ -223,25 +223,26 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def _chunks(indexes: range, items: Sequence[StoredItem]) -> Iterator[list[int]]:
-    chunk: list[int] = []
-    size = 0
-    for index in indexes:
-        item_size = items[index].size
-        if chunk and (len(chunk) == MAX_TRANSACTION_ITEMS or size + item_size > MAX_TRANSACTION_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(index)
-        size += item_size
-    if chunk:
-        yield chunk
+def batches[T](items: Sequence[T], max_count: int, max_bytes: int, size: Callable[[T], int]) -> Iterator[list[T]]:
+    """``items`` in order, cut into batches of at most ``max_count`` items and ``max_bytes`` in total."""
+    batch: list[T] = []
+    total = 0
+    for item in items:
+        item_size = size(item)
+        if batch and (len(batch) == max_count or total + item_size > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(item)
+        total += item_size
+    if batch:
+        yield batch
 
 
 def _fill(chunk: list[int], results: dict[int, WriteResult], result: WriteResult) -> list[WriteResult]:
     return [results.get(i, result) for i in chunk]
 
 
-def _describe(exc: Exception) -> str:
+def describe_error(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         return f"{error.get('Code')}: {error.get('Message')}"

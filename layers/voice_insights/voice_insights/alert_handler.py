@@ -1,0 +1,57 @@
+"""The alert function's Lambda handler: the summaries table's stream in, SNS alerts out."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import EventType
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from voice_insights.alert_store import AlertLedger, AlertPublisher, ConferenceNames
+from voice_insights.alerting import FUNCTION_NAME, AlertOutcome, AlertPipeline, ItemChange
+from voice_insights.observability import Handler, logger, metrics, tracer
+from voice_insights.settings import AlertSettings
+from voice_insights.store import RejectedEventStore, make_client
+from voice_insights.stream_batch import process_stream_batch
+
+
+def make_alert_handler() -> Handler:
+    @cache
+    def alert_pipeline() -> AlertPipeline:
+        # Built on first use and kept for the life of the execution environment (clients are reused).
+        settings = AlertSettings.from_env()
+        dynamodb = make_client("dynamodb")
+        return AlertPipeline(
+            settings.thresholds,
+            AlertLedger(settings.ledger_table_name, dynamodb),
+            ConferenceNames(settings.summaries_table_name, dynamodb),
+            AlertPublisher(settings.topic_arn),
+            RejectedEventStore(settings.rejected_bucket),
+            retention_days=settings.retention_days,
+        )
+
+    metrics.set_default_dimensions(function=FUNCTION_NAME)
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        records = event.get("Records")
+        if not isinstance(records, list) or (records and records[0].get("eventSource") != "aws:dynamodb"):
+            raise ValueError("unsupported trigger: expected a DynamoDB stream batch")
+
+        def settle(changes: list[ItemChange]) -> list[bool]:
+            report = alert_pipeline().process(changes)
+            return [outcome is not AlertOutcome.FAILED for outcome in report.outcomes]
+
+        return process_stream_batch(
+            EventType.DynamoDBStreams,
+            records,
+            convert=lambda record: ItemChange.from_stream_record(record.raw_event),
+            settle=settle,
+            describe=lambda record: f"sequence number {record.dynamodb.sequence_number}",
+        )
+
+    handler: Handler = lambda_handler
+    return handler

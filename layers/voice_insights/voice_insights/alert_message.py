@@ -1,0 +1,285 @@
+"""What one alert says: the versioned machine payload, the text people read, the SNS attributes.
+
+Pure functions, no AWS. One alert covers one stored summary (a participant or a conference) and
+lists the issues that are new on it. Phone numbers never appear whole: Powertools data masking
+keeps their last four characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from aws_lambda_powertools.utilities.data_masking import DataMasking
+from pydantic import BaseModel
+
+from voice_insights.models import ConferenceSummary, ParticipantSummary
+from voice_insights.quality import Issue, Severity
+
+ALERT_SCHEMA: Final = "voice-insights-events/alert/1"
+
+# SNS Publish: Subject is ASCII, no line breaks or control characters, under 100 characters
+# (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html).
+MAX_SUBJECT_CHARS = 99
+
+# A conference with many duplicate identities must not push a message past SNS's 256 KB.
+MAX_DETAILS_CHARS = 1000
+
+# Twilio's console pages for one call and one conference. Not a documented API: if Twilio moves
+# them, the alert still names the SIDs.
+CALL_CONSOLE_URL = "https://console.twilio.com/us1/monitor/logs/calls/{call_sid}"
+CONFERENCE_CONSOLE_URL = "https://console.twilio.com/us1/monitor/logs/conferences/{conference_sid}"
+
+# Mask every character but the last four; shorter values (short codes, ids) are masked whole.
+_KEEP_LAST_FOUR = r"^.{1,7}$|.(?=.{4})"
+_masker = DataMasking()
+
+
+class AlertIssue(BaseModel):
+    code: str
+    kind: str
+    severity: str
+    title: str
+    measured: float | None = None
+    threshold: float | None = None
+    unit: str | None = None
+    details: str | None = None
+
+
+class AlertParticipant(BaseModel):
+    participant_sid: str
+    call_sid: str
+    label: str | None = None
+    call_direction: str
+    call_type: str
+    call_state: str
+    participant_region: str
+    conference_region: str
+    country_code: str | None = None
+    from_masked: str | None = None
+    to_masked: str | None = None
+    join_time: str
+    leave_time: str
+    duration_seconds: int | None = None
+
+
+class AlertConference(BaseModel):
+    status: str
+    processing_state: str | None = None
+    start_time: str
+    end_time: str
+    end_reason: str
+    mixer_region: str
+    unique_participants: int | None = None
+
+
+class AlertPayload(BaseModel):
+    """The JSON body ``sqs``, ``lambda`` and ``https`` subscribers receive (``alert_schema`` versions it)."""
+
+    alert_schema: Literal["voice-insights-events/alert/1"] = ALERT_SCHEMA
+    alert_id: str
+    severity: str
+    subject: str
+    summary_type: Literal["participant", "conference"]
+    event_type: str
+    event_id: str
+    account_sid: str
+    conference_sid: str
+    conference_name: str | None = None
+    participant: AlertParticipant | None = None
+    conference: AlertConference | None = None
+    issues: list[AlertIssue]
+    occurred_at: str
+    detected_at: str
+    console_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertContext:
+    """What the stored item says about the event beside the summary itself."""
+
+    item_key: str
+    event_type: str
+    event_id: str
+    conference_name: str | None
+    detected_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnsMessage:
+    subject: str
+    message: str  # MessageStructure=json: one body per protocol
+    attributes: dict[str, dict[str, str]]
+    payload: AlertPayload
+
+
+def build_alert(
+    summary: ConferenceSummary | ParticipantSummary, issues: list[Issue], context: AlertContext
+) -> AlertPayload:
+    """The alert for ``issues`` (worst first, at least one) newly found on ``summary``."""
+    if not issues:
+        raise ValueError("an alert needs at least one issue")
+    ordered = sorted(issues, key=lambda issue: -issue.severity)
+    fingerprints = ",".join(sorted(issue.fingerprint for issue in ordered))
+    alert_id = hashlib.sha256(f"{context.item_key}|{fingerprints}".encode()).hexdigest()[:32]
+    common: dict[str, Any] = {
+        "alert_id": alert_id,
+        "severity": ordered[0].severity.label,
+        "event_type": context.event_type,
+        "event_id": context.event_id,
+        "account_sid": summary.account_sid,
+        "conference_sid": summary.conference_sid,
+        "issues": [_alert_issue(issue) for issue in ordered],
+        "detected_at": context.detected_at,
+    }
+    if isinstance(summary, ParticipantSummary):
+        participant = _participant(summary)
+        who = _clip(f"{summary.label or summary.participant_sid} ({summary.call_direction})", 28)
+        where = f"{who} in {_clip(context.conference_name or summary.conference_sid, 36)}"
+        return AlertPayload(
+            **common,
+            subject=_subject(ordered[0], where),
+            summary_type="participant",
+            conference_name=context.conference_name,
+            participant=participant,
+            occurred_at=summary.leave_time,
+            console_url=CALL_CONSOLE_URL.format(call_sid=summary.call_sid),
+        )
+    name = summary.friendly_name or context.conference_name
+    return AlertPayload(
+        **common,
+        subject=_subject(ordered[0], _clip(name or summary.conference_sid, 48)),
+        summary_type="conference",
+        conference_name=name,
+        conference=AlertConference.model_validate(summary.model_dump(include=set(AlertConference.model_fields))),
+        occurred_at=summary.end_time,
+        console_url=CONFERENCE_CONSOLE_URL.format(conference_sid=summary.conference_sid),
+    )
+
+
+def render(payload: AlertPayload) -> SnsMessage:
+    """The SNS message: subject, one body per protocol (``MessageStructure=json``) and attributes."""
+    text = render_text(payload)
+    machine = payload.model_dump_json()
+    bodies = {"default": text, "email": text, "sqs": machine, "lambda": machine, "https": machine}
+    kinds = sorted({issue.kind for issue in payload.issues})
+    attributes = {
+        "severity": _string(payload.severity),
+        "issue_kinds": {"DataType": "String.Array", "StringValue": json.dumps(kinds)},
+        "summary_type": _string(payload.summary_type),
+        "account_sid": _string(payload.account_sid),
+        "conference_sid": _string(payload.conference_sid),
+        "event_type": _string(payload.event_type),
+        "alert_schema": _string(payload.alert_schema),
+    }
+    return SnsMessage(subject=payload.subject, message=json.dumps(bodies), attributes=attributes, payload=payload)
+
+
+def render_text(payload: AlertPayload) -> str:
+    """The body an email reader sees: who, what, when, where to look."""
+    count = len(payload.issues)
+    conference = payload.conference_name or payload.conference_sid
+    lines: list[str] = []
+    if payload.participant is not None:
+        who = payload.participant
+        lines += [
+            f"{payload.severity.upper()}: {count} new call quality issue(s) for participant "
+            f"'{who.label or who.participant_sid}' in conference '{conference}'.",
+            "",
+            "Who",
+            f"  Participant   {who.label or '-'} ({who.participant_sid})",
+            f"  Call SID      {who.call_sid}",
+            f"  Call          {who.call_direction} {who.call_type} call, {who.call_state}",
+            f"  Region        {who.participant_region} (conference mixed in {who.conference_region})",
+            f"  Country       {who.country_code or '-'}",
+            f"  From / to     {who.from_masked or '-'} / {who.to_masked or '-'}",
+        ]
+    else:
+        lines += [f"{payload.severity.upper()}: {count} new issue(s) on conference '{conference}'."]
+    lines += ["", "What"]
+    previous_details = None
+    for issue in payload.issues:
+        lines.append(f"  - [{issue.severity}] {issue.title}")
+        if issue.details and issue.details != previous_details:  # tags_info shares one description
+            lines.append(f"      {issue.details}")
+        previous_details = issue.details
+    lines += ["", "When"]
+    if payload.participant is not None:
+        who = payload.participant
+        duration = f" ({who.duration_seconds} s)" if who.duration_seconds is not None else ""
+        lines.append(f"  Joined {who.join_time}, left {who.leave_time}{duration}")
+    elif payload.conference is not None:
+        conf = payload.conference
+        lines.append(f"  Started {conf.start_time}, ended {conf.end_time} ({conf.end_reason})")
+        lines.append(f"  Status {conf.status}, mixed in {conf.mixer_region}")
+    lines += [
+        f"  Detected {payload.detected_at}",
+        "",
+        f"Conference    {payload.conference_name or '-'} ({payload.conference_sid})",
+        f"Account       {payload.account_sid}",
+        f"Twilio event  {payload.event_type} {payload.event_id}",
+        f"Open in Twilio Console: {payload.console_url}",
+        "",
+        f"Alert {payload.alert_id} (schema {payload.alert_schema}).",
+    ]
+    return "\n".join(lines)
+
+
+def mask_phone_numbers(parties: dict[str, str | None]) -> dict[str, str | None]:
+    """Phone numbers (or SIP/client addresses) with all but their last four characters masked."""
+    present = {name: value for name, value in parties.items() if value}
+    if not present:
+        return dict.fromkeys(parties)
+    masked: dict[str, str] = _masker.erase(
+        present, fields=list(present), regex_pattern=_KEEP_LAST_FOUR, mask_format="*"
+    )
+    return {name: masked.get(name) for name in parties}
+
+
+def ascii_subject(text: str) -> str:
+    """``text`` as SNS accepts a subject: ASCII, no control characters, under 100 characters."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    plain = re.sub(r"[\x00-\x1f\x7f]+", " ", plain).strip()
+    plain = re.sub(r"^[^0-9A-Za-z\[\]().,:;!?'\"#*+-]+", "", plain)  # must begin with a letter, digit or punctuation
+    if len(plain) > MAX_SUBJECT_CHARS:
+        plain = plain[: MAX_SUBJECT_CHARS - 3].rstrip() + "..."
+    return plain or "Voice Insights alert"
+
+
+def _subject(worst_issue: Issue, where: str) -> str:
+    # The caller clips the names, not the issue, so that the worst issue always shows.
+    return ascii_subject(f"[{worst_issue.severity.label.upper()}] {worst_issue.title}: {where}")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def _participant(summary: ParticipantSummary) -> AlertParticipant:
+    masked = mask_phone_numbers({"from": summary.from_, "to": summary.to})
+    fields = summary.model_dump(include=set(AlertParticipant.model_fields) - {"from_masked", "to_masked"})
+    return AlertParticipant(**fields, from_masked=masked["from"], to_masked=masked["to"])
+
+
+def _alert_issue(issue: Issue) -> AlertIssue:
+    return AlertIssue(
+        code=issue.code,
+        kind=issue.kind,
+        severity=issue.severity.label,
+        title=issue.title,
+        measured=issue.measured,
+        threshold=issue.threshold,
+        unit=issue.unit or None,
+        details=_clip(issue.details, MAX_DETAILS_CHARS) if issue.details else None,
+    )
+
+
+def _string(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
+
+
+__all__ = ["ALERT_SCHEMA", "AlertContext", "AlertPayload", "Severity", "SnsMessage", "build_alert", "render"]

@@ -1,0 +1,236 @@
+"""From changes on the summaries table's stream to alerts: exactly one per new problem.
+
+An issue is *new* on an item when the item's new image carries it and neither its old image nor any
+alert already sent for the item did. "The same issue" means the same code and severity (see
+``Issue.fingerprint``): a value that moves (MOS 3.1 → 2.9) is the same problem, a severity that rises
+is a new one. So:
+- a redelivered event or a stale partial writes nothing, hence no stream record, hence no alert;
+- a MODIFY whose new image adds nothing new (a complete summary repeating its partial's issues)
+  raises nothing; issues that appear only on the complete summary are alerted;
+- a batch Lambda retries after a failure finds its sent alerts in the ledger and sends none twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from voice_insights.alert_message import AlertContext, SnsMessage, build_alert, render
+from voice_insights.alert_store import AlertLedger, AlertPublisher, ConferenceNames, ItemKey
+from voice_insights.items import PARTICIPANT_SUMMARY, summary_from_item
+from voice_insights.models import ConferenceSummary, ParticipantSummary
+from voice_insights.observability import logger, metrics
+from voice_insights.quality import Issue, Thresholds, alerting, issues_of
+from voice_insights.store import RejectedEventStore, describe_error, now_utc
+
+FUNCTION_NAME = "quality_alerts"
+
+
+class AlertOutcome(StrEnum):
+    PUBLISHED = "published"
+    NOTHING_NEW = "nothing_new"  # no issue the item did not already have
+    ALREADY_ALERTED = "already_alerted"  # the ledger shows it was sent (a retried batch)
+    UNREADABLE = "unreadable"  # the image cannot be read: kept with the reason, never retried
+    FAILED = "failed"  # transient: Lambda delivers the record again
+
+
+METRIC_NAMES = {
+    AlertOutcome.PUBLISHED: "AlertsPublished",
+    AlertOutcome.NOTHING_NEW: "ChangesWithoutNewIssues",
+    AlertOutcome.ALREADY_ALERTED: "AlertsAlreadySent",
+    AlertOutcome.UNREADABLE: "UnreadableChanges",
+    AlertOutcome.FAILED: "AlertsFailed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ItemChange:
+    """One stream record: the item's key and its images as low-level attribute values."""
+
+    key: ItemKey
+    new_image: dict[str, Any] | None
+    old_image: dict[str, Any] | None
+    record: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_stream_record(cls, record: dict[str, Any]) -> ItemChange:
+        body = record.get("dynamodb") or {}
+        keys = body.get("Keys") or {}
+        key = (keys.get("pk", {}).get("S", ""), keys.get("sk", {}).get("S", ""))
+        return cls(key=key, new_image=body.get("NewImage"), old_image=body.get("OldImage"), record=record)
+
+
+@dataclass(frozen=True, slots=True)
+class NewIssues:
+    summary: ConferenceSummary | ParticipantSummary
+    issues: list[Issue]
+
+
+def new_issues(change: ItemChange, thresholds: Thresholds) -> NewIssues | None:
+    """The alerting issues of the new image that the old image did not have; None without a new image.
+
+    Raises ValueError (or a pydantic ValidationError) when an image cannot be read.
+    """
+    if change.new_image is None:
+        return None  # REMOVE (TTL expiry): nothing to alert
+    summary = _read(change.new_image)
+    current = alerting(issues_of(summary, thresholds), thresholds)
+    before: set[str] = set()
+    if change.old_image is not None and current:
+        before = {issue.fingerprint for issue in issues_of(_read(change.old_image), thresholds)}
+    return NewIssues(summary, [issue for issue in current if issue.fingerprint not in before])
+
+
+@dataclass(frozen=True)
+class AlertReport:
+    outcomes: list[AlertOutcome]
+    messages: list[SnsMessage] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {outcome.value: self.outcomes.count(outcome) for outcome in AlertOutcome}
+
+
+@dataclass
+class _Pending:
+    index: int
+    change: ItemChange
+    found: NewIssues
+
+
+class AlertPipeline:
+    def __init__(
+        self,
+        thresholds: Thresholds,
+        ledger: AlertLedger,
+        names: ConferenceNames,
+        publisher: AlertPublisher,
+        rejected: RejectedEventStore,
+        retention_days: int = 0,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self.thresholds = thresholds
+        self.ledger = ledger
+        self.names = names
+        self.publisher = publisher
+        self.rejected = rejected
+        self.retention_days = retention_days
+        self.clock = clock
+
+    def process(self, changes: Sequence[ItemChange]) -> AlertReport:
+        now = self.clock()
+        outcomes = [AlertOutcome.NOTHING_NEW] * len(changes)
+        pending: list[_Pending] = []
+        for index, change in enumerate(changes):
+            try:
+                found = new_issues(change, self.thresholds)
+            except Exception as error:  # a bug or a foreign item: keep it, retrying cannot help
+                outcomes[index] = self._keep_unreadable(change, error, now)
+                continue
+            if found is not None and found.issues:
+                pending.append(_Pending(index, change, found))
+
+        messages: list[SnsMessage] = []
+        if pending:
+            try:
+                messages = self._send(pending, outcomes, now)
+            except Exception:  # DynamoDB or SNS unreachable: the records come again
+                logger.exception("Alerts not sent, will be retried")
+                for one in pending:
+                    outcomes[one.index] = AlertOutcome.FAILED
+
+        report = AlertReport(outcomes, messages)
+        counts = report.counts()
+        for outcome, name in METRIC_NAMES.items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[outcome.value])
+        logger.info("Stream batch settled", extra={"received": len(changes), **counts})
+        return report
+
+    def _send(self, pending: list[_Pending], outcomes: list[AlertOutcome], now: datetime) -> list[SnsMessage]:
+        already = self.ledger.alerted(one.change.key for one in pending)
+        participant_conferences = [
+            one.found.summary.conference_sid for one in pending if isinstance(one.found.summary, ParticipantSummary)
+        ]
+        names = self.names.lookup(participant_conferences) if participant_conferences else {}
+        detected_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        to_send: list[tuple[_Pending, list[Issue], SnsMessage]] = []
+        for one in pending:
+            seen = already[one.change.key]
+            fresh = [issue for issue in one.found.issues if issue.fingerprint not in seen]
+            if not fresh:
+                outcomes[one.index] = AlertOutcome.ALREADY_ALERTED
+                continue
+            # A later record of the same item in this batch must not repeat these.
+            seen.update(issue.fingerprint for issue in fresh)
+            context = _context(one.change, one.found.summary, names, detected_at)
+            to_send.append((one, fresh, render(build_alert(one.found.summary, fresh, context))))
+
+        results = self.publisher.publish([message for _, _, message in to_send]) if to_send else []
+        expires_at = int((now + timedelta(days=self.retention_days)).timestamp()) if self.retention_days > 0 else None
+        sent: list[SnsMessage] = []
+        for (one, fresh, message), error in zip(to_send, results, strict=True):
+            if error is not None:
+                outcomes[one.index] = AlertOutcome.FAILED
+                logger.warning("Alert not published, will be retried", item=_key_text(one.change.key), error=error)
+                continue
+            outcomes[one.index] = AlertOutcome.PUBLISHED
+            sent.append(message)
+            logger.info(
+                "Alert published",
+                item=_key_text(one.change.key),
+                alert_id=message.payload.alert_id,
+                severity=message.payload.severity,
+                issues=[issue.code for issue in fresh],
+            )
+            try:
+                self.ledger.remember(one.change.key, {i.fingerprint for i in fresh}, detected_at, expires_at)
+            except Exception:
+                # The alert is out; only the memory of it is missing. Retrying would send it twice.
+                logger.exception("Alert sent but not recorded in the ledger", alert_id=message.payload.alert_id)
+        return sent
+
+    def _keep_unreadable(self, change: ItemChange, error: Exception, now: datetime) -> AlertOutcome:
+        record = {
+            "reason": f"the stream record's item cannot be read: {describe_error(error)}"[:2000],
+            "function": FUNCTION_NAME,
+            "source": "dynamodb-stream",
+            "received_at": now.isoformat(),
+            "item": _key_text(change.key),
+            "stream_record": change.record,
+        }
+        try:
+            key = self.rejected.keep(record, now)
+        except Exception:
+            logger.exception("Could not keep an unreadable stream record, will be retried")
+            return AlertOutcome.FAILED
+        logger.error("Stream record unreadable, kept", item=_key_text(change.key), rejected_key=key)
+        return AlertOutcome.UNREADABLE
+
+
+def _read(image: dict[str, Any]) -> ConferenceSummary | ParticipantSummary:
+    if "entity" not in image or ("data" not in image and "data_gz" not in image):
+        raise ValueError("not a summary item (no entity or data attribute)")
+    return summary_from_item(image)
+
+
+def _context(
+    change: ItemChange, summary: ConferenceSummary | ParticipantSummary, names: dict[str, str], detected_at: str
+) -> AlertContext:
+    image = change.new_image or {}
+    is_participant = image.get("entity", {}).get("S") == PARTICIPANT_SUMMARY
+    return AlertContext(
+        item_key=_key_text(change.key),
+        event_type=image.get("event_type", {}).get("S", ""),
+        event_id=image.get("event_id", {}).get("S", ""),
+        conference_name=names.get(summary.conference_sid) if is_participant else None,
+        detected_at=detected_at,
+    )
+
+
+def _key_text(key: ItemKey) -> str:
+    return f"{key[0]}|{key[1]}"

@@ -1,0 +1,299 @@
+"""Which quality issues a stored summary carries. Pure functions, no AWS.
+
+Every rule yields an ``Issue`` with a stable ``code`` (unique within one summary), a ``kind`` (the
+vocabulary SNS filter policies match on) and a ``severity``. Default thresholds are Twilio's
+documented thresholds for call quality tags (Voice Insights "Call Quality Tags": high_jitter,
+high_packet_loss, high_latency; MOS < 3.5 from the Voice SDK's quality warnings); each is a
+template parameter.
+
+Severities, low < medium < high:
+- Twilio's own ``tags_info`` severity is used as given (``high``/``medium``; ``low`` if Twilio ever
+  sends it; an unknown word counts as ``medium``, so a new value still alerts);
+- a measured value over a threshold, a metric tag, a conference tag and detected call-quality or
+  region issues are ``medium``; a conference that failed to start is ``high``;
+- a bare ``quality_issues`` count, detected participant-behaviour issues and a ``summary_timeout``
+  status (data that never completed, not a bad call) are ``low``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from voice_insights.models import ConferenceSummary, ParticipantSummary, StreamMetrics
+
+
+class Severity(IntEnum):
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, word: str | None, default: Severity | None = None) -> Severity:
+        """``"high"`` → HIGH. An unknown word is ``default`` (MEDIUM unless given), never an error."""
+        try:
+            return cls[(word or "").strip().upper()]
+        except KeyError:
+            return default if default is not None else cls.MEDIUM
+
+
+# Environment variable per threshold; the template sets them from its parameters.
+THRESHOLD_ENV = {
+    "mos_below": "ALERT_MOS_BELOW",
+    "packet_loss_percent_above": "ALERT_PACKET_LOSS_PERCENT_ABOVE",
+    "jitter_avg_ms_above": "ALERT_JITTER_AVG_MS_ABOVE",
+    "jitter_max_ms_above": "ALERT_JITTER_MAX_MS_ABOVE",
+    "latency_avg_ms_above": "ALERT_LATENCY_AVG_MS_ABOVE",
+    "latency_max_ms_above": "ALERT_LATENCY_MAX_MS_ABOVE",
+}
+MIN_SEVERITY_ENV = "ALERT_MIN_SEVERITY"
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    mos_below: float = 3.5
+    packet_loss_percent_above: float = 5.0
+    jitter_avg_ms_above: float = 5.0
+    jitter_max_ms_above: float = 30.0
+    latency_avg_ms_above: float = 150.0
+    latency_max_ms_above: float = 150.0
+    min_severity: Severity = Severity.LOW
+
+    @classmethod
+    def from_env(cls, environ: Any = os.environ) -> Thresholds:
+        values: dict[str, Any] = {}
+        for field, variable in THRESHOLD_ENV.items():
+            text = environ.get(variable, "")
+            if text:
+                try:
+                    values[field] = float(text)
+                except ValueError:
+                    raise ValueError(f"{variable} must be a number, got {text!r}") from None
+        word = environ.get(MIN_SEVERITY_ENV, "")
+        if word:
+            if word.strip().upper() not in Severity.__members__:
+                raise ValueError(f"{MIN_SEVERITY_ENV} must be low, medium or high, got {word!r}")
+            values["min_severity"] = Severity.parse(word)
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    code: str  # unique within one summary, e.g. "inbound.mos"
+    kind: str  # what SNS filter policies match on, e.g. "low_mos"
+    severity: Severity
+    title: str  # e.g. "Inbound MOS 1.0 is below 3.5"
+    measured: float | None = None
+    threshold: float | None = None
+    unit: str = ""
+    details: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        """What makes an issue "the same problem": its code and severity (a severity rise is new)."""
+        return f"{self.code}:{self.severity.label}"
+
+
+# Twilio's tags_info names mapped onto the same kinds the threshold rules use.
+_TAGS_INFO_KINDS = {
+    "packet_loss": "high_packet_loss",
+    "jitter": "high_jitter",
+    "latency": "high_latency",
+    "low_mos": "low_mos",
+}
+_TAGS_INFO_WORDS = {"packet_loss": "packet loss", "low_mos": "low MOS"}
+_LOW_CONFERENCE_DETECTIONS = {"participant_behavior"}
+_HIGH_CONFERENCE_TAGS = {"start_failure"}
+
+
+def issues_of(summary: ConferenceSummary | ParticipantSummary, thresholds: Thresholds) -> list[Issue]:
+    """Every issue the summary carries, worst first, whatever the minimum severity."""
+    if isinstance(summary, ParticipantSummary):
+        found = participant_issues(summary, thresholds)
+    else:
+        found = conference_issues(summary)
+    return sorted(found, key=lambda issue: -issue.severity)
+
+
+def alerting(issues: list[Issue], thresholds: Thresholds) -> list[Issue]:
+    """The issues at or above the operator's minimum severity."""
+    return [issue for issue in issues if issue.severity >= thresholds.min_severity]
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+def worst(issues: list[Issue]) -> Severity | None:
+    return max((issue.severity for issue in issues), default=None)
+
+
+# --- participant ---------------------------------------------------------------------------------
+
+
+def participant_issues(summary: ParticipantSummary, thresholds: Thresholds) -> list[Issue]:
+    found: list[Issue] = []
+    metrics = summary.metrics
+    if metrics is not None:
+        for direction, stream in (("inbound", metrics.inbound), ("outbound", metrics.outbound)):
+            if stream is not None:
+                found += _stream_issues(direction, stream, thresholds)
+    if summary.quality_issues:
+        found.append(
+            Issue(
+                code="quality_issues",
+                kind="quality_issues",
+                severity=Severity.LOW,
+                title=f"Twilio counted {summary.quality_issues} quality issue(s)",
+                measured=float(summary.quality_issues),
+                threshold=0,
+            )
+        )
+    return found
+
+
+def _stream_issues(direction: str, stream: StreamMetrics, limits: Thresholds) -> list[Issue]:
+    side = direction.capitalize()
+    found: list[Issue] = []
+    found += _tags_info_issues(direction, stream)
+    for tag in stream.tags:
+        found.append(
+            Issue(
+                code=f"{direction}.tag.{tag}",
+                kind=tag,
+                severity=Severity.MEDIUM,
+                title=f"{side} audio tagged '{tag}' by Twilio",
+            )
+        )
+    if stream.mos is not None and stream.mos < limits.mos_below:
+        found.append(_breach(f"{direction}.mos", "low_mos", f"{side} MOS", stream.mos, limits.mos_below))
+    if stream.packet_loss_percentage is not None and stream.packet_loss_percentage > limits.packet_loss_percent_above:
+        found.append(
+            _breach(
+                f"{direction}.packet_loss",
+                "high_packet_loss",
+                f"{side} packet loss",
+                stream.packet_loss_percentage,
+                limits.packet_loss_percent_above,
+                "%",
+            )
+        )
+    for metric, kind, stats, avg_limit, max_limit in (
+        ("jitter", "high_jitter", stream.jitter, limits.jitter_avg_ms_above, limits.jitter_max_ms_above),
+        ("latency", "high_latency", stream.latency, limits.latency_avg_ms_above, limits.latency_max_ms_above),
+    ):
+        if stats is None:
+            continue
+        for statistic, value, limit in (("average", stats.avg, avg_limit), ("maximum", stats.max, max_limit)):
+            if value is not None and value > limit:
+                code = f"{direction}.{metric}_{'avg' if statistic == 'average' else 'max'}"
+                found.append(_breach(code, kind, f"{side} {metric} {statistic}", value, limit, "ms"))
+    return found
+
+
+def _tags_info_issues(direction: str, stream: StreamMetrics) -> list[Issue]:
+    if stream.tags_info is None:
+        return []
+    side = direction.capitalize()
+    found = []
+    # Known names first, then any entry Twilio adds later that carries a severity (open enum).
+    entries = stream.tags_info.model_dump(exclude={"description"}, exclude_none=True)
+    for name, detail in entries.items():
+        if not isinstance(detail, dict) or "severity" not in detail:
+            continue
+        severity = Severity.parse(str(detail["severity"]))
+        description = stream.tags_info.description or ""
+        words = _TAGS_INFO_WORDS.get(name, name.replace("_", " "))
+        found.append(
+            Issue(
+                code=f"{direction}.twilio.{name}",
+                kind=_TAGS_INFO_KINDS.get(name, name),
+                severity=severity,
+                title=f"{side} {words} flagged by Twilio ({detail['severity']})",
+                details=description,
+            )
+        )
+    return found
+
+
+def _breach(code: str, kind: str, what: str, value: float, limit: float, unit: str = "") -> Issue:
+    """A measured value past its threshold (below for MOS, above for the rest)."""
+    direction = "below" if value < limit else "above"
+    spaced_unit = f" {unit}" if unit else ""
+    return Issue(
+        code=code,
+        kind=kind,
+        severity=Severity.MEDIUM,
+        title=f"{what} {_number(value)}{spaced_unit} is {direction} {_number(limit)}{spaced_unit}",
+        measured=value,
+        threshold=limit,
+        unit=unit,
+    )
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+# --- conference ----------------------------------------------------------------------------------
+
+
+def conference_issues(summary: ConferenceSummary) -> list[Issue]:
+    tags = list(dict.fromkeys(summary.tags))
+    details = _tag_details(summary)
+    # tag_info can carry details for a tag the list omits (Twilio's own sample does): report them too.
+    tags += [tag for tag in details if tag not in tags]
+    found = [
+        Issue(
+            code=f"tag.{tag}",
+            kind=tag,
+            severity=Severity.HIGH if tag in _HIGH_CONFERENCE_TAGS else Severity.MEDIUM,
+            title=f"Conference tagged '{tag}' by Twilio",
+            details=details.get(tag, ""),
+        )
+        for tag in tags
+    ]
+    if summary.detected_issues is not None:
+        for name, count in summary.detected_issues.model_dump(exclude_none=True).items():
+            if isinstance(count, (int, float)) and not isinstance(count, bool) and count > 0:
+                found.append(
+                    Issue(
+                        code=f"detected.{name}",
+                        kind=f"detected_{name}",
+                        severity=Severity.LOW if name in _LOW_CONFERENCE_DETECTIONS else Severity.MEDIUM,
+                        title=f"Twilio detected {count:g} {name.replace('_', ' ')} issue(s)",
+                        measured=float(count),
+                        threshold=0,
+                    )
+                )
+    if summary.status == "summary_timeout":
+        found.append(
+            Issue(
+                code="status.summary_timeout",
+                kind="summary_timeout",
+                severity=Severity.LOW,
+                # Twilio times a summary out 24 h after the conference without last_participant_left.
+                title="Conference summary timed out (Twilio never saw the last participant leave)",
+            )
+        )
+    return found
+
+
+def _tag_details(summary: ConferenceSummary) -> dict[str, str]:
+    info = summary.tag_info
+    if info is None:
+        return {}
+    details = {}
+    if info.duplicate_identity:
+        details["duplicate_identity"] = "; ".join(
+            f"identity {dup.participant_identity} used by {', '.join(dup.participant_sids)}"
+            for dup in info.duplicate_identity
+        )
+    if info.start_failure is not None and info.start_failure.reason:
+        details["start_failure"] = f"reason: {info.start_failure.reason}"
+    return details

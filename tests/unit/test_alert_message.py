@@ -1,0 +1,187 @@
+"""Given new issues on a summary, when the alert is rendered, then people and machines can both read it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, healthy_conference, healthy_participant, load_seed, with_stream
+from voice_insights.alert_message import (
+    ALERT_SCHEMA,
+    AlertContext,
+    AlertPayload,
+    SnsMessage,
+    ascii_subject,
+    build_alert,
+    mask_phone_numbers,
+    render,
+)
+from voice_insights.models import ConferenceSummary, ParticipantSummary
+from voice_insights.quality import Thresholds, issues_of
+
+SCHEMA_FILE = ROOT / "docs" / "alert.schema.json"
+
+
+def context(**changes: Any) -> AlertContext:
+    values = {
+        "item_key": "CONF#CF1|PART#CP1",
+        "event_type": "com.twilio.voice.insights.conference-participant-summary.complete",
+        "event_id": "EZ123",
+        "conference_name": "Support line",
+        "detected_at": "2026-11-21T10:00:00Z",
+        **changes,
+    }
+    return AlertContext(**values)
+
+
+def participant_alert(event: dict[str, Any], **changes: Any) -> SnsMessage:
+    summary = ParticipantSummary.model_validate(event["data"])
+    return render(build_alert(summary, issues_of(summary, Thresholds()), context(**changes)))
+
+
+def conference_alert(event: dict[str, Any]) -> SnsMessage:
+    summary = ConferenceSummary.model_validate(event["data"])
+    return render(
+        build_alert(
+            summary, issues_of(summary, Thresholds()), context(item_key="CONF#CF1|SUMMARY", conference_name=None)
+        )
+    )
+
+
+def bodies(message: SnsMessage) -> dict[str, str]:
+    parsed: dict[str, str] = json.loads(message.message)
+    return parsed
+
+
+def test_participant_with_several_issues() -> None:
+    event = with_stream(
+        healthy_participant(data__label="agent-7", **{"from": "+14155550123", "to": "+442071838750"}),
+        "inbound",
+        mos=2.9,
+        packet_loss_percentage=7.25,
+        tags=["silent"],
+    )
+    event["data"]["from"], event["data"]["to"] = "+14155550123", "+442071838750"
+    message = participant_alert(event)
+    text = bodies(message)["email"]
+
+    assert message.subject == "[MEDIUM] Inbound audio tagged 'silent' by Twilio: agent-7 (inbound) in Support line"
+    assert "MEDIUM: 3 new call quality issue(s) for participant 'agent-7' in conference 'Support line'." in text
+    for line in (
+        "  - [medium] Inbound MOS 2.9 is below 3.5",
+        "  - [medium] Inbound packet loss 7.25 % is above 5 %",
+        "  - [medium] Inbound audio tagged 'silent' by Twilio",
+        "  Call SID      CA0000000000000000000000000000001",
+        "  Call          inbound sip call, completed",
+        "  Region        us1 (conference mixed in us1)",
+        "  Country       US",
+        "  From / to     ********0123 / *********8750",
+        "  Joined 2023-01-01T12:00:00Z, left 2023-01-01T12:30:00Z (1800 s)",
+        "Conference    Support line (CF0000000000000000000000000000001)",
+        "Open in Twilio Console: https://console.twilio.com/us1/monitor/logs/calls/CA0000000000000000000000000000001",
+    ):
+        assert line in text.splitlines()
+    assert "4155550123" not in message.message and "2071838750" not in message.message
+
+
+def test_machine_body_is_the_versioned_schema() -> None:
+    message = participant_alert(load_seed("participant_summary_complete"))
+    payloads = [AlertPayload.model_validate_json(bodies(message)[protocol]) for protocol in ("sqs", "lambda", "https")]
+    assert payloads[0] == payloads[1] == payloads[2] == message.payload
+    payload = payloads[0]
+    assert payload.alert_schema == ALERT_SCHEMA
+    assert payload.severity == "high"
+    assert payload.summary_type == "participant"
+    assert payload.participant is not None and payload.participant.from_masked == "*******7890"
+    mos = next(issue for issue in payload.issues if issue.code == "inbound.mos")
+    assert (mos.measured, mos.threshold, mos.kind) == (1.0, 3.5, "low_mos")
+    assert [issue.severity for issue in payload.issues][:8] == ["high"] * 8  # worst first
+
+
+def test_conference_with_tag_info_details() -> None:
+    event = healthy_conference(
+        data__friendly_name="Incident bridge",
+        data__tags=["duplicate_identity", "start_failure"],
+        data__tag_info={
+            "duplicate_identity": [{"participant_identity": "alice", "participant_sids": ["CP1", "CP2"]}],
+            "start_failure": {"reason": "Conference had no participants"},
+        },
+        data__detected_issues={"call_quality": 2, "region_configuration": 0, "participant_behavior": 0},
+    )
+    message = conference_alert(event)
+    lines = bodies(message)["default"].splitlines()
+    assert message.subject == "[HIGH] Conference tagged 'start_failure' by Twilio: Incident bridge"
+    assert lines[0] == "HIGH: 3 new issue(s) on conference 'Incident bridge'."
+    assert lines[lines.index("  - [high] Conference tagged 'start_failure' by Twilio") + 1] == (
+        "      reason: Conference had no participants"
+    )
+    assert lines[lines.index("  - [medium] Conference tagged 'duplicate_identity' by Twilio") + 1] == (
+        "      identity alice used by CP1, CP2"
+    )
+    assert "  - [medium] Twilio detected 2 call quality issue(s)" in lines
+    assert "  Started 2023-10-01T15:30:00Z, ended 2023-10-01T16:00:00Z (last_participant_left)" in lines
+    assert message.payload.console_url.endswith("/conferences/CF0000000000000000000000000000001")
+
+
+def test_attributes_let_subscribers_filter() -> None:
+    message = participant_alert(load_seed("participant_summary_complete"))
+    attributes = {name: value["StringValue"] for name, value in message.attributes.items()}
+    assert attributes["severity"] == "high"
+    assert json.loads(attributes["issue_kinds"]) == [
+        "high_jitter",
+        "high_latency",
+        "high_packet_loss",
+        "low_mos",
+        "silent",
+    ]
+    assert message.attributes["issue_kinds"]["DataType"] == "String.Array"
+    assert attributes["account_sid"] == "AC0000000000000000000000000000001"
+    assert attributes["conference_sid"] == "CF0000000000000000000000000000001"
+    assert attributes["event_type"] == "com.twilio.voice.insights.conference-participant-summary.complete"
+    assert all(value for value in attributes.values())  # SNS refuses empty attribute values
+
+
+def test_subject_fits_sns_even_with_long_unicode_names() -> None:
+    event = healthy_participant(data__label="Équipe support " * 10, data__quality_issues=2)
+    message = participant_alert(event, conference_name="Réunion hebdomadaire — équipe Zürich " * 3)
+    assert len(message.subject) < 100
+    assert message.subject.isascii() and message.subject.isprintable()
+    assert message.subject.startswith("[LOW] Twilio counted 2 quality issue(s): Equipe support")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("\n\tline one\nline two", "line one line two"), ("✓✓✓", "Voice Insights alert"), ("x" * 150, "x" * 96 + "...")],
+)
+def test_ascii_subject(text: str, expected: str) -> None:
+    assert ascii_subject(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("+14155550123", "********0123"),
+        ("sip:alice@example.com", "*****************.com"),
+        ("client:bob", "******:bob"),
+        ("12345", "*"),  # short codes are masked whole
+        (None, None),
+    ],
+)
+def test_phone_numbers_are_masked(number: str | None, masked: str | None) -> None:
+    assert mask_phone_numbers({"from": number}) == {"from": masked}
+
+
+def test_alert_id_is_stable_for_the_same_item_and_issues() -> None:
+    first = participant_alert(load_seed("participant_summary_complete"))
+    again = participant_alert(load_seed("participant_summary_complete"), detected_at="2027-01-01T00:00:00Z")
+    other_item = participant_alert(load_seed("participant_summary_complete"), item_key="CONF#CF1|PART#CP2")
+    assert first.payload.alert_id == again.payload.alert_id != other_item.payload.alert_id
+
+
+def test_published_json_schema_is_the_models() -> None:
+    assert json.loads(Path(SCHEMA_FILE).read_text()) == AlertPayload.model_json_schema(), (
+        "docs/alert.schema.json is stale: run `python scripts/alert_schema.py`"
+    )
