@@ -38,7 +38,7 @@ test: validate build lint
 	$(PY) -m pytest
 
 demo: build
-	$(PY) -m devtools.demo
+	PYTHONPATH=layers/voice_insights $(PY) -m devtools.demo
 
 clean:
 	rm -rf .aws-sam .venv .venv-sam .venv-runtime .pytest_cache .mypy_cache .ruff_cache

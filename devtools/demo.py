@@ -4,7 +4,9 @@
 2. each function from .aws-sam/build under the Lambda Runtime Interface Emulator;
 3. the Kinesis samples are put on the stream (PutRecords, as Twilio's sink does), read back and handed
    to each function through the template's event filter; the webhook samples go to their routes;
-4. prints what was stored, ignored and rejected, and checks that every event is accounted for.
+4. the table's stream records go through the alert function's filter to the alert function, and the
+   alerts are read back from an SQS queue subscribed to the topic;
+5. prints what was stored, ignored, rejected and alerted, and checks that every event is accounted for.
 """
 
 from __future__ import annotations
@@ -18,10 +20,16 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from devtools.cfn import create_data_resources, function_environment, load_template, local_client
-from devtools.lambda_events import kinesis_filter_matches, read_stream_records
+from devtools.cfn import Resolver, create_data_resources, function_environment, load_template, local_client
+from devtools.lambda_events import (
+    kinesis_filter_matches,
+    read_stream_records,
+    read_table_stream_records,
+    table_stream_filter_matches,
+)
 from devtools.lambda_rie import BUILD_DIR, LambdaEmulator, built_function
 from devtools.moto_server import MotoServer, aws_env
+from voice_insights.alert_message import AlertPayload, render_text
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = {
@@ -30,6 +38,7 @@ FUNCTIONS = {
     "ParticipantSummaryCompleteFunction": "participant_summary_complete",
     "UnroutedEventsFunction": "unrouted_events",
 }
+ALERT_FUNCTION = "QualityAlertsFunction"
 COUNTED = ("stored", "duplicates", "stale", "rejected", "test_events", "failed")
 
 
@@ -44,7 +53,7 @@ def main() -> int:
         resources = create_data_resources(ROOT / "template.yaml", moto.endpoint_url)
         print(f"local AWS endpoint: {moto.endpoint_url}")
         functions: dict[str, LambdaEmulator] = {}
-        for logical_id in FUNCTIONS:
+        for logical_id in [*FUNCTIONS, ALERT_FUNCTION]:
             env = {**function_environment(template, logical_id, resources), **aws_env(moto.endpoint_url)}
             functions[logical_id] = stack.enter_context(built_function(logical_id, env, template))
         print(f"functions running from {BUILD_DIR.relative_to(ROOT)}: {', '.join(functions)}\n")
@@ -54,8 +63,12 @@ def main() -> int:
         sent_webhook, webhook_problems = deliver_webhook_samples(functions)
         problems += webhook_problems
 
+        alert_queue = subscribe_queue(moto.endpoint_url, resources["AlertTopic"]["ref"])
+        problems += deliver_table_stream(moto.endpoint_url, resources, template, functions[ALERT_FUNCTION])
+
         settled = settled_counts(functions.values())
         print_report(moto.endpoint_url, resources, sent_kinesis, sent_webhook, settled)
+        print_alerts(moto.endpoint_url, alert_queue)
         accounted = sum(settled[name] for name in COUNTED if name != "failed")
         if accounted != sent_kinesis + sent_webhook or settled["failed"]:
             problems.append(f"{sent_kinesis + sent_webhook} events sent, {accounted} accounted for")
@@ -85,6 +98,8 @@ def deliver_kinesis(
     records = read_stream_records(local_client("kinesis", endpoint_url), stream)
     problems = []
     for logical_id, function in functions.items():
+        if logical_id not in FUNCTIONS:
+            continue  # the alert function reads the table's stream, not Kinesis
         trigger = template["Resources"][logical_id]["Properties"]["Events"]["Stream"]["Properties"]
         patterns = [json.loads(f["Pattern"]) for f in trigger.get("FilterCriteria", {}).get("Filters", [])]
         batch = [r for r in records if kinesis_filter_matches(patterns, r)]
@@ -109,6 +124,53 @@ def deliver_webhook_samples(functions: dict[str, LambdaEmulator]) -> tuple[int, 
             if answer["statusCode"] != 200:
                 problems.append(f"{path.name} answered {answer['statusCode']}")
     return sent, problems
+
+
+def subscribe_queue(endpoint_url: str, topic_arn: str) -> str:
+    """An SQS queue subscribed to the alert topic, as a user would subscribe one."""
+    sqs = local_client("sqs", endpoint_url)
+    url: str = sqs.create_queue(QueueName="demo-alerts")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    local_client("sns", endpoint_url).subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    return url
+
+
+def deliver_table_stream(
+    endpoint_url: str, resources: dict[str, Any], template: dict[str, Any], function: LambdaEmulator
+) -> list[str]:
+    """What the alert function's event-source mapping does: the table's stream, through its filter."""
+    records = read_table_stream_records(
+        local_client("dynamodbstreams", endpoint_url), resources["SummariesTable"]["attrs"]["StreamArn"]
+    )
+    trigger = template["Resources"][ALERT_FUNCTION]["Properties"]["Events"]["TableStream"]["Properties"]
+    resolver = Resolver(template, "local")
+    patterns = [json.loads(resolver.resolve(f["Pattern"])) for f in trigger["FilterCriteria"]["Filters"]]
+    batch = [r for r in records if table_stream_filter_matches(patterns, r)]
+    print(f"\nTable stream: {len(records)} changes, {len(batch)} with issues pass the alert filter")
+    if not batch:
+        return []
+    answer = function.invoke({"Records": batch})
+    print(f"  {ALERT_FUNCTION}: {len(batch)} records -> {answer}")
+    return [f"{ALERT_FUNCTION} asked for records again: {answer}"] if answer.get("batchItemFailures") else []
+
+
+def print_alerts(endpoint_url: str, queue_url: str) -> None:
+    sqs = local_client("sqs", endpoint_url)
+    notifications = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        notifications += [json.loads(message["Body"]) for message in batch]
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+        )
+    print(f"\nAlerts published to the SNS topic, read back from an SQS subscription ({len(notifications)}):")
+    for notification in notifications:
+        print(f"  {notification['Subject']}")
+    if notifications:
+        # The queue gets the machine body; an email subscriber gets this text, rendered by the same code.
+        print("\nWhat an email subscriber reads for the first one:\n")
+        text = render_text(AlertPayload.model_validate_json(notifications[0]["Message"]))
+        print("\n".join(f"    {line}" for line in text.splitlines()))
 
 
 def settled_counts(functions: Any) -> Counter[str]:

@@ -68,7 +68,7 @@ def test_participant_with_several_issues() -> None:
     message = participant_alert(event)
     text = bodies(message)["email"]
 
-    assert message.subject == "[MEDIUM] Inbound audio tagged 'silent' by Twilio: agent-7 (inbound) in Support line"
+    assert message.subject == "[MEDIUM] Inbound MOS 2.9 is below 3.5: agent-7 (inbound) in Support line"
     assert "MEDIUM: 3 new call quality issue(s) for participant 'agent-7' in conference 'Support line'." in text
     for line in (
         "  - [medium] Inbound MOS 2.9 is below 3.5",

@@ -161,15 +161,6 @@ def _stream_issues(direction: str, stream: StreamMetrics, limits: Thresholds) ->
     side = direction.capitalize()
     found: list[Issue] = []
     found += _tags_info_issues(direction, stream)
-    for tag in stream.tags:
-        found.append(
-            Issue(
-                code=f"{direction}.tag.{tag}",
-                kind=tag,
-                severity=Severity.MEDIUM,
-                title=f"{side} audio tagged '{tag}' by Twilio",
-            )
-        )
     if stream.mos is not None and stream.mos < limits.mos_below:
         found.append(_breach(f"{direction}.mos", "low_mos", f"{side} MOS", stream.mos, limits.mos_below))
     if stream.packet_loss_percentage is not None and stream.packet_loss_percentage > limits.packet_loss_percent_above:
@@ -193,6 +184,16 @@ def _stream_issues(direction: str, stream: StreamMetrics, limits: Thresholds) ->
             if value is not None and value > limit:
                 code = f"{direction}.{metric}_{'avg' if statistic == 'average' else 'max'}"
                 found.append(_breach(code, kind, f"{side} {metric} {statistic}", value, limit, "ms"))
+    # Measured values first: at equal severity the first issue names the alert's subject.
+    for tag in stream.tags:
+        found.append(
+            Issue(
+                code=f"{direction}.tag.{tag}",
+                kind=tag,
+                severity=Severity.MEDIUM,
+                title=f"{side} audio tagged '{tag}' by Twilio",
+            )
+        )
     return found
 
 
