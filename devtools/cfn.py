@@ -1,4 +1,4 @@
-"""Create the template's data resources (tables, stream, bucket, queues, topic) in a local endpoint, from
+"""Create the template's data resources (tables, stream, bucket, queues, topic, secret) in a local endpoint, from
 template.yaml itself, so that local resources cannot drift from what `sam deploy` creates.
 
 Only data resources are created: functions, APIs and IAM are run or emulated elsewhere.
@@ -126,6 +126,7 @@ def create_data_resources(
         "AWS::S3::Bucket": _bucket,
         "AWS::SQS::Queue": _queue,
         "AWS::SNS::Topic": _topic,
+        "AWS::SecretsManager::Secret": _secret,
     }
     clients: dict[str, Any] = {}
 
@@ -197,6 +198,12 @@ def _topic(client: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
     attributes = {key: str(props[key]) for key in ("DisplayName", "KmsMasterKeyId") if key in props}
     arn = client("sns").create_topic(Name=props.get("TopicName", name), Attributes=attributes)["TopicArn"]
     return {"ref": arn, "attrs": {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[-1]}}
+
+
+def _secret(client: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
+    value = props.get("SecretString") or secrets.token_hex(16)
+    arn = client("secretsmanager").create_secret(Name=props.get("Name", name), SecretString=value)["ARN"]
+    return {"ref": arn, "attrs": {"Id": arn}}
 
 
 def function_environment(

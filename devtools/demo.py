@@ -22,6 +22,7 @@ from typing import Any
 
 from devtools.cfn import Resolver, create_data_resources, function_environment, load_template, local_client
 from devtools.lambda_events import (
+    LOCAL_WEBHOOK_SECRET,
     kinesis_filter_matches,
     read_stream_records,
     read_table_stream_records,
@@ -51,6 +52,10 @@ def main() -> int:
     with ExitStack() as stack:
         moto = stack.enter_context(MotoServer())
         resources = create_data_resources(ROOT / "template.yaml", moto.endpoint_url)
+        # The webhook samples in events/ are signed with the local auth token: the local secret holds it.
+        local_client("secretsmanager", moto.endpoint_url).put_secret_value(
+            SecretId=resources["TwilioWebhookSecret"]["ref"], SecretString=json.dumps(LOCAL_WEBHOOK_SECRET)
+        )
         print(f"local AWS endpoint: {moto.endpoint_url}")
         functions: dict[str, LambdaEmulator] = {}
         for logical_id in [*FUNCTIONS, ALERT_FUNCTION]:

@@ -4,7 +4,8 @@
   FilterCriteria the way Lambda filters (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html).
 - DynamoDB Streams: records read from the (moto) table stream, binary values base64-encoded as in
   Lambda's JSON, filtered the same way.
-- API Gateway: REST API (payload 1.0) proxy events for a POST on a webhook route.
+- API Gateway: REST API (payload 1.0) proxy events for a POST on a webhook route, signed as Twilio
+  signs (X-Twilio-Signature over the URL with bodySHA256) with the local auth token.
 """
 
 from __future__ import annotations
@@ -15,9 +16,15 @@ import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
+
+from twilio.request_validator import RequestValidator
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# The Twilio Auth Token of every local run: the local webhook secret holds it, local requests are signed with it.
+LOCAL_AUTH_TOKEN = "local-twilio-auth-token-not-a-secret"  # noqa: S105 (published on purpose: local runs only)
+LOCAL_WEBHOOK_SECRET = {"primary_auth_token": LOCAL_AUTH_TOKEN, "secondary_auth_token": ""}
 
 
 def read_stream_records(kinesis: Any, stream_name: str) -> list[dict[str, Any]]:
@@ -139,11 +146,30 @@ def _json_attribute_values(value: Any) -> Any:
     return value
 
 
-def api_gateway_event(path: str, body: str, headers: dict[str, str] | None = None, stage: str = "v1") -> dict[str, Any]:
-    """A REST API proxy event for a POST of ``body`` on ``path`` (what API Gateway sends Lambda)."""
-    host = "local.execute-api.localhost"
-    all_headers = {"Content-Type": "application/json", "Host": host, **(headers or {})}
-    query = {"bodySHA256": hashlib.sha256(body.encode()).hexdigest()}
+def twilio_signature(url: str, auth_token: str) -> str:
+    """X-Twilio-Signature for a JSON webhook: HMAC-SHA1 of the full URL (which carries bodySHA256)."""
+    signature: str = RequestValidator(auth_token).compute_signature(url, {})
+    return signature
+
+
+def api_gateway_event(
+    path: str,
+    body: str,
+    headers: dict[str, str] | None = None,
+    stage: str = "v1",
+    auth_token: str | None = LOCAL_AUTH_TOKEN,
+    host: str = "local.execute-api.localhost",
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A REST API proxy event for a POST of ``body`` on ``path`` (what API Gateway sends Lambda),
+    signed with ``auth_token`` as Twilio signs (unsigned when None; ``headers`` override). Twilio
+    appends ``bodySHA256`` to the sink URL's own ``query``."""
+    query = {**(query or {}), "bodySHA256": hashlib.sha256(body.encode()).hexdigest()}
+    signed: dict[str, str] = {}
+    if auth_token is not None:
+        url = f"https://{host}/{stage}{path}?" + urlencode(query, quote_via=quote, safe="")
+        signed["X-Twilio-Signature"] = twilio_signature(url, auth_token)
+    all_headers = {"Content-Type": "application/json", "Host": host, **signed, **(headers or {})}
     request_id = str(uuid.uuid4())
     return {
         "resource": path,

@@ -65,6 +65,7 @@ ENV_VARS: dict[str, str] = {
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
+    "WEBHOOK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:voice-insights-twilio-webhook",
     "AWS_ENDPOINT_URL": "http://host.docker.internal:5000",
 }
 
@@ -110,9 +111,12 @@ def uuid_like(label: str) -> str:
     return str(uuid.UUID(bytes=_digest("uuid:" + label)[:16], version=4))
 
 
-def fake_signature(label: str) -> str:
-    """Placeholder shaped like a real X-Twilio-Signature (base64 of 20 bytes); NOT a valid HMAC."""
-    return base64.b64encode(_digest("sig:" + label)[:20]).decode("ascii")
+def signature(url: str) -> str:
+    """X-Twilio-Signature as Twilio computes it, with the local auth token (see devtools.lambda_events)."""
+    sys.path.insert(0, str(ROOT))
+    from devtools.lambda_events import LOCAL_AUTH_TOKEN, twilio_signature
+
+    return twilio_signature(url, LOCAL_AUTH_TOKEN)
 
 
 def compact(obj: object) -> str:
@@ -177,7 +181,7 @@ def webhook_event(route: str, events: list[dict], label: str) -> dict:
         "Host": API_HOST,
         "I-Twilio-Idempotency-Token": hashlib.sha256(("idem:" + label).encode()).hexdigest()[:32],
         "User-Agent": USER_AGENT,
-        "X-Twilio-Signature": fake_signature(label),
+        "X-Twilio-Signature": signature(f"https://{API_HOST}/{STAGE}{route}?bodySHA256={body_sha}"),
         "X-Forwarded-Proto": "https",
         "X-Forwarded-Port": "443",
     }

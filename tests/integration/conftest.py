@@ -15,6 +15,7 @@ import pytest
 
 from devtools.cfn import Resolver, create_data_resources, load_template, local_client
 from devtools.lambda_events import (
+    LOCAL_WEBHOOK_SECRET,
     LocalLambdaContext,
     kinesis_filter_matches,
     read_stream_records,
@@ -45,12 +46,17 @@ class LocalStack:
         self.table_stream_arn = self.resources["SummariesTable"]["attrs"]["StreamArn"]
         self.topic_arn = self.resources["AlertTopic"]["ref"]
         self.ledger_table = self.resources["AlertLedgerTable"]["ref"]
+        self.webhook_secret = self.resources["TwilioWebhookSecret"]["ref"]
         self.dynamodb = self.client("dynamodb")
         self.s3 = self.client("s3")
         self.kinesis = self.client("kinesis")
         self.sns = self.client("sns")
         self.sqs = self.client("sqs")
         self._delivered_stream_events: set[str] = set()
+        self.set_webhook_secret(LOCAL_WEBHOOK_SECRET)
+
+    def set_webhook_secret(self, value: dict[str, str]) -> None:
+        self.client("secretsmanager").put_secret_value(SecretId=self.webhook_secret, SecretString=json.dumps(value))
 
     def client(self, service: str) -> Any:
         return local_client(service, self.endpoint_url)
@@ -101,6 +107,7 @@ def stack(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
     monkeypatch.setenv("RETENTION_DAYS", "0")
     monkeypatch.setenv("ALERT_TOPIC_ARN", local.topic_arn)
     monkeypatch.setenv("ALERT_LEDGER_TABLE_NAME", local.ledger_table)
+    monkeypatch.setenv("WEBHOOK_SECRET_ARN", local.webhook_secret)
     return local
 
 

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from devtools.cfn import function_environment, load_template
+from devtools.lambda_events import LOCAL_AUTH_TOKEN, api_gateway_event, twilio_signature
 from devtools.lambda_rie import BUILD_DIR, built_function
 from devtools.moto_server import aws_env
+from tests.conftest import load_seed
 from tests.integration.conftest import ROOT, TEMPLATE, LocalStack
 
 EVENTS = ROOT / "events"
@@ -94,10 +96,61 @@ def test_built_alert_function_alerts_on_the_sample_stream_events(stack: LocalSta
     assert "+1234567890" not in fn.logs() and all("+1234567890" not in json.dumps(a) for a in alerts)
 
 
+def signed_cases(body: str) -> list[tuple[str, dict[str, Any], int]]:
+    """(case, API Gateway event, expected status) for the signature checks the built function must make."""
+    path = "/events/conference-summary-complete"
+    tampered = api_gateway_event(path, body)
+    tampered["body"] = body.replace("Weekly Standup Meeting", "Forged meeting")
+    return [
+        ("signed", api_gateway_event(path, body), 200),
+        ("tampered body", tampered, 403),
+        ("missing signature", api_gateway_event(path, body, auth_token=None), 403),
+        ("wrong token", api_gateway_event(path, body, auth_token="wrong-token"), 403),
+        ("secondary token", api_gateway_event(path, body, auth_token="rotated-in-token"), 200),
+        ("other stage", api_gateway_event(path, body, stage="prod"), 200),
+        ("extra query parameter", api_gateway_event(path, body, query={"tenant": "acme"}), 200),
+        ("not JSON", api_gateway_event(path, body, headers={"Content-Type": "text/plain"}), 415),
+    ]
+
+
+def test_built_processor_checks_twilio_signatures(stack: LocalStack) -> None:
+    stack.set_webhook_secret({"primary_auth_token": LOCAL_AUTH_TOKEN, "secondary_auth_token": "rotated-in-token"})
+    logical_id = "ConferenceSummaryCompleteFunction"
+    body = json.dumps([load_seed("conference_summary_complete")])
+    cases = signed_cases(body)
+    with built_function(logical_id, emulator_env(stack, logical_id), load_template(BUILD_DIR / "template.yaml")) as fn:
+        answers = {case: fn.invoke(event)["statusCode"] for case, event, _ in cases}
+    assert answers == {case: status for case, _, status in cases}, fn.logs()
+    assert len(stack.rejected()) == sum(1 for _, _, status in cases if status != 200)
+    assert "Forged meeting" not in fn.logs()  # refused bodies are kept, never logged
+
+
+def test_built_processor_checks_a_custom_domain_against_the_configured_base_url(stack: LocalStack) -> None:
+    logical_id = "ConferenceSummaryCompleteFunction"
+    base = "https://hooks.example.com/twilio"
+    env = {**emulator_env(stack, logical_id), "WEBHOOK_PUBLIC_BASE_URL": base}
+    body = json.dumps([load_seed("conference_summary_complete")])
+    path = "/events/conference-summary-complete"
+    event = api_gateway_event(path, body, host="hooks.example.com", auth_token=None)
+    url = f"{base}{path}?bodySHA256={event['queryStringParameters']['bodySHA256']}"
+    event["headers"]["X-Twilio-Signature"] = twilio_signature(url, LOCAL_AUTH_TOKEN)
+    with built_function(logical_id, env, load_template(BUILD_DIR / "template.yaml")) as fn:
+        assert fn.invoke(event)["statusCode"] == 200, fn.logs()
+        assert fn.invoke(api_gateway_event(path, body))["statusCode"] == 403  # signed for the API's own URL
+
+
 def test_built_layer_is_self_contained() -> None:
     """The layer must carry every import the code needs: the runtime only has boto3 and awslambdaric."""
     layer = BUILD_DIR / "SharedLayer" / "python"
-    packages = ("voice_insights", "aws_lambda_powertools", "pydantic", "pydantic_core", "aws_xray_sdk", "jsonpath_ng")
+    packages = (
+        "voice_insights",
+        "aws_lambda_powertools",
+        "pydantic",
+        "pydantic_core",
+        "aws_xray_sdk",
+        "jsonpath_ng",
+        "twilio",
+    )
     for package in packages:
         assert (layer / package).is_dir(), f"{package} missing from the built layer"
     assert not any(Path(BUILD_DIR / name / "voice_insights").exists() for name in PROCESSORS)

@@ -94,3 +94,18 @@ def test_webhook_body_is_array_and_hash_matches(folder, name):
         assert events[2] != events[0]
     else:
         assert len(events) == 1
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+@pytest.mark.parametrize("name", WEBHOOK_FILES)
+def test_webhook_samples_are_signed_as_twilio_signs_with_the_local_token(folder, name):
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+    from twilio.request_validator import RequestValidator
+
+    from devtools.lambda_events import LOCAL_AUTH_TOKEN
+    from voice_insights.signature import public_url
+
+    event = APIGatewayProxyEvent(_load(EVENTS / folder / name))
+    url = public_url(event)
+    assert url.startswith("https://abc123defg.execute-api.us-east-1.amazonaws.com/v1/events/")
+    assert RequestValidator(LOCAL_AUTH_TOKEN).validate(url, event.body, event.headers["X-Twilio-Signature"])

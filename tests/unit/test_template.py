@@ -104,6 +104,7 @@ def test_only_the_processors_may_write_the_table() -> None:
             "dynamodb:ConditionCheckItem",
             "s3:PutObject",
             "sqs:SendMessage",
+            "secretsmanager:GetSecretValue",
         }
     assert actions("UnroutedEventsFunction") == {"s3:PutObject", "sqs:SendMessage"}
 

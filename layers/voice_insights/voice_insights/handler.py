@@ -11,9 +11,10 @@ from voice_insights.kinesis import handle_kinesis_batch, is_kinesis_event
 from voice_insights.observability import Handler, logger, metrics, tracer
 from voice_insights.pipeline import Pipeline
 from voice_insights.routes import Route
-from voice_insights.settings import Settings
+from voice_insights.settings import ConfigurationError, Settings
+from voice_insights.signature import CredentialSource
 from voice_insights.store import RejectedEventStore, SummaryStore
-from voice_insights.webhook import build_resolver, is_api_gateway_event
+from voice_insights.webhook import WebhookAuth, build_resolver, is_api_gateway_event
 
 
 def make_handler(route: Route) -> Handler:
@@ -31,7 +32,17 @@ def make_handler(route: Route) -> Handler:
             thresholds=settings.thresholds,
         )
 
-    resolver = build_resolver(route.name, pipeline)
+    @cache
+    def webhook_auth() -> WebhookAuth:
+        settings = Settings.from_env()
+        if not settings.webhook_secret_id:
+            # Without a secret nothing can be checked, and nothing unchecked is accepted (503 via the error).
+            raise ConfigurationError("WEBHOOK_SECRET_ARN is not set (see template.yaml)")
+        return WebhookAuth(
+            CredentialSource(settings.webhook_secret_id), settings.public_base_url, settings.max_body_bytes
+        )
+
+    resolver = build_resolver(route.name, pipeline, webhook_auth)
     metrics.set_default_dimensions(function=route.name)
 
     @logger.inject_lambda_context(clear_state=True)

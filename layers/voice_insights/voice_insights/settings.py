@@ -12,12 +12,19 @@ class ConfigurationError(RuntimeError):
     pass
 
 
+# API Gateway hands Lambda at most 6 MB (Lambda's synchronous payload limit).
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Settings:
     table_name: str
     rejected_bucket: str
     retention_days: int = 0
     thresholds: Thresholds = field(default_factory=Thresholds)
+    webhook_secret_id: str = ""
+    public_base_url: str = ""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -27,6 +34,9 @@ class Settings:
                 rejected_bucket=os.environ["REJECTED_BUCKET_NAME"],
                 retention_days=int(os.environ.get("RETENTION_DAYS", "0") or 0),
                 thresholds=Thresholds.from_env(),
+                webhook_secret_id=os.environ.get("WEBHOOK_SECRET_ARN", ""),
+                public_base_url=os.environ.get("WEBHOOK_PUBLIC_BASE_URL", ""),
+                max_body_bytes=int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", "") or DEFAULT_MAX_BODY_BYTES),
             )
         except KeyError as missing:
             raise ConfigurationError(f"environment variable {missing} is not set (see template.yaml)") from None

@@ -2,6 +2,10 @@
 
 What Twilio sees decides what happens next: a 5xx or a timeout is retried for up to 4 hours,
 a 4xx is never retried (the events are discarded by Twilio). So:
+- first the request must be Twilio's (``signature.check_request``): 401/403/413/415 when it is not,
+  each only after the body was kept with the reason, so a request refused by mistake (a token
+  rotated without updating the secret) can still be replayed; 503 when the secret cannot be read,
+  so Twilio delivers again later and nothing unsigned is ever accepted;
 - 200 with counts once every event is stored, ignored as a duplicate/stale, or kept as rejected;
 - 400 only when the body is not a JSON array at all, and only after the body was kept;
 - 500 when anything is not settled yet (AWS trouble), so Twilio delivers the batch again;
@@ -11,16 +15,28 @@ a 4xx is never retried (the events are discarded by Twilio). So:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from voice_insights.decoding import NotJson, Rejected, load_json
+from voice_insights.observability import logger, metrics
 from voice_insights.pipeline import Inbound, Outcome, Pipeline
+from voice_insights.signature import CredentialSource, CredentialsUnavailable, check_request
 
-Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[str]]
+# Request headers kept with a refused body: enough to diagnose, never the Authorization header.
+KEPT_HEADERS = ("content-type", "user-agent", "x-twilio-signature", "i-twilio-idempotency-token", "host")
+
+
+@dataclass(frozen=True)
+class WebhookAuth:
+    credentials: CredentialSource
+    public_base_url: str
+    max_body_bytes: int
 
 
 def route_path(route_name: str) -> str:
@@ -32,20 +48,19 @@ def is_api_gateway_event(event: dict[str, Any]) -> bool:
 
 
 def build_resolver(
-    route_name: str, pipeline: Callable[[], Pipeline], middlewares: Sequence[Middleware] = ()
+    route_name: str, pipeline: Callable[[], Pipeline], auth: Callable[[], WebhookAuth]
 ) -> APIGatewayRestResolver:
-    """The API for one function's webhook route.
-
-    ``middlewares`` run before the body is read: the place for request authentication
-    (Twilio's X-Twilio-Signature check).
-    """
+    """The API for one function's webhook route: authenticate, then settle every event of the body."""
     app = APIGatewayRestResolver()
 
-    @app.post(route_path(route_name), middlewares=list(middlewares))
+    @app.post(route_path(route_name))
     def receive() -> Response[str]:
         request = app.current_event
         body = request.decoded_body or ""
         origin = {"request_id": request.request_context.request_id, "path": request.path}
+        refused = _authenticate(request, auth(), pipeline, body, origin)
+        if refused is not None:
+            return refused
         try:
             events = load_json(body)
         except NotJson as exc:
@@ -62,6 +77,36 @@ def build_resolver(
         return _json(200, counts)
 
     return app
+
+
+def _authenticate(
+    request: APIGatewayProxyEvent,
+    auth: WebhookAuth,
+    pipeline: Callable[[], Pipeline],
+    body: str,
+    origin: dict[str, Any],
+) -> Response[str] | None:
+    """None when the request is Twilio's; else the answer, given after the body is kept."""
+    try:
+        refusal = check_request(request, auth.credentials, auth.public_base_url, auth.max_body_bytes)
+    except CredentialsUnavailable as error:
+        metrics.add_metric(name="SignatureCheckUnavailable", unit=MetricUnit.Count, value=1)
+        logger.error("Webhook request not checked: no usable auth token, Twilio will retry", reason=str(error))
+        return _json(503, {"message": "the request cannot be verified right now; deliver it again"})
+    if refusal is None:
+        return None
+    metrics.add_metric(name="WebhookRequestsRefused", unit=MetricUnit.Count, value=1)
+    headers = {k.lower(): v for k, v in (request.headers or {}).items() if k.lower() in KEPT_HEADERS}
+    logger.warning(  # never the body: it may be forged, and it holds phone numbers
+        "Webhook request refused", reason=refusal.name, status=refusal.status, body_bytes=len(body.encode())
+    )
+    reason = f"request refused ({refusal.status}): {refusal.value}"
+    kept = pipeline().keep_rejection(
+        Inbound(raw=body, origin={**origin, "headers": headers}), Rejected(reason), source="webhook"
+    )
+    if kept is not Outcome.REJECTED:
+        return _json(500, {"message": "the request could not be kept; deliver it again"})
+    return _json(refusal.status, {"message": refusal.value})
 
 
 def _refuse_body(pipeline: Pipeline, body: str, origin: dict[str, Any], reason: str) -> Response[str]:
