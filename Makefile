@@ -7,7 +7,7 @@ SAM := .venv-sam/bin/sam
 PY := .venv/bin/python
 SRC := layers/voice_insights/voice_insights functions scripts tests devtools
 
-.PHONY: setup validate build lint format unit integration test demo clean
+.PHONY: setup validate build lint security audit format unit integration test demo clean
 
 setup:
 	@scripts/setup.sh
@@ -23,6 +23,16 @@ lint: setup
 	$(PY) -m ruff format --check $(SRC)
 	$(PY) -m mypy
 
+# checkov on the template (every suppression carries its reason in template.yaml); bandit on the code
+# that is deployed (devtools/, scripts/ and tests/ get ruff's flake8-bandit rules in `lint`).
+security: setup
+	.venv-security/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+	.venv-security/bin/bandit --quiet --recursive layers/voice_insights/voice_insights functions
+
+# Known vulnerabilities in the layer's pinned dependencies (needs PyPI's JSON API; see the README).
+audit: setup
+	.venv-security/bin/pip-audit --requirement layers/voice_insights/requirements.txt --progress-spinner off
+
 format: setup
 	$(PY) -m ruff format $(SRC)
 	$(PY) -m ruff check --fix $(SRC)
@@ -33,12 +43,12 @@ unit: setup
 integration: build
 	$(PY) -m pytest tests/integration
 
-# Everything CI checks: template lint, build, code lint and types, then every test.
-test: validate build lint
+# Everything CI checks: template lint, build, code lint and types, security checks, then every test.
+test: validate build lint security
 	$(PY) -m pytest
 
 demo: build
 	PYTHONPATH=layers/voice_insights $(PY) -m devtools.demo
 
 clean:
-	rm -rf .aws-sam .venv .venv-sam .venv-runtime .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .venv .venv-sam .venv-runtime .venv-security .pytest_cache .mypy_cache .ruff_cache

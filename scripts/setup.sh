@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Creates the three virtual environments the project uses, from the package registries:
+# Creates the four virtual environments the project uses, from the package registries:
 #   .venv          Python 3.13: the application's dependencies, moto server, pytest, ruff, mypy
 #   .venv-sam      the AWS SAM CLI (it pins its own boto3/click versions, so it lives apart)
 #   .venv-runtime  what the Lambda python3.13 runtime has: awslambdaric and boto3 only
+#   .venv-security checkov, bandit and pip-audit (they pin many packages of their own)
 # Re-running is cheap: an environment is rebuilt only when its requirements file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,4 +47,5 @@ make_venv() {  # make_venv DIR REQUIREMENTS...
 make_venv .venv requirements-dev.txt
 make_venv .venv-sam requirements-sam.txt
 make_venv .venv-runtime requirements-runtime.txt
+make_venv .venv-security requirements-security.txt
 echo "environments ready (python: $PY)"

@@ -159,7 +159,6 @@ def test_threshold_parameters_default_to_twilios_thresholds_and_reach_every_func
 
 
 def test_alert_topic_is_encrypted_and_the_email_subscription_optional() -> None:
-    assert RESOURCES["AlertTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
     subscription = RESOURCES["AlertEmailSubscription"]
     assert subscription["Condition"] == "HasAlertEmail"
     assert TEMPLATE["Conditions"]["HasAlertEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]}
@@ -176,6 +175,8 @@ def test_alert_function_may_only_publish_to_its_topic_and_read_what_it_needs() -
     }
     assert grants == {
         ("sns:Publish", json.dumps({"Ref": "AlertTopic"})),
+        ("kms:GenerateDataKey", json.dumps({"Fn::GetAtt": ["AlertTopicKey", "Arn"]})),
+        ("kms:Decrypt", json.dumps({"Fn::GetAtt": ["AlertTopicKey", "Arn"]})),
         ("dynamodb:BatchGetItem", json.dumps({"Fn::GetAtt": ["SummariesTable", "Arn"]})),
         ("dynamodb:BatchGetItem", json.dumps({"Fn::GetAtt": ["AlertLedgerTable", "Arn"]})),
         ("dynamodb:UpdateItem", json.dumps({"Fn::GetAtt": ["AlertLedgerTable", "Arn"]})),
@@ -186,3 +187,77 @@ def test_alert_function_may_only_publish_to_its_topic_and_read_what_it_needs() -
 
 def test_alert_outputs() -> None:
     assert set(TEMPLATE["Outputs"]) >= {"AlertTopicArn", "AlertFailuresQueueUrl", "AlertLedgerTableName"}
+
+
+# --- security --------------------------------------------------------------------------------------
+
+
+def test_twilio_kinesis_role_is_optional_and_exactly_as_twilio_needs() -> None:
+    role = RESOURCES["TwilioKinesisSinkRole"]
+    assert role["Condition"] == "CreateKinesisRole"
+    assert TEMPLATE["Parameters"]["CreateTwilioKinesisRole"]["Default"] == "false"
+    assert TEMPLATE["Parameters"]["TwilioAwsAccountId"]["Default"] == "177261743968"
+    external_id = TEMPLATE["Parameters"]["TwilioExternalId"]
+    assert external_id["NoEcho"] is True and external_id["Default"] == ""
+    assert TEMPLATE["Rules"]["ExternalIdWithRole"]["Assertions"][0]["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "TwilioExternalId"}, ""]}]
+    }  # no role without an external id
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == {
+        "Effect": "Allow",
+        "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${TwilioAwsAccountId}:root"}},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": {"Ref": "TwilioExternalId"}}},
+    }
+    (policy,) = role["Properties"]["Policies"]
+    grants = {(tuple(s["Action"]), json.dumps(s["Resource"])) for s in policy["PolicyDocument"]["Statement"]}
+    assert grants == {
+        (("kinesis:PutRecord", "kinesis:PutRecords"), json.dumps({"Fn::GetAtt": ["EventStream", "Arn"]})),
+        (("kinesis:ListShards", "kinesis:DescribeLimits"), json.dumps("*")),
+    }
+    assert TEMPLATE["Outputs"]["TwilioKinesisSinkRoleArn"]["Condition"] == "CreateKinesisRole"
+
+
+def test_only_the_processors_may_read_the_twilio_token() -> None:
+    readers = {
+        logical_id
+        for logical_id, resource in RESOURCES.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        and "secretsmanager:GetSecretValue" in json.dumps(resource["Properties"].get("Policies"))
+    }
+    assert readers == set(FUNCTIONS)
+    for logical_id in FUNCTIONS:
+        statements = RESOURCES[logical_id]["Properties"]["Policies"][0]["Statement"]
+        (read,) = [s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]
+        assert read["Resource"] == {"Ref": "TwilioWebhookSecret"}
+    assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["WEBHOOK_SECRET_ARN"] == {
+        "Ref": "TwilioWebhookSecret"
+    }
+
+
+def test_an_unreadable_token_alarms_on_the_alert_topic() -> None:
+    alarm = RESOURCES["WebhookSignatureUncheckableAlarm"]["Properties"]
+    assert "SignatureCheckUnavailable" in alarm["Metrics"][0]["Expression"]
+    assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+    # CloudWatch can publish only to a topic whose key lets it: a customer managed key, not aws/sns.
+    assert RESOURCES["AlertTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertTopicKey"}
+    key_statements = RESOURCES["AlertTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in key_statements)
+
+
+def test_webhook_api_is_throttled_and_access_logged() -> None:
+    api = RESOURCES["WebhookApi"]["Properties"]
+    (settings,) = api["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == {"Ref": "WebhookThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "WebhookThrottlingBurstLimit"}
+    assert api["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["WebhookAccessLogs", "Arn"]}
+    assert "$context.requestBody" not in api["AccessLogSetting"]["Format"]
+
+
+def test_every_checkov_suppression_says_why() -> None:
+    skips = [
+        skip
+        for resource in RESOURCES.values()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips and all(len(skip.get("comment", "")) > 20 for skip in skips)

@@ -101,8 +101,9 @@ class SummaryStore:
                 pending = self._settle_cancelled(pending, items, exc, results)
                 if not pending:
                     break
-                # Someone else wrote one of these items just now, or DynamoDB throttled: back off a little.
-                time.sleep(random.uniform(0, 0.05 * 2**round_number))  # noqa: S311 (jitter, not crypto)
+                # Someone else wrote one of these items just now, or DynamoDB throttled: back off a little
+                # (random jitter, not cryptography).
+                time.sleep(random.uniform(0, 0.05 * 2**round_number))  # noqa: S311  # nosec B311
                 continue
             except BotoCoreError as exc:
                 return _fill(chunk, results, WriteResult(WriteStatus.FAILED, describe_error(exc)))
