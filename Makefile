@@ -7,7 +7,7 @@ SAM := .venv-sam/bin/sam
 PY := .venv/bin/python
 SRC := layers/voice_insights/voice_insights functions scripts tests devtools
 
-.PHONY: setup validate build lint security audit format unit integration test demo clean
+.PHONY: setup validate build lint security audit format unit integration test demo connect clean
 
 setup:
 	@scripts/setup.sh
@@ -49,6 +49,11 @@ test: validate build lint security
 
 demo: build
 	PYTHONPATH=layers/voice_insights $(PY) -m devtools.demo
+
+# Create the Twilio Event Streams sink(s) and subscriptions for a deployed stack, e.g.
+#   make connect ARGS="--stack-name voice-insights --sink kinesis --external-id $$EXTERNAL_ID --dry-run"
+connect: setup
+	PYTHONPATH=layers/voice_insights $(PY) -m devtools.connect_twilio $(ARGS)
 
 clean:
 	rm -rf .aws-sam .venv .venv-sam .venv-runtime .venv-security .pytest_cache .mypy_cache .ruff_cache
