@@ -96,11 +96,17 @@ def test_built_alert_function_alerts_on_the_sample_stream_events(stack: LocalSta
     assert "+1234567890" not in fn.logs() and all("+1234567890" not in json.dumps(a) for a in alerts)
 
 
+MAX_BODY_BYTES = 20_000
+
+
 def signed_cases(body: str) -> list[tuple[str, dict[str, Any], int]]:
     """(case, API Gateway event, expected status) for the signature checks the built function must make."""
     path = "/events/conference-summary-complete"
     tampered = api_gateway_event(path, body)
     tampered["body"] = body.replace("Weekly Standup Meeting", "Forged meeting")
+    other_route = api_gateway_event(path, body)
+    other_route["requestContext"]["path"] = "/v1/events/conference-summary-partial"  # signed for another URL
+    too_large = json.dumps([json.loads(body)[0], {"padding": "x" * MAX_BODY_BYTES}])
     return [
         ("signed", api_gateway_event(path, body), 200),
         ("tampered body", tampered, 403),
@@ -110,6 +116,8 @@ def signed_cases(body: str) -> list[tuple[str, dict[str, Any], int]]:
         ("other stage", api_gateway_event(path, body, stage="prod"), 200),
         ("extra query parameter", api_gateway_event(path, body, query={"tenant": "acme"}), 200),
         ("not JSON", api_gateway_event(path, body, headers={"Content-Type": "text/plain"}), 415),
+        ("signed for another URL", other_route, 403),
+        ("too large", api_gateway_event(path, too_large), 413),
     ]
 
 
@@ -118,7 +126,8 @@ def test_built_processor_checks_twilio_signatures(stack: LocalStack) -> None:
     logical_id = "ConferenceSummaryCompleteFunction"
     body = json.dumps([load_seed("conference_summary_complete")])
     cases = signed_cases(body)
-    with built_function(logical_id, emulator_env(stack, logical_id), load_template(BUILD_DIR / "template.yaml")) as fn:
+    env = {**emulator_env(stack, logical_id), "WEBHOOK_MAX_BODY_BYTES": str(MAX_BODY_BYTES)}
+    with built_function(logical_id, env, load_template(BUILD_DIR / "template.yaml")) as fn:
         answers = {case: fn.invoke(event)["statusCode"] for case, event, _ in cases}
     assert answers == {case: status for case, _, status in cases}, fn.logs()
     assert len(stack.rejected()) == sum(1 for _, _, status in cases if status != 200)
