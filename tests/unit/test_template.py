@@ -212,8 +212,11 @@ def test_twilio_kinesis_role_is_optional_and_exactly_as_twilio_needs() -> None:
     (policy,) = role["Properties"]["Policies"]
     grants = {(tuple(s["Action"]), json.dumps(s["Resource"])) for s in policy["PolicyDocument"]["Statement"]}
     assert grants == {
-        (("kinesis:PutRecord", "kinesis:PutRecords"), json.dumps({"Fn::GetAtt": ["EventStream", "Arn"]})),
-        (("kinesis:ListShards", "kinesis:DescribeLimits"), json.dumps("*")),
+        (
+            ("kinesis:PutRecord", "kinesis:PutRecords", "kinesis:ListShards"),
+            json.dumps({"Fn::GetAtt": ["EventStream", "Arn"]}),
+        ),
+        (("kinesis:DescribeLimits",), json.dumps("*")),
     }
     assert TEMPLATE["Outputs"]["TwilioKinesisSinkRoleArn"]["Condition"] == "CreateKinesisRole"
 
