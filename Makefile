@@ -5,9 +5,9 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 SAM := .venv-sam/bin/sam
 PY := .venv/bin/python
-SRC := layers/voice_insights/voice_insights functions scripts tests devtools
+SRC := layers/voice_insights/voice_insights functions scripts tests devtools bench
 
-.PHONY: setup validate build lint security audit format unit integration test demo connect clean
+.PHONY: setup validate build lint security audit format unit integration test demo connect bench clean
 
 setup:
 	@scripts/setup.sh
@@ -50,6 +50,10 @@ test: validate build lint security audit
 
 demo: build
 	PYTHONPATH=layers/voice_insights $(PY) -m devtools.demo
+
+# Throughput, CPU, memory, cold start, requests and cost; prints a table and writes bench/RESULTS.md.
+bench: build
+	PYTHONPATH=layers/voice_insights:. $(PY) -m bench.run
 
 # Create the Twilio Event Streams sink(s) and subscriptions for a deployed stack, e.g.
 #   make connect ARGS="--stack-name voice-insights --sink kinesis --external-id $$EXTERNAL_ID --dry-run"

@@ -124,3 +124,19 @@ def test_collapse_keeps_the_highest_version_per_item_and_settles_the_others() ->
         0: Outcome.STALE,
         2: Outcome.DUPLICATE,
     }
+
+
+def test_items_with_issues_carry_their_worst_severity_and_codes_for_the_alert_filter() -> None:
+    attrs = to_item(accepted(load_seed("participant_summary_complete")), NOW).attributes
+    assert attrs["issue_severity"] == {"S": "high"}
+    # A string set, not a list of AttributeValues: botocore validates and serialises each list
+    # element as a structure, which showed up as the largest CPU cost per item (make bench).
+    assert "inbound.mos" in attrs["issue_codes"]["SS"]
+    assert len(attrs["issue_codes"]["SS"]) == len(set(attrs["issue_codes"]["SS"])) == 14
+
+
+def test_items_without_issues_carry_no_issue_attributes() -> None:
+    healthy = variant(load_seed("conference_summary_complete"), data__tags=[], data__tag_info=None,
+                      data__detected_issues=None)  # fmt: skip
+    attrs = to_item(accepted(healthy), NOW).attributes
+    assert "issue_severity" not in attrs and "issue_codes" not in attrs

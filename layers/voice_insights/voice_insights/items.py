@@ -198,7 +198,8 @@ def _put_issues(
     severity = worst(issues)
     if severity is not None:
         attrs["issue_severity"] = _s(severity.label)
-        attrs["issue_codes"] = {"L": [_s(issue.code) for issue in issues]}
+        # A string set: botocore validates and serialises each element of a list as a structure.
+        attrs["issue_codes"] = {"SS": sorted({issue.code for issue in issues})}
 
 
 def summary_from_item(item: dict[str, AttributeValue]) -> ConferenceSummary | ParticipantSummary:
@@ -238,8 +239,9 @@ def _n(value: int | float) -> AttributeValue:
 
 
 def _approximate_size(attrs: dict[str, AttributeValue]) -> int:
-    # Names plus string values; close enough to decide inline vs gzip (DynamoDB counts UTF-8 bytes).
-    return sum(len(name) + len(str(next(iter(value.values())))) for name, value in attrs.items())
+    # The JSON text of the attributes: a little over DynamoDB's count (names plus values, UTF-8),
+    # close enough to decide inline vs gzip, and computed in C.
+    return len(json.dumps(attrs, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 __all__ = [

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from voice_insights.models import ConferenceSummary, ParticipantSummary, StreamMetrics
+from voice_insights.models import ConferenceSummary, ParticipantSummary, StreamMetrics, TagDetail
 
 
 class Severity(IntEnum):
@@ -200,23 +200,24 @@ def _stream_issues(direction: str, stream: StreamMetrics, limits: Thresholds) ->
 def _tags_info_issues(direction: str, stream: StreamMetrics) -> list[Issue]:
     if stream.tags_info is None:
         return []
+    info = stream.tags_info
     side = direction.capitalize()
     found = []
     # Known names first, then any entry Twilio adds later that carries a severity (open enum).
-    entries = stream.tags_info.model_dump(exclude={"description"}, exclude_none=True)
+    entries: dict[str, Any] = {name: getattr(info, name) for name in _TAGS_INFO_KINDS}
+    entries.update(info.model_extra or {})
     for name, detail in entries.items():
-        if not isinstance(detail, dict) or "severity" not in detail:
+        word = detail.severity if isinstance(detail, TagDetail) else (detail or {}).get("severity")
+        if not isinstance(word, str) or isinstance(detail, (str, list)):
             continue
-        severity = Severity.parse(str(detail["severity"]))
-        description = stream.tags_info.description or ""
         words = _TAGS_INFO_WORDS.get(name, name.replace("_", " "))
         found.append(
             Issue(
                 code=f"{direction}.twilio.{name}",
                 kind=_TAGS_INFO_KINDS.get(name, name),
-                severity=severity,
-                title=f"{side} {words} flagged by Twilio ({detail['severity']})",
-                details=description,
+                severity=Severity.parse(word),
+                title=f"{side} {words} flagged by Twilio ({word})",
+                details=info.description or "",
             )
         )
     return found
