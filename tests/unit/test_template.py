@@ -75,7 +75,7 @@ def test_table_keys_and_indexes_match_the_items_the_code_writes() -> None:
 
 def test_layer_is_built_by_sam_for_python_313() -> None:
     layer = RESOURCES["SharedLayer"]
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Metadata"]["BuildMethod"] == "makefile"  # pip install + compileall (layers/voice_insights/Makefile)
     assert TEMPLATE["Globals"]["Function"]["Runtime"] == "python3.13"
     assert TEMPLATE["Globals"]["Function"]["Layers"] == [{"Ref": "SharedLayer"}]
 
