@@ -1,0 +1,40 @@
+"""Given the benchmark's workload and stand-in, then they are what bench/RESULTS.md says they are
+(the benchmark itself runs with `make bench`, outside the test run)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bench import fake_aws, workload
+from bench.run import verify
+
+
+def test_workload_is_1000_events_with_the_stated_mix() -> None:
+    built = workload.build()
+    assert len(built.events) == 1000
+    assert built.unique_items == 700 and built.duplicates == 100 and built.stale == 100
+    types = Counter(event["type"].rsplit(".", 2)[-2] for event in built.events)
+    assert types["conference-participant-summary"] >= 600
+    ids = Counter(event["id"] for event in built.events)
+    assert sum(count - 1 for count in ids.values()) == 100  # the redeliveries
+    assert built.events != workload.build(seed=8).events  # shuffled, reproducibly
+
+
+def test_the_stand_in_applies_the_stores_condition_like_dynamodb() -> None:
+    state = fake_aws.State()
+
+    def put(version: str) -> int:
+        item = {"pk": {"S": "CONF#1"}, "sk": {"S": "SUMMARY"}, "version": {"S": version}}
+        request = {"TableName": "t", "Item": item, "ConditionExpression": fake_aws.CONDITION,
+                   "ExpressionAttributeValues": {":version": {"S": version}}}  # fmt: skip
+        status, _ = fake_aws._dynamodb(state, "TransactWriteItems", {"TransactItems": [{"Put": request}]})
+        return status
+
+    assert [put("2#b"), put("2#b"), put("1#a"), put("2#c")] == [200, 400, 400, 200]
+    assert [change["eventName"] for change in state.changes] == ["INSERT", "MODIFY"]
+
+
+def test_verify_catches_a_partial_over_a_complete_summary() -> None:
+    run = {"final_items": {"CONF#x|SUMMARY": "EZp1"}, "writes": 700, "functions": {}}
+    problems = verify({"handlers_0": run, "handlers_10": run})
+    assert any("partial summary over its complete one" in problem for problem in problems)
