@@ -7,7 +7,7 @@ SAM := .venv-sam/bin/sam
 PY := .venv/bin/python
 SRC := layers/voice_insights/voice_insights functions scripts tests devtools bench
 
-.PHONY: setup validate build lint security audit format unit integration test demo connect bench clean
+.PHONY: setup validate build lint security audit format unit integration test demo invoke connect bench clean
 
 setup:
 	@scripts/setup.sh
@@ -49,7 +49,12 @@ test: validate build lint security audit
 	$(PY) -m pytest
 
 demo: build
-	PYTHONPATH=layers/voice_insights $(PY) -m devtools.demo
+	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local demo
+
+# `sam local invoke` without Docker, e.g. make invoke FUNCTION=QualityAlertsFunction \
+#   EVENT=events/quality_alerts/stream-participant-with-issues.json ARGS=--seed
+invoke: build
+	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local invoke $(FUNCTION) $(EVENT) $(ARGS)
 
 # Throughput, CPU, memory, cold start, requests and cost; prints a table and writes bench/RESULTS.md.
 bench: build
