@@ -25,7 +25,7 @@ import urllib.request
 from typing import Any
 
 from bench import workload
-from devtools.cfn import Resolver, load_template
+from devtools.cfn import filter_patterns, load_template
 from devtools.lambda_events import (
     LocalLambdaContext,
     kinesis_filter_matches,
@@ -89,17 +89,14 @@ def scenario_handlers(endpoint: str) -> dict[str, Any]:
 
     functions = {}
     for logical_id, handler in handlers.items():
-        trigger = template["Resources"][logical_id]["Properties"]["Events"]["Stream"]["Properties"]
-        patterns = [json.loads(f["Pattern"]) for f in trigger.get("FilterCriteria", {}).get("Filters", [])]
+        patterns = filter_patterns(template, logical_id, "Stream")
         batch = [r for r in records if kinesis_filter_matches(patterns, r)]
         answer, wall, cpu = timed(lambda h=handler, b=batch: h({"Records": b}))
         functions[logical_id] = {"records": len(batch), "wall_s": wall, "cpu_s": cpu, "answer": answer}
     processors = fake(endpoint)["requests"]
 
     changes = fake(endpoint, path="/_changes")["changes"]
-    trigger = template["Resources"]["QualityAlertsFunction"]["Properties"]["Events"]["TableStream"]["Properties"]
-    resolver = Resolver(template, "bench")
-    patterns = [json.loads(resolver.resolve(f["Pattern"])) for f in trigger["FilterCriteria"]["Filters"]]
+    patterns = filter_patterns(template, "QualityAlertsFunction", "TableStream")
     stream = [stream_record(change, n) for n, change in enumerate(changes)]
     batch = [r for r in stream if table_stream_filter_matches(patterns, r)]
     answers, wall, cpu = [], 0.0, 0.0

@@ -24,7 +24,7 @@ from typing import Any
 
 from bench import fake_aws, workload
 from bench.invoke import fake
-from devtools.cfn import load_template
+from devtools.cfn import function_for_code, load_template
 from devtools.moto_server import free_port
 
 ROOT = workload.ROOT
@@ -181,22 +181,14 @@ def cold_starts(runs: int = 5) -> dict[str, float]:
         return statistics.median(samples)
 
     def app(name: str) -> str:
-        return f"import runpy; runpy.run_path({str(ROOT / '.aws-sam' / 'build' / _logical_id(name) / 'app.py')!r})"
+        logical_id = function_for_code(load_template(ROOT / "template.yaml"), name)
+        return f"import runpy; runpy.run_path({str(ROOT / '.aws-sam' / 'build' / logical_id / 'app.py')!r})"
 
     figures = {"boto3": measure("import boto3")}
     for name in FUNCTIONS:
         figures[name] = measure(app(name))
     figures["participant_summary_complete_without_pyc"] = measure(app("participant_summary_complete"), True)
     return figures
-
-
-def _logical_id(name: str) -> str:
-    special = {
-        "participant_summary_complete": "ParticipantSummaryCompleteFunction",
-        "quality_alerts": "QualityAlertsFunction",
-        "unrouted_events": "UnroutedEventsFunction",
-    }
-    return special.get(name) or "".join(part.capitalize() for part in name.split("_")) + "Function"
 
 
 def layer_size() -> dict[str, int]:

@@ -6,6 +6,7 @@ Only data resources are created: functions, APIs and IAM are run or emulated els
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,26 @@ def function_environment(
     function = template["Resources"][logical_id]["Properties"]
     variables.update(function.get("Environment", {}).get("Variables", {}))
     return {name: str(resolver.resolve(value)) for name, value in variables.items()}
+
+
+def filter_patterns(
+    template: dict[str, Any], logical_id: str, event: str, parameters: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The FilterCriteria patterns of one function trigger, intrinsics resolved as CloudFormation would."""
+    trigger = template["Resources"][logical_id]["Properties"]["Events"][event]["Properties"]
+    resolver = Resolver(template, "local", parameters)
+    patterns: list[dict[str, Any]] = [
+        json.loads(resolver.resolve(f["Pattern"])) for f in trigger.get("FilterCriteria", {}).get("Filters", [])
+    ]
+    return patterns
+
+
+def function_for_code(template: dict[str, Any], folder: str) -> str:
+    """The logical id of the function whose code is functions/<folder>/ (in template.yaml, not the built copy)."""
+    for logical_id, resource in template["Resources"].items():
+        if (
+            resource["Type"] == "AWS::Serverless::Function"
+            and resource["Properties"]["CodeUri"] == f"functions/{folder}/"
+        ):
+            return logical_id
+    raise KeyError(f"no function has its code in functions/{folder}/")

@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from devtools.cfn import Resolver, create_data_resources, function_environment, load_template, local_client
+from devtools.cfn import create_data_resources, filter_patterns, function_environment, load_template, local_client
 from devtools.lambda_events import (
     LOCAL_WEBHOOK_SECRET,
     kinesis_filter_matches,
@@ -30,6 +30,7 @@ from devtools.lambda_events import (
 )
 from devtools.lambda_rie import BUILD_DIR, LambdaEmulator, built_function
 from devtools.moto_server import MotoServer, aws_env
+from devtools.queues import drain, subscribe_queue
 from voice_insights.alert_message import AlertPayload, render_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +69,7 @@ def main() -> int:
         sent_webhook, webhook_problems = deliver_webhook_samples(functions)
         problems += webhook_problems
 
-        alert_queue = subscribe_queue(moto.endpoint_url, resources["AlertTopic"]["ref"])
+        alert_queue = subscribe_queue(moto.endpoint_url, resources["AlertTopic"]["ref"], "demo-alerts")
         problems += deliver_table_stream(moto.endpoint_url, resources, template, functions[ALERT_FUNCTION])
 
         settled = settled_counts(functions.values())
@@ -105,8 +106,7 @@ def deliver_kinesis(
     for logical_id, function in functions.items():
         if logical_id not in FUNCTIONS:
             continue  # the alert function reads the table's stream, not Kinesis
-        trigger = template["Resources"][logical_id]["Properties"]["Events"]["Stream"]["Properties"]
-        patterns = [json.loads(f["Pattern"]) for f in trigger.get("FilterCriteria", {}).get("Filters", [])]
+        patterns = filter_patterns(template, logical_id, "Stream")
         batch = [r for r in records if kinesis_filter_matches(patterns, r)]
         if not batch:
             continue
@@ -131,15 +131,6 @@ def deliver_webhook_samples(functions: dict[str, LambdaEmulator]) -> tuple[int, 
     return sent, problems
 
 
-def subscribe_queue(endpoint_url: str, topic_arn: str) -> str:
-    """An SQS queue subscribed to the alert topic, as a user would subscribe one."""
-    sqs = local_client("sqs", endpoint_url)
-    url: str = sqs.create_queue(QueueName="demo-alerts")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    local_client("sns", endpoint_url).subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
-    return url
-
-
 def deliver_table_stream(
     endpoint_url: str, resources: dict[str, Any], template: dict[str, Any], function: LambdaEmulator
 ) -> list[str]:
@@ -147,9 +138,7 @@ def deliver_table_stream(
     records = read_table_stream_records(
         local_client("dynamodbstreams", endpoint_url), resources["SummariesTable"]["attrs"]["StreamArn"]
     )
-    trigger = template["Resources"][ALERT_FUNCTION]["Properties"]["Events"]["TableStream"]["Properties"]
-    resolver = Resolver(template, "local")
-    patterns = [json.loads(resolver.resolve(f["Pattern"])) for f in trigger["FilterCriteria"]["Filters"]]
+    patterns = filter_patterns(template, ALERT_FUNCTION, "TableStream")
     batch = [r for r in records if table_stream_filter_matches(patterns, r)]
     print(f"\nTable stream: {len(records)} changes, {len(batch)} with issues pass the alert filter")
     if not batch:
@@ -160,14 +149,7 @@ def deliver_table_stream(
 
 
 def print_alerts(endpoint_url: str, queue_url: str) -> None:
-    sqs = local_client("sqs", endpoint_url)
-    notifications = []
-    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-        notifications += [json.loads(message["Body"]) for message in batch]
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
-        )
+    notifications = [json.loads(message["Body"]) for message in drain(endpoint_url, queue_url)]
     print(f"\nAlerts published to the SNS topic, read back from an SQS subscription ({len(notifications)}):")
     for notification in notifications:
         print(f"  {notification['Subject']}")

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devtools.cfn import create_data_resources, function_environment, load_template, local_client
+from devtools.cfn import create_data_resources, function_environment, function_for_code, load_template, local_client
 from devtools.lambda_events import LOCAL_WEBHOOK_SECRET
 from devtools.lambda_rie import BUILD_DIR, built_function
 from devtools.moto_server import MotoServer, aws_env
@@ -61,10 +61,9 @@ def invoke(logical_id: str, event_file: Path, seed: bool = False) -> int:
 
 def _seed(template: dict[str, Any], resources: dict[str, Any], endpoint_url: str) -> None:
     """Store the sample Kinesis events of events/ through the processing functions."""
+    source = load_template(ROOT / "template.yaml")
     for path in sorted((ROOT / "events").glob("*/kinesis.json")):
-        logical_id = "".join(part.capitalize() for part in path.parent.name.split("_")) + "Function"
-        if logical_id not in template["Resources"]:
-            continue
+        logical_id = function_for_code(source, path.parent.name)
         env = {**function_environment(template, logical_id, resources), **aws_env(endpoint_url)}
         with built_function(logical_id, env, template) as function:
             function.invoke(json.loads(path.read_text()))

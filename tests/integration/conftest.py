@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from devtools.cfn import Resolver, create_data_resources, load_template, local_client
+from devtools.cfn import create_data_resources, filter_patterns, load_template, local_client
 from devtools.lambda_events import (
     LOCAL_WEBHOOK_SECRET,
     LocalLambdaContext,
@@ -23,6 +23,7 @@ from devtools.lambda_events import (
     table_stream_filter_matches,
 )
 from devtools.moto_server import MotoServer, aws_env
+from devtools.queues import drain, subscribe_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -77,23 +78,10 @@ class LocalStack:
 
     def subscribe_queue(self, name: str, filter_policy: dict[str, Any] | None = None, raw: bool = False) -> str:
         """An SQS queue subscribed to the alert topic; returns its URL."""
-        url: str = self.sqs.create_queue(QueueName=name)["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        attributes = {"RawMessageDelivery": "true" if raw else "false"}
-        if filter_policy is not None:
-            attributes["FilterPolicy"] = json.dumps(filter_policy)
-        self.sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
-        return url
+        return subscribe_queue(self.endpoint_url, self.topic_arn, name, filter_policy, raw)
 
     def drain(self, queue_url: str) -> list[dict[str, Any]]:
-        messages = []
-        while batch := self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-            messages += batch
-            self.sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
-            )
-        return messages
+        return drain(self.endpoint_url, queue_url)
 
 
 @pytest.fixture
@@ -182,8 +170,7 @@ def run_kinesis(stack: LocalStack, handlers: dict[str, Handler], metrics: Metric
     records = read_stream_records(stack.kinesis, stack.stream_name)
     responses = {}
     for logical_id in KINESIS_FUNCTIONS:
-        trigger = template["Resources"][logical_id]["Properties"]["Events"]["Stream"]["Properties"]
-        patterns = [json.loads(f["Pattern"]) for f in trigger.get("FilterCriteria", {}).get("Filters", [])]
+        patterns = filter_patterns(template, logical_id, "Stream")
         batch = [record for record in records if kinesis_filter_matches(patterns, record)]
         if not batch:
             continue  # Lambda never invokes a function with an empty batch
@@ -194,10 +181,7 @@ def run_kinesis(stack: LocalStack, handlers: dict[str, Handler], metrics: Metric
 
 def alert_filter_patterns(parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The alert function's table-stream filter, resolved as CloudFormation would with ``parameters``."""
-    template = load_template(TEMPLATE)
-    trigger = template["Resources"]["QualityAlertsFunction"]["Properties"]["Events"]["TableStream"]["Properties"]
-    resolver = Resolver(template, "local", parameters)
-    return [json.loads(resolver.resolve(f["Pattern"])) for f in trigger["FilterCriteria"]["Filters"]]
+    return filter_patterns(load_template(TEMPLATE), "QualityAlertsFunction", "TableStream", parameters)
 
 
 def filtered_table_stream(stack: LocalStack, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
