@@ -7,7 +7,7 @@ SAM := .venv-sam/bin/sam
 PY := .venv/bin/python
 SRC := layers/voice_insights/voice_insights functions scripts tests devtools bench
 
-.PHONY: setup validate build lint security audit format unit integration test demo invoke connect bench clean
+.PHONY: setup validate build lint security audit format unit integration test demo up invoke connect bench clean
 
 setup:
 	@scripts/setup.sh
@@ -49,7 +49,11 @@ test: validate build lint security audit
 	$(PY) -m pytest
 
 demo: build
-	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local demo
+	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local demo $(ARGS)
+
+# The local stack until Ctrl-C: moto, the functions, the stream pollers and the webhook gateway.
+up: build
+	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local up $(ARGS)
 
 # `sam local invoke` without Docker, e.g. make invoke FUNCTION=QualityAlertsFunction \
 #   EVENT=events/quality_alerts/stream-participant-with-issues.json ARGS=--seed

@@ -1,195 +1,231 @@
-"""`make demo`: the built functions against a local AWS endpoint, fed the sample events on both paths.
+"""`make demo`: generated Twilio traffic and the sample events through the whole local stack.
 
-1. moto server on 127.0.0.1 with the template's table, stream, bucket and queue (from template.yaml);
-2. each function from .aws-sam/build under the Lambda Runtime Interface Emulator;
-3. the Kinesis samples are put on the stream (PutRecords, as Twilio's sink does), read back and handed
-   to each function through the template's event filter; the webhook samples go to their routes;
-4. the table's stream records go through the alert function's filter to the alert function, and the
-   alerts are read back from an SQS queue subscribed to the topic;
-5. prints what was stored, ignored, rejected and alerted, and checks that every event is accounted for.
+The runner (devtools.runner) starts moto server with the template's resources, every built function
+under the Lambda RIE, the stream pollers and the webhook gateway. The traffic goes out as Twilio sends
+it: PutRecords on the Kinesis stream, signed POSTs to the webhook routes. When everything is settled,
+the report says where every event ended (by event id), what was alerted (read back from an SQS queue
+subscribed to the alert topic), and the exit status is 1 when any event is unaccounted for.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import logging
 import sys
+import threading
+import time
 from collections import Counter
-from contextlib import ExitStack
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TextIO
 
-from devtools.cfn import create_data_resources, filter_patterns, function_environment, load_template, local_client
-from devtools.lambda_events import (
-    LOCAL_WEBHOOK_SECRET,
-    kinesis_filter_matches,
-    read_stream_records,
-    read_table_stream_records,
-    table_stream_filter_matches,
-)
-from devtools.lambda_rie import BUILD_DIR, LambdaEmulator, built_function
-from devtools.moto_server import MotoServer, aws_env
+from tqdm import tqdm
+
+from devtools.accounting import Conservation, LogTally, rejections, stored_event_ids
+from devtools.cfn import local_client
 from devtools.queues import drain, subscribe_queue
+from devtools.runner import LocalRunner
+from devtools.traffic import Delivery, Traffic, WebhookResult, generate, post_webhooks, put_on_stream, sample_deliveries
 from voice_insights.alert_message import AlertPayload, render_text
 
-ROOT = Path(__file__).resolve().parents[1]
-FUNCTIONS = {
-    "ConferenceSummaryCompleteFunction": "conference_summary_complete",
-    "ConferenceSummaryPartialFunction": "conference_summary_partial",
-    "ParticipantSummaryCompleteFunction": "participant_summary_complete",
-    "UnroutedEventsFunction": "unrouted_events",
-}
-ALERT_FUNCTION = "QualityAlertsFunction"
-COUNTED = ("stored", "duplicates", "stale", "rejected", "test_events", "failed")
+ALERTS_SHOWN = 5
 
 
-def main() -> int:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-    if not (BUILD_DIR / "template.yaml").exists():
-        print("no .aws-sam/build: run `make build` first", file=sys.stderr)
-        return 2
-    template = load_template(BUILD_DIR / "template.yaml")
-    with ExitStack() as stack:
-        moto = stack.enter_context(MotoServer())
-        resources = create_data_resources(ROOT / "template.yaml", moto.endpoint_url)
-        # The webhook samples in events/ are signed with the local auth token: the local secret holds it.
-        local_client("secretsmanager", moto.endpoint_url).put_secret_value(
-            SecretId=resources["TwilioWebhookSecret"]["ref"], SecretString=json.dumps(LOCAL_WEBHOOK_SECRET)
-        )
-        print(f"local AWS endpoint: {moto.endpoint_url}")
-        functions: dict[str, LambdaEmulator] = {}
-        for logical_id in [*FUNCTIONS, ALERT_FUNCTION]:
-            env = {**function_environment(template, logical_id, resources), **aws_env(moto.endpoint_url)}
-            functions[logical_id] = stack.enter_context(built_function(logical_id, env, template))
-        print(f"functions running from {BUILD_DIR.relative_to(ROOT)}: {', '.join(functions)}\n")
-
-        sent_kinesis = put_kinesis_samples(moto.endpoint_url, resources["EventStream"]["ref"])
-        problems = deliver_kinesis(moto.endpoint_url, resources["EventStream"]["ref"], template, functions)
-        sent_webhook, webhook_problems = deliver_webhook_samples(functions)
-        problems += webhook_problems
-
-        alert_queue = subscribe_queue(moto.endpoint_url, resources["AlertTopic"]["ref"], "demo-alerts")
-        problems += deliver_table_stream(moto.endpoint_url, resources, template, functions[ALERT_FUNCTION])
-
-        settled = settled_counts(functions.values())
-        print_report(moto.endpoint_url, resources, sent_kinesis, sent_webhook, settled)
-        print_alerts(moto.endpoint_url, alert_queue)
-        accounted = sum(settled[name] for name in COUNTED if name != "failed")
-        if accounted != sent_kinesis + sent_webhook or settled["failed"]:
-            problems.append(f"{sent_kinesis + sent_webhook} events sent, {accounted} accounted for")
-        for problem in problems:
-            print(f"PROBLEM: {problem}", file=sys.stderr)
-        print("\nevery event is accounted for" if not problems else "\nsome events are not accounted for")
-        return 1 if problems else 0
+@dataclass(frozen=True)
+class DemoOptions:
+    conferences: int = 40
+    participants: int = 4
+    bad_share: float = 0.2
+    duplicate_share: float = 0.1
+    samples: bool = True
+    random_seed: int = 7
+    timeout_s: float = 300
 
 
-def put_kinesis_samples(endpoint_url: str, stream: str) -> int:
-    data = [
-        base64.b64decode(record["kinesis"]["data"])
-        for path in sorted((ROOT / "events").glob("*/kinesis*.json"))
-        for record in json.loads(path.read_text())["Records"]
-    ]
-    local_client("kinesis", endpoint_url).put_records(
-        StreamName=stream, Records=[{"Data": d, "PartitionKey": f"p{i}"} for i, d in enumerate(data)]
+def run(options: DemoOptions, progress: bool = True, log: TextIO = sys.stderr) -> dict[str, Any]:
+    """Run the demo; returns the report (``report["ok"]`` says whether every event is accounted for)."""
+    started = time.monotonic()
+    traffic = generate(
+        options.conferences, options.participants, options.bad_share, options.duplicate_share, 0.5, options.random_seed
     )
-    print(f"Kinesis: put {len(data)} records on the stream")
-    return len(data)
+    events: list[str] = []
+    with LocalRunner(on_event=events.append) as runner:
+        assert runner.gateway is not None
+        print(f"local AWS endpoint (moto server): {runner.endpoint_url}", file=log)
+        print(f"webhook gateway: {runner.gateway.base_url}; functions under the Lambda RIE: {len(runner.functions)}; "
+              f"stream pollers: {len(runner.pollers)}", file=log)  # fmt: skip
+        alert_queue = subscribe_queue(runner.endpoint_url, runner.ref("AlertTopic"), "demo-alerts")
+        function_of_path = {route.path: route.function for route in runner.gateway.routes.values()}
+        deliveries = traffic.deliveries + (sample_deliveries(function_of_path) if options.samples else [])
+        tally = LogTally()
+        webhook = _send(runner, deliveries, tally, options.timeout_s, progress, log)
+        if not runner.wait_idle(timeout_s=options.timeout_s, tick=lambda: tally.read(runner.functions)):
+            raise TimeoutError(f"the local stack was still busy after {options.timeout_s} s")
+        tally.read(runner.functions)
+        report = _report(runner, traffic, deliveries, tally, webhook, drain(runner.endpoint_url, alert_queue))
+    report["problems"] += [event for event in events if "given up" in event]
+    report["elapsed_s"] = round(time.monotonic() - started, 1)
+    report["ok"] = not report["problems"]
+    return report
 
 
-def deliver_kinesis(
-    endpoint_url: str, stream: str, template: dict[str, Any], functions: dict[str, LambdaEmulator]
-) -> list[str]:
-    """What Lambda's event-source mappings do: one batch per function, through its filter."""
-    records = read_stream_records(local_client("kinesis", endpoint_url), stream)
+def _send(
+    runner: LocalRunner, deliveries: list[Delivery], tally: LogTally, timeout_s: float, progress: bool, log: TextIO
+) -> WebhookResult:
+    """Kinesis records in one go (as a busy sink does), webhooks on a thread, a progress bar meanwhile."""
+    assert runner.gateway is not None
+    bar = tqdm(total=len(deliveries), desc="events settled", unit="ev", file=log, disable=not progress or None)
+    put_on_stream(runner.endpoint_url, runner.ref("EventStream"), [d for d in deliveries if d.path == "kinesis"])
+    result = WebhookResult()
+    route_urls = runner.gateway.route_urls()
+    webhooks = [d for d in deliveries if d.path == "webhook"]
+
+    poster = threading.Thread(target=post_webhooks, args=(route_urls, webhooks), kwargs={"result": result}, daemon=True)
+    poster.start()
+    deadline = time.monotonic() + timeout_s
+    while poster.is_alive() or tally.settled_total < len(deliveries):
+        runner.check()
+        tally.read(runner.functions)
+        bar.n = min(tally.settled_total, len(deliveries))
+        bar.refresh()
+        if time.monotonic() > deadline or (not poster.is_alive() and runner.idle()):
+            break
+        time.sleep(0.2)
+    poster.join(timeout=max(deadline - time.monotonic(), 1))
+    bar.close()
+    if result.error is not None:
+        raise RuntimeError(f"the webhook sender stopped: {result.error!r}") from result.error
+    return result
+
+
+def _report(
+    runner: LocalRunner,
+    traffic: Traffic,
+    deliveries: list[Delivery],
+    tally: LogTally,
+    webhook: WebhookResult,
+    notifications: list[dict[str, Any]],
+) -> dict[str, Any]:
+    endpoint = runner.endpoint_url
+    stored = stored_event_ids(endpoint, runner.resources["SummariesTable"]["attrs"]["StreamArn"])
+    bucket = runner.ref("RejectedEventsBucket")
+    rejected = [r for r in rejections(endpoint, bucket) if r.source in ("kinesis", "webhook")]  # not the alert fn
+    ignored = set().union(*tally.ignored.values())
+    conservation = Conservation({d.key for d in deliveries}, stored, ignored, {r.key for r in rejected})
+    items = local_client("dynamodb", endpoint).scan(TableName=runner.ref("SummariesTable"), ProjectionExpression="sk")
+    kinds = Counter("conference" if item["sk"]["S"] == "SUMMARY" else "participant" for item in items["Items"])
+    alerts = [AlertPayload.model_validate_json(json.loads(n["Body"])["Message"]) for n in notifications]
+    generated_alerts = Counter(
+        (alert.conference_sid, alert.participant.participant_sid if alert.participant else None)
+        for alert in alerts
+        if alert.conference_sid in traffic.conferences
+    )
+    expected_alerts = {(sid, None) for sid in traffic.bad_conferences} | traffic.bad_participants
+    failure_queues = {
+        name: _queue_depth(endpoint, runner.ref(name)) for name in ("StreamFailuresQueue", "AlertFailuresQueue")
+    }
     problems = []
-    for logical_id, function in functions.items():
-        if logical_id not in FUNCTIONS:
-            continue  # the alert function reads the table's stream, not Kinesis
-        patterns = filter_patterns(template, logical_id, "Stream")
-        batch = [r for r in records if kinesis_filter_matches(patterns, r)]
-        if not batch:
-            continue
-        answer = function.invoke({"Records": batch})
-        print(f"  {logical_id}: {len(batch)} records -> {answer}")
-        if answer.get("batchItemFailures"):
-            problems.append(f"{logical_id} asked for records again: {answer}")
-    return problems
+    if not conservation.ok:
+        problems.append(f"{len(conservation.unaccounted)} event ids unaccounted for")
+    if set(generated_alerts) != expected_alerts or max(generated_alerts.values(), default=1) > 1:
+        problems.append(f"alerts for the generated traffic: {sum(generated_alerts.values())}, "
+                        f"expected {len(expected_alerts)}, one per bad conference and participant")  # fmt: skip
+    for name, depth in failure_queues.items():
+        if depth:
+            problems.append(f"{depth} batches given up in {name}")
+    if set(webhook.statuses) - {200}:
+        problems.append(f"webhook answers: {webhook.statuses}")
+    return {
+        "endpoint_url": endpoint,
+        "sent": {
+            "kinesis": sum(1 for d in deliveries if d.path == "kinesis"),
+            "webhook": sum(1 for d in deliveries if d.path == "webhook"),
+            "total": len(deliveries),
+            "distinct_ids": len(conservation.sent),
+            "generated": len(traffic.deliveries),
+            "redelivered": traffic.duplicates,
+            "malformed": traffic.malformed,
+            "samples": len(deliveries) - len(traffic.deliveries),
+        },
+        "webhook_requests": {"posts": webhook.posts, "retried": webhook.retried, "statuses": webhook.statuses},
+        "settled": {name: tally.settled[name] for name in tally.settled} | {"total": tally.settled_total},
+        "stored": {
+            "table": runner.ref("SummariesTable"),
+            "items": sum(kinds.values()),
+            "conferences": kinds["conference"],
+            "participants": kinds["participant"],
+            "expected_from_generated": {
+                "conferences": len(traffic.conferences),
+                "participants": len(traffic.participants),
+            },
+        },
+        "ignored": {kind: len(ids) for kind, ids in tally.ignored.items()},
+        "rejected": {
+            "bucket": runner.ref("RejectedEventsBucket"),
+            "count": len(rejected),
+            "reasons": dict(Counter(f"[{r.source}/{r.function}] {r.reason[:120]}" for r in rejected).most_common()),
+        },
+        "alerts": {
+            "published": len(alerts),
+            "for_generated_traffic": sum(generated_alerts.values()),
+            "expected_for_generated_traffic": len(expected_alerts),
+            "subjects": [alert.subject for alert in alerts],
+            "first_rendered": render_text(alerts[0]) if alerts else None,
+        },
+        "given_up": failure_queues,
+        "pollers": {
+            poller.name: {
+                "invocations": poller.stats.invocations,
+                "records": poller.stats.records_delivered,
+                "retries": poller.stats.retries,
+                "function_errors": poller.stats.function_errors,
+            }
+            for poller in runner.pollers
+        },
+        "conservation": conservation.as_dict(),
+        "function_errors_logged": tally.errors,
+        "problems": problems,
+    }
 
 
-def deliver_webhook_samples(functions: dict[str, LambdaEmulator]) -> tuple[int, list[str]]:
-    sent, problems = 0, []
-    print("\nWebhook:")
-    for logical_id, folder in FUNCTIONS.items():
-        for path in sorted((ROOT / "events" / folder).glob("webhook*.json")):
-            event = json.loads(path.read_text())
-            sent += len(json.loads(event["body"]))
-            answer = functions[logical_id].invoke(event)
-            print(f"  POST {event['path']} ({path.name}) -> {answer['statusCode']} {answer['body']}")
-            if answer["statusCode"] != 200:
-                problems.append(f"{path.name} answered {answer['statusCode']}")
-    return sent, problems
+def _queue_depth(endpoint_url: str, queue_url: str) -> int:
+    attributes = local_client("sqs", endpoint_url).get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
 
 
-def deliver_table_stream(
-    endpoint_url: str, resources: dict[str, Any], template: dict[str, Any], function: LambdaEmulator
-) -> list[str]:
-    """What the alert function's event-source mapping does: the table's stream, through its filter."""
-    records = read_table_stream_records(
-        local_client("dynamodbstreams", endpoint_url), resources["SummariesTable"]["attrs"]["StreamArn"]
-    )
-    patterns = filter_patterns(template, ALERT_FUNCTION, "TableStream")
-    batch = [r for r in records if table_stream_filter_matches(patterns, r)]
-    print(f"\nTable stream: {len(records)} changes, {len(batch)} with issues pass the alert filter")
-    if not batch:
-        return []
-    answer = function.invoke({"Records": batch})
-    print(f"  {ALERT_FUNCTION}: {len(batch)} records -> {answer}")
-    return [f"{ALERT_FUNCTION} asked for records again: {answer}"] if answer.get("batchItemFailures") else []
-
-
-def print_alerts(endpoint_url: str, queue_url: str) -> None:
-    notifications = [json.loads(message["Body"]) for message in drain(endpoint_url, queue_url)]
-    print(f"\nAlerts published to the SNS topic, read back from an SQS subscription ({len(notifications)}):")
-    for notification in notifications:
-        print(f"  {notification['Subject']}")
-    if notifications:
-        # The queue gets the machine body; an email subscriber gets this text, rendered by the same code.
-        print("\nWhat an email subscriber reads for the first one:\n")
-        text = render_text(AlertPayload.model_validate_json(notifications[0]["Message"]))
-        print("\n".join(f"    {line}" for line in text.splitlines()))
-
-
-def settled_counts(functions: Any) -> Counter[str]:
-    """Summed from the functions' own "Batch settled" log lines (Powertools JSON logs)."""
-    totals: Counter[str] = Counter()
-    for function in functions:
-        for line in function.logs().splitlines():
-            if '"Batch settled"' in line:
-                entry = json.loads(line)
-                totals.update({name: entry[name] for name in COUNTED})
-    return totals
-
-
-def print_report(
-    endpoint_url: str, resources: dict[str, Any], sent_kinesis: int, sent_webhook: int, settled: Counter[str]
-) -> None:
-    dynamodb = local_client("dynamodb", endpoint_url)
-    items = dynamodb.scan(TableName=resources["SummariesTable"]["ref"])["Items"]
-    print(f"\nStored in {resources['SummariesTable']['ref']} ({len(items)} items):")
-    for item in sorted(items, key=lambda i: (i["pk"]["S"], i["sk"]["S"])):
-        kind = item["event_type"]["S"].removeprefix("com.twilio.voice.insights.")
-        print(f"  {item['pk']['S']:<42} {item['sk']['S']:<40} {kind:<45} event {item['event_id']['S']}")
-    s3 = local_client("s3", endpoint_url)
-    bucket = resources["RejectedEventsBucket"]["ref"]
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-    print(f"\nRejected, kept in s3://{bucket} ({len(keys)}):")
-    for key in keys:
-        record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        print(f"  [{record['source']}/{record['function']}] {record['reason'][:110]}")
-    print(f"\nEvents sent: {sent_kinesis} on Kinesis + {sent_webhook} by webhook = {sent_kinesis + sent_webhook}")
-    print("Settled:     " + ", ".join(f"{name} {settled[name]}" for name in COUNTED))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def render(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    sent, stored, ignored, rejected, alerts = (report[k] for k in ("sent", "stored", "ignored", "rejected", "alerts"))
+    conservation = report["conservation"]
+    webhook = report["webhook_requests"]
+    lines = [
+        "",
+        f"Sent:      {sent['kinesis']} events on Kinesis (PutRecords) + {sent['webhook']} by webhook "
+        f"({webhook['posts']} signed POSTs, {webhook['retried']} retried) = {sent['total']} "
+        f"({sent['distinct_ids']} distinct events; {sent['redelivered']} redelivered, {sent['malformed']} malformed, "
+        f"{sent['samples']} from events/)",
+        f"Stored:    {stored['items']} items in {stored['table']}: {stored['conferences']} conferences, "
+        f"{stored['participants']} participants",
+        f"Ignored:   {ignored['duplicate']} duplicates, {ignored['stale']} stale, {ignored['test_event']} sink test "
+        "events (distinct ids)",
+        f"Rejected:  {rejected['count']}, kept in s3://{rejected['bucket']} with the reason:",
+        *(f"  {count:>4}  {reason}" for reason, count in rejected["reasons"].items()),
+        f"Alerts:    {alerts['published']} published to the SNS topic, read back from an SQS subscription "
+        f"({alerts['for_generated_traffic']} for the generated traffic, "
+        f"{alerts['expected_for_generated_traffic']} expected):",
+        *(f"  {subject}" for subject in alerts["subjects"][:ALERTS_SHOWN]),
+    ]
+    if len(alerts["subjects"]) > ALERTS_SHOWN:
+        lines.append(f"  … and {len(alerts['subjects']) - ALERTS_SHOWN} more")
+    if alerts["first_rendered"]:
+        lines += ["", "What an email subscriber reads for the first one:", ""]
+        lines += [f"    {line}" for line in alerts["first_rendered"].splitlines()]
+    lines += [
+        "",
+        f"Given up:  {sum(report['given_up'].values())} batches in the on-failure queues",
+        f"Accounted: {conservation['sent_ids'] - len(conservation['unaccounted_ids'])} of {conservation['sent_ids']} "
+        f"event ids (stored {conservation['stored_ids']}, only ignored {conservation['ignored_only_ids']}, "
+        f"rejected {conservation['rejected_ids']}) in {report['elapsed_s']} s",
+    ]
+    lines += [f"PROBLEM:   {problem}" for problem in report["problems"]]
+    lines.append("every event is accounted for" if report["ok"] else "some events are NOT accounted for")
+    print("\n".join(lines), file=out)

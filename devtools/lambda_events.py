@@ -170,28 +170,51 @@ def api_gateway_event(
         url = f"https://{host}/{stage}{path}?" + urlencode(query, quote_via=quote, safe="")
         signed["X-Twilio-Signature"] = twilio_signature(url, auth_token)
     all_headers = {"Content-Type": "application/json", "Host": host, **signed, **(headers or {})}
-    request_id = str(uuid.uuid4())
+    return proxy_event(
+        "POST",
+        path,
+        path,
+        stage,
+        {name: [value] for name, value in all_headers.items()},
+        {name: [value] for name, value in query.items()},
+        body,
+    )
+
+
+def proxy_event(
+    method: str,
+    path: str,
+    resource: str,
+    stage: str,
+    headers: dict[str, list[str]],
+    query: dict[str, list[str]],
+    body: str,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """API Gateway's REST proxy event (payload 1.0): single-value maps keep the last value, as API Gateway does
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html)."""
+    host = next((values[-1] for name, values in headers.items() if name.lower() == "host"), "localhost")
     return {
-        "resource": path,
+        "resource": resource,
         "path": path,
-        "httpMethod": "POST",
-        "headers": all_headers,
-        "multiValueHeaders": {name: [value] for name, value in all_headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {name: [value] for name, value in query.items()},
+        "httpMethod": method,
+        "headers": {name: values[-1] for name, values in headers.items()},
+        "multiValueHeaders": headers,
+        "queryStringParameters": {name: values[-1] for name, values in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
         "pathParameters": None,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": path,
-            "httpMethod": "POST",
+            "resourcePath": resource,
+            "httpMethod": method,
             "path": f"/{stage}{path}",
             "stage": stage,
             "domainName": host,
             "apiId": "local",
-            "requestId": request_id,
+            "requestId": str(uuid.uuid4()),
             "accountId": ACCOUNT,
             "protocol": "HTTP/1.1",
-            "identity": {"sourceIp": "127.0.0.1"},
+            "identity": {"sourceIp": source_ip},
         },
         "body": body,
         "isBase64Encoded": False,

@@ -65,8 +65,10 @@ class LambdaEmulator:
         self.memory_mb = memory_mb
         self.name = name
         self.port = free_port()
+        self.runtime_port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the emulator)
+        # Append mode: the emulator writes at the end whatever the reader's position (they share the file).
+        self._log = tempfile.TemporaryFile(mode="a+b")  # noqa: SIM115 (lives as long as the emulator)
         self._lock = threading.Lock()
 
     def start(self) -> LambdaEmulator:
@@ -86,7 +88,7 @@ class LambdaEmulator:
         command = [
             str(emulator_binary()),
             "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
-            "--runtime-api-address", f"127.0.0.1:{free_port()}",
+            "--runtime-api-address", f"127.0.0.1:{self.runtime_port}",
             "--log-level", "error",
             str(RUNTIME_PYTHON), "-m", "awslambdaric", self.handler,
         ]  # fmt: skip
@@ -127,20 +129,38 @@ class LambdaEmulator:
             raise LambdaInvokeError({"errorType": "Timeout", "errorMessage": answer})
         return answer
 
-    def logs(self) -> str:
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
+    def logs(self, offset: int = 0) -> str:
+        """What the function logged so far (from byte ``offset``)."""
+        return self.log_bytes(offset).decode(errors="replace")
+
+    def log_bytes(self, offset: int = 0) -> bytes:
+        size = os.fstat(self._log.fileno()).st_size
+        return os.pread(self._log.fileno(), max(size - offset, 0), offset)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def stop(self) -> None:
+        """Stop the emulator and the runtime under it, even when the emulator itself already died: the
+        runtime is in its process group (a group outlives its leader, and its id is not reused meanwhile)."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                break  # the whole group is gone
+            try:
+                process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                continue
+            time.sleep(0.05)  # the runtime may outlive the emulator by a moment: the SIGKILL round gets it
+        process.wait()
 
     def __enter__(self) -> LambdaEmulator:
         return self.start()

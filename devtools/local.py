@@ -14,18 +14,24 @@ conference names. The exit status is 1 when the handler raised.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from devtools.cfn import create_data_resources, function_environment, function_for_code, load_template, local_client
-from devtools.lambda_events import LOCAL_WEBHOOK_SECRET
+from devtools.lambda_events import LOCAL_AUTH_TOKEN, LOCAL_WEBHOOK_SECRET, twilio_signature
 from devtools.lambda_rie import BUILD_DIR, built_function
 from devtools.moto_server import MotoServer, aws_env
+from devtools.queues import drain, subscribe_queue
+from devtools.runner import FunctionCrashed, LocalRunner, NotBuilt
 
 ROOT = Path(__file__).resolve().parents[1]
+LOCAL_SAMPLES = ROOT / ".aws-sam" / "local"  # request bodies `up` prints ready-made commands for
 
 
 def invoke(logical_id: str, event_file: Path, seed: bool = False) -> int:
@@ -69,19 +75,128 @@ def _seed(template: dict[str, Any], resources: dict[str, Any], endpoint_url: str
             function.invoke(json.loads(path.read_text()))
 
 
+def demo(args: argparse.Namespace) -> int:
+    from devtools import demo as demo_module
+
+    options = demo_module.DemoOptions(
+        conferences=args.conferences,
+        participants=args.participants,
+        samples=not args.no_samples,
+        random_seed=args.seed,
+    )
+    try:
+        report = demo_module.run(options, progress=not args.no_progress)
+    except NotBuilt as error:
+        print(error, file=sys.stderr)
+        return 2
+    except FunctionCrashed as error:
+        print(f"stopped: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        demo_module.render(report)
+    return 0 if report["ok"] else 1
+
+
+def up(args: argparse.Namespace) -> int:
+    """Everything running until Ctrl-C (or SIGTERM); alerts and invocations printed as they happen."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    try:
+        with LocalRunner(on_event=lambda line: print(f"  {line}", flush=True)) as runner:
+            alerts = subscribe_queue(runner.endpoint_url, runner.ref("AlertTopic"), "local-alerts")
+            print(running_banner(runner, alerts, as_json=args.json), flush=True)
+            while True:
+                runner.check()
+                for message in drain(runner.endpoint_url, alerts):
+                    print(f"  ALERT {json.loads(message['Body'])['Subject']}", flush=True)
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("stopped: every process and port the runner started is closed", flush=True)
+        return 0
+    except NotBuilt as error:
+        print(error, file=sys.stderr)
+        return 2
+    except FunctionCrashed as error:
+        print(f"stopped, a function crashed: {error}", file=sys.stderr, flush=True)
+        return 1
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False) -> str:
+    assert runner.gateway is not None
+    env = aws_env(runner.endpoint_url)
+    routes = runner.gateway.route_urls()
+    sample = LOCAL_SAMPLES / "participant-summary-complete.json"
+    LOCAL_SAMPLES.mkdir(parents=True, exist_ok=True)
+    body = json.loads(json.loads((ROOT / "events/participant_summary_complete/webhook-batch.json").read_text())["body"])
+    sample.write_text(json.dumps(body))
+    url = routes["ParticipantSummaryCompleteFunction"]
+    signed_url = f"{url}?bodySHA256={hashlib.sha256(sample.read_bytes()).hexdigest()}"
+    state = {
+        "endpoint_url": runner.endpoint_url,
+        "environment": env,
+        "resources": {name: runner.ref(name) for name in sorted(runner.resources)},
+        "webhook_routes": routes,
+        "alert_queue": alert_queue,
+        "twilio_auth_token": LOCAL_AUTH_TOKEN,
+        "pids": runner.process_ids(),
+        "ports": runner.ports(),
+    }
+    if as_json:
+        return json.dumps({"ready": state})
+    record = (ROOT / "events/conference_summary_complete/kinesis.json").relative_to(ROOT)
+    data = f"$(jq -r '.Records[0].kinesis.data' {record} | base64 -d)"
+    return "\n".join(
+        [
+            f"Local AWS endpoint (moto server): {runner.endpoint_url}",
+            "Webhook routes (API Gateway stand-in; signatures checked with the local Twilio auth token "
+            f"{LOCAL_AUTH_TOKEN!r}):",
+            *(f"  {function:<36} POST {route}" for function, route in routes.items()),
+            "Resources:",
+            *(f"  {name:<28} {ref}" for name, ref in state["resources"].items()),
+            f"Alerts are printed here as they arrive (queue {alert_queue} subscribed to the topic).",
+            "",
+            "In another shell:",
+            "  " + " ".join(f"export {k}={v};" for k, v in env.items()),
+            f"  aws kinesis put-record --stream-name {runner.ref('EventStream')} --partition-key demo \\",
+            f'      --cli-binary-format raw-in-base64-out --data "{data}"',
+            f"  curl -s -X POST '{signed_url}' -H 'Content-Type: application/json' \\",
+            f"      -H 'X-Twilio-Signature: {twilio_signature(signed_url, LOCAL_AUTH_TOKEN)}' \\",
+            f"      --data-binary @{sample.relative_to(ROOT)}",
+            f"  aws dynamodb scan --table-name {runner.ref('SummariesTable')}",
+            "",
+            "Running; Ctrl-C stops everything.",
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="the sample events through both paths, the alerts, the accounting")
+    run_demo = commands.add_parser("demo", help="generated traffic and the samples through the whole local stack")
+    run_demo.add_argument("--conferences", type=int, default=40)
+    run_demo.add_argument("--participants", type=int, default=4, help="per conference")
+    run_demo.add_argument("--seed", type=int, default=7, help="of the generated traffic")
+    run_demo.add_argument("--no-samples", action="store_true", help="generated traffic only, not events/")
+    run_demo.add_argument("--json", action="store_true", help="the report as JSON on stdout")
+    run_demo.add_argument("--no-progress", action="store_true")
+    run_up = commands.add_parser("up", help="the local stack, running until interrupted")
+    run_up.add_argument("--json", action="store_true", help="print the endpoints, pids and ports as one JSON line")
     one = commands.add_parser("invoke", help="one built function with one event file (sam local invoke, no Docker)")
     one.add_argument("function", help="a logical id from template.yaml, e.g. ConferenceSummaryCompleteFunction")
     one.add_argument("event_file", type=Path)
     one.add_argument("--seed", action="store_true", help="store the sample events first")
     args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     if args.command == "demo":
-        from devtools import demo
-
-        return demo.main()
+        return demo(args)
+    if args.command == "up":
+        return up(args)
     return invoke(args.function, args.event_file, args.seed)
 
 

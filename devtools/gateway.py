@@ -1,0 +1,161 @@
+"""A local stand-in for the webhook API (API Gateway REST, Lambda proxy integration) on 127.0.0.1.
+
+Each request on one of the template's routes (``/<stage><path>``) becomes the proxy event API Gateway
+would send, with the request's own headers (``X-Twilio-Signature`` forwarded as received: nothing is
+signed here), query string and body; the function's answer becomes the HTTP response. As API Gateway:
+an unknown route or method answers 403 ``Missing Authentication Token``, a function error 502, a body
+over 10 MB 413 (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from devtools.lambda_events import proxy_event
+from devtools.moto_server import free_port
+from devtools.triggers import ApiRoute
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+
+Invoke = Callable[[dict[str, Any]], Any]
+
+
+class LocalGateway:
+    def __init__(
+        self,
+        routes: list[ApiRoute],
+        invokers: dict[str, Invoke],
+        port: int | None = None,
+        on_request: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.routes = {(route.method, f"/{route.stage}{route.path}"): route for route in routes}
+        self.invokers = invokers
+        self.port = port or free_port()
+        self.on_request = on_request
+        self.in_flight = 0
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stage_url(self, stage: str) -> str:
+        return f"{self.base_url}/{stage}"
+
+    def route_urls(self) -> dict[str, str]:
+        return {route.function: f"{self.base_url}{path}" for (_, path), route in self.routes.items()}
+
+    def start(self) -> LocalGateway:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                gateway.handle(self)
+
+            do_GET = do_PUT = do_DELETE = do_PATCH = do_POST
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the runner reports requests itself
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> LocalGateway:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def idle(self) -> bool:
+        return self.in_flight == 0
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.requests += 1
+        try:
+            status, headers, body = self._answer(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+        request.send_response(status)
+        for name, value in headers.items():
+            request.send_header(name, value)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    def _answer(self, request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        url = urlsplit(request.path)
+        length = int(request.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            request.close_connection = True
+            return _message(413, "Request Too Long")
+        body = request.rfile.read(length) if length else b""
+        route = self.routes.get((request.command, url.path))
+        if route is None:
+            return _message(403, "Missing Authentication Token")
+        headers: dict[str, list[str]] = {}
+        for name, value in request.headers.items():  # duplicate headers kept, as multiValueHeaders does
+            headers.setdefault(name, []).append(value)
+        event = proxy_event(
+            request.command,
+            route.path,
+            route.path,
+            route.stage,
+            headers,
+            parse_qs(url.query, keep_blank_values=True),
+            body.decode() if _is_text(body) else base64.b64encode(body).decode(),
+            source_ip=request.client_address[0],
+        )
+        if not _is_text(body):
+            event["isBase64Encoded"] = True
+        try:
+            answer = self.invokers[route.function](event)
+        except Exception as error:  # a function error: API Gateway answers 502
+            self.on_request(f"{request.command} {url.path} -> 502 ({error})")
+            return _message(502, "Internal server error")
+        if not isinstance(answer, dict) or "statusCode" not in answer:
+            self.on_request(f"{request.command} {url.path} -> 502 (malformed Lambda proxy response)")
+            return _message(502, "Internal server error")
+        payload = answer.get("body") or ""
+        data = base64.b64decode(payload) if answer.get("isBase64Encoded") else str(payload).encode()
+        response_headers = {name: str(value) for name, value in (answer.get("headers") or {}).items()}
+        for name, values in (answer.get("multiValueHeaders") or {}).items():
+            response_headers[name] = ", ".join(str(v) for v in values)
+        self.on_request(f"{request.command} {url.path} -> {answer['statusCode']} {data[:160].decode(errors='replace')}")
+        return int(answer["statusCode"]), response_headers, data
+
+
+def _is_text(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _message(status: int, message: str) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps({"message": message}).encode()

@@ -1,0 +1,155 @@
+"""The whole stack on 127.0.0.1: moto server with the template's data resources, every built function
+under its own Lambda Runtime Interface Emulator, a poller per stream trigger and shard, and the webhook
+gateway. ``LocalRunner`` starts them in that order and stops everything it started, in reverse, on any
+exit (including a failed start, an interrupt or a crashed function).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from devtools.cfn import create_data_resources, function_environment, load_template, local_client
+from devtools.gateway import LocalGateway
+from devtools.lambda_events import LOCAL_WEBHOOK_SECRET
+from devtools.lambda_rie import BUILD_DIR, LambdaEmulator, built_function
+from devtools.moto_server import MotoServer, aws_env, free_port
+from devtools.pollers import StreamPoller, shard_ids
+from devtools.triggers import api_routes, stream_triggers
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class NotBuilt(RuntimeError):
+    pass
+
+
+class FunctionCrashed(RuntimeError):
+    pass
+
+
+class LocalRunner:
+    def __init__(
+        self, on_event: Callable[[str], None] = lambda _: None, parameters: dict[str, Any] | None = None
+    ) -> None:
+        self.on_event = on_event
+        self.parameters = dict(parameters or {})
+        self.moto: MotoServer | None = None
+        self.resources: dict[str, dict[str, Any]] = {}
+        self.functions: dict[str, LambdaEmulator] = {}
+        self.pollers: list[StreamPoller] = []
+        self.gateway: LocalGateway | None = None
+        self._stack = ExitStack()
+
+    def start(self) -> LocalRunner:
+        if not (BUILD_DIR / "template.yaml").exists():
+            raise NotBuilt("no .aws-sam/build: run `make build` first")
+        template = load_template(BUILD_DIR / "template.yaml")
+        try:
+            self._start(template)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, template: dict[str, Any]) -> None:
+        self.moto = self._stack.enter_context(MotoServer())
+        self.resources = create_data_resources(ROOT / "template.yaml", self.moto.endpoint_url, self.parameters)
+        # Local webhooks are signed with the published local token: the local secret holds it.
+        local_client("secretsmanager", self.moto.endpoint_url).put_secret_value(
+            SecretId=self.resources["TwilioWebhookSecret"]["ref"], SecretString=json.dumps(LOCAL_WEBHOOK_SECRET)
+        )
+        routes = api_routes(template)
+        gateway_port = free_port()
+        # The functions check signatures against the URL Twilio was given: here, the gateway's.
+        stages = {route.stage for route in routes}
+        if len(stages) == 1:
+            self.parameters.setdefault("WebhookPublicBaseUrl", f"http://127.0.0.1:{gateway_port}/{stages.pop()}")
+        functions = [k for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"]
+        for logical_id in functions:
+            env = {
+                **function_environment(template, logical_id, self.resources, self.parameters),
+                **aws_env(self.moto.endpoint_url),
+            }
+            self.functions[logical_id] = self._stack.enter_context(built_function(logical_id, env, template))
+        queue_urls = {
+            resource["attrs"]["Arn"]: resource["ref"]
+            for resource in self.resources.values()
+            if resource["type"] == "AWS::SQS::Queue"
+        }
+        for trigger in stream_triggers(template, self.resources, self.parameters):
+            for shard in shard_ids(trigger, self.moto.endpoint_url):
+                poller = StreamPoller(
+                    trigger,
+                    shard,
+                    self.moto.endpoint_url,
+                    self.functions[trigger.function].invoke,
+                    self.on_event,
+                    queue_urls,
+                )
+                self._stack.callback(poller.stop)
+                self.pollers.append(poller.start())
+        invokers = {name: function.invoke for name, function in self.functions.items()}
+        self.gateway = self._stack.enter_context(LocalGateway(routes, invokers, gateway_port, self.on_event))
+
+    def stop(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> LocalRunner:
+        return self.start()
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        assert self.moto is not None
+        return self.moto.endpoint_url
+
+    def ref(self, logical_id: str) -> str:
+        return str(self.resources[logical_id]["ref"])
+
+    def check(self) -> None:
+        """Raise FunctionCrashed when a function's emulator died or a poller stopped on an error."""
+        for name, function in self.functions.items():
+            if not function.alive():
+                tail = function.logs()[-2000:]
+                raise FunctionCrashed(f"the emulator of {name} exited; its last output:\n{tail}")
+        for poller in self.pollers:
+            if poller.error is not None:
+                raise FunctionCrashed(f"the poller {poller.name} stopped: {poller.error!r}")
+
+    def idle(self) -> bool:
+        return all(poller.idle() for poller in self.pollers) and (self.gateway is None or self.gateway.idle())
+
+    def wait_idle(self, timeout_s: float = 120, quiet_s: float = 1.5, tick: Callable[[], None] = lambda: None) -> bool:
+        """Wait until every poller is caught up and nothing is in flight for ``quiet_s`` in a row."""
+        deadline = time.monotonic() + timeout_s
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            self.check()
+            tick()
+            if self.idle():
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= quiet_s:
+                    return True
+            else:
+                quiet_since = None
+            time.sleep(0.1)
+        return False
+
+    def process_ids(self) -> list[int]:
+        return [function.pid for function in self.functions.values() if function.pid is not None]
+
+    def ports(self) -> list[int]:
+        ports = [port for function in self.functions.values() for port in (function.port, function.runtime_port)]
+        if self.moto is not None:
+            ports.append(self.moto.port)
+        if self.gateway is not None:
+            ports.append(self.gateway.port)
+        return ports
