@@ -16,18 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devtools.traffic import HEALTHY_METRICS
+from devtools.traffic import seed as load_seed
+
 ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "tests" / "fixtures" / "seeds"
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/bench"
-HEALTHY = {
-    "total_packets_lost": 0,
-    "total_packets_received": 50_000,
-    "packet_loss_percentage": 0.1,
-    "jitter": {"avg": 1.2, "max": 9.0},
-    "latency": {"avg": 40.0, "max": 80.0},
-    "mos": 4.3,
-    "tags": [],
-}
 
 
 @dataclass(frozen=True)
@@ -43,16 +36,11 @@ class Workload:
         return self.conferences + self.participants
 
 
-def _seed(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((SEEDS / name).read_text())
-    return event
-
-
 def build(conferences: int = 100, participants_each: int = 6, seed: int = 7) -> Workload:
     rng = random.Random(seed)  # noqa: S311 (a reproducible workload, not cryptography)
-    partial_seed = _seed("conference-summary-partial.json")
-    complete_seed = _seed("conference-summary-complete.json")
-    participant_seed = _seed("conference-participant-summary-complete.json")
+    partial_seed = load_seed("conference-summary-partial")
+    complete_seed = load_seed("conference-summary-complete")
+    participant_seed = load_seed("conference-participant-summary-complete")
     unique: list[dict[str, Any]] = []
     stale: list[dict[str, Any]] = []
     for c in range(conferences):
@@ -83,7 +71,8 @@ def build(conferences: int = 100, participants_each: int = 6, seed: int = 7) -> 
             )
             if number % 5 != 0:  # 80 % healthy
                 data["quality_issues"] = 0
-                data["metrics"] = {"inbound": copy.deepcopy(HEALTHY), "outbound": copy.deepcopy(HEALTHY)}
+                healthy = copy.deepcopy(HEALTHY_METRICS)
+                data["metrics"] = {"inbound": healthy, "outbound": copy.deepcopy(healthy)}
             unique.append(event)
     duplicates = [copy.deepcopy(rng.choice(unique)) for _ in range(conferences)]
     events = unique + stale + duplicates
@@ -93,7 +82,7 @@ def build(conferences: int = 100, participants_each: int = 6, seed: int = 7) -> 
 
 def participants_only(count: int = 1000) -> list[dict[str, Any]]:
     """``count`` distinct participant summaries: the largest items, for the memory and CPU worst case."""
-    template = _seed("conference-participant-summary-complete.json")
+    template = load_seed("conference-participant-summary-complete")
     events = []
     for number in range(count):
         event = copy.deepcopy(template)

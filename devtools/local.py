@@ -1,14 +1,20 @@
 """Run the built functions locally, without Docker or an AWS account.
 
-    python -m devtools.local demo                                   # what `make demo` runs
+    python -m devtools.local demo [--json] [--no-samples] [--conferences N] [--participants N]   # make demo
+    python -m devtools.local up [--json]                                                          # make up
     python -m devtools.local invoke FUNCTION EVENT_FILE [--seed]    # `sam local invoke`, without Docker
 
+``demo`` and ``up`` start the whole stack (devtools.runner): moto server, every built function under the
+Lambda Runtime Interface Emulator, the stream pollers and the webhook gateway. ``demo`` sends generated
+traffic and the samples through both paths and reports where every event ended (devtools.demo); ``up``
+keeps the stack running until Ctrl-C or SIGTERM.
+
 ``invoke`` starts moto server on 127.0.0.1 with the template's data resources, runs FUNCTION (a
-logical id from template.yaml) from .aws-sam/build under the Lambda Runtime Interface Emulator with
-the environment the template gives it (pointed at the local resources), hands it EVENT_FILE, prints
-its answer on stdout and its logs on stderr, then stops everything. ``--seed`` first stores the
-sample events of events/ through the processing functions, so that, say, the alert function finds
-conference names. The exit status is 1 when the handler raised.
+logical id from template.yaml) from .aws-sam/build under the emulator with the environment the
+template gives it (pointed at the local resources), hands it EVENT_FILE, prints its answer on stdout
+and its logs on stderr, then stops everything. ``--seed`` first stores the sample events of events/
+through the processing functions, so that, say, the alert function finds conference names. The exit
+status is 1 when the handler raised.
 """
 
 from __future__ import annotations
