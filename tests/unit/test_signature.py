@@ -90,6 +90,24 @@ def test_a_missing_signature_fails() -> None:
     assert check(request(auth_token=None)) is Refusal.NO_SIGNATURE
 
 
+@pytest.mark.parametrize("second_name", ["X-Twilio-Signature", "x-twilio-signature"])
+def test_two_signature_headers_are_refused_even_when_one_is_valid(second_name: str) -> None:
+    event = api_gateway_event(PATH, BODY, host=HOST, auth_token=TOKEN)
+    valid = event["headers"]["X-Twilio-Signature"]
+    event["multiValueHeaders"]["X-Twilio-Signature"] = ["forged"]
+    event["multiValueHeaders"].setdefault(second_name, []).append(valid)
+    assert check(APIGatewayProxyEvent(event)) is Refusal.SIGNATURES
+
+
+def test_the_signature_header_name_is_case_insensitive() -> None:
+    event = api_gateway_event(PATH, BODY, host=HOST, auth_token=TOKEN)
+    value = event["headers"].pop("X-Twilio-Signature")
+    del event["multiValueHeaders"]["X-Twilio-Signature"]
+    event["headers"]["x-twilio-signature"] = value
+    event["multiValueHeaders"]["x-twilio-signature"] = [value]
+    assert check(APIGatewayProxyEvent(event)) is None
+
+
 def test_a_wrong_token_fails() -> None:
     assert check(request(auth_token="someone-elses-token")) is Refusal.BAD_SIGNATURE
 

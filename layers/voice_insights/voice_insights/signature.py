@@ -44,6 +44,7 @@ class Refusal(StrEnum):
     NOT_JSON = "the content type must be application/json"
     BASIC_AUTH = "missing or wrong HTTP Basic credentials"
     NO_SIGNATURE = "missing X-Twilio-Signature header"
+    SIGNATURES = "more than one X-Twilio-Signature header"
     BODY_HASH = "the body does not match the bodySHA256 the request was signed with"
     BAD_SIGNATURE = "invalid X-Twilio-Signature"
 
@@ -136,7 +137,10 @@ def check_request(
     credentials = source.get()
     if credentials.basic_auth is not None and not _basic_auth_matches(request, credentials.basic_auth):
         return Refusal.BASIC_AUTH
-    signature = _header(request, SIGNATURE_HEADER)
+    signatures = _header_values(request, SIGNATURE_HEADER)
+    if len(signatures) > 1:
+        return Refusal.SIGNATURES  # Twilio sends one; with several, which one was checked would be a guess
+    signature = signatures[0] if signatures else ""
     if not signature:
         return Refusal.NO_SIGNATURE
     url = public_url(request, base_url)
@@ -160,6 +164,17 @@ def _header(request: APIGatewayProxyEvent, name: str) -> str | None:
     headers = request.headers or {}
     wanted = name.lower()
     return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+def _header_values(request: APIGatewayProxyEvent, name: str) -> list[str]:
+    """Every value sent for a header, whatever the case of its name (API Gateway's multiValueHeaders, read raw:
+    Powertools' case-insensitive view would fold ``X-Twilio-Signature`` and ``x-twilio-signature`` into one)."""
+    wanted = name.lower()
+    multi: dict[str, list[str] | None] = request.raw_event.get("multiValueHeaders") or {}
+    values = [value for key, values in multi.items() if key.lower() == wanted for value in values or []]
+    # An event built by hand may carry only the single-value map.
+    single: dict[str, str] = request.raw_event.get("headers") or {}
+    return values or [value for key, value in single.items() if key.lower() == wanted]
 
 
 def _basic_auth_matches(request: APIGatewayProxyEvent, expected: tuple[str, str]) -> bool:
