@@ -29,7 +29,7 @@ def runner() -> Iterator[LocalRunner]:
 def participant_event(event_id: str) -> dict[str, Any]:
     event = copy.deepcopy(seed("conference-participant-summary-complete"))
     event["id"] = event_id
-    event["data"]["participant_sid"] = "CP" + hashlib.sha1(event_id.encode()).hexdigest()[:32]  # noqa: S324 (an id)
+    event["data"]["participant_sid"] = "CP" + hashlib.sha1(event_id.encode()).hexdigest()[:32]
     return event
 
 
