@@ -72,7 +72,8 @@ def _send(
 ) -> WebhookResult:
     """Kinesis records in one go (as a busy sink does), webhooks on a thread, a progress bar meanwhile."""
     assert runner.gateway is not None
-    bar = tqdm(total=len(deliveries), desc="events settled", unit="ev", file=log, disable=not progress or None)
+    # disable=None: the bar shows on a terminal only
+    bar = tqdm(total=len(deliveries), desc="events settled", unit="ev", file=log, disable=None if progress else True)
     put_on_stream(runner.endpoint_url, runner.ref("EventStream"), [d for d in deliveries if d.path == "kinesis"])
     result = WebhookResult()
     route_urls = runner.gateway.route_urls()

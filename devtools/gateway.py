@@ -117,6 +117,7 @@ class LocalGateway:
         route = self.routes.get((request.command, url.path))
         if route is None:
             return _message(403, "Missing Authentication Token")
+        text = _is_text(body)
         headers: dict[str, list[str]] = {}
         for name, value in request.headers.items():  # duplicate headers kept, as multiValueHeaders does
             headers.setdefault(name, []).append(value)
@@ -127,11 +128,10 @@ class LocalGateway:
             route.stage,
             headers,
             parse_qs(url.query, keep_blank_values=True),
-            body.decode() if _is_text(body) else base64.b64encode(body).decode(),
+            body.decode() if text else base64.b64encode(body).decode(),
             source_ip=request.client_address[0],
         )
-        if not _is_text(body):
-            event["isBase64Encoded"] = True
+        event["isBase64Encoded"] = not text
         try:
             answer = self.invokers[route.function](event)
         except Exception as error:  # a function error: API Gateway answers 502

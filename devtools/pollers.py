@@ -57,7 +57,6 @@ class PollerStats:
     retries: int = 0
     sent_to_destination: int = 0
     function_errors: int = 0
-    last_answer: Any = None
 
 
 class ShardReader:
@@ -66,39 +65,28 @@ class ShardReader:
     def __init__(self, trigger: StreamTrigger, shard_id: str, endpoint_url: str) -> None:
         self.trigger = trigger
         self.shard_id = shard_id
-        self.last_sequence: str | None = None
-        if trigger.kind == "kinesis":
-            self.client = local_client("kinesis", endpoint_url)
-            self.iterator = self.client.get_shard_iterator(
-                StreamARN=trigger.stream_arn, ShardId=shard_id, ShardIteratorType=trigger.starting_position
-            )["ShardIterator"]
-        else:
-            self.client = local_client("dynamodbstreams", endpoint_url)
+        self.patterns = list(trigger.filter_patterns)
+        # Both APIs spell the stream argument differently; moto_server makes table-stream iterators safe to keep.
+        stream = {"StreamARN": trigger.stream_arn} if trigger.kind == "kinesis" else {"StreamArn": trigger.stream_arn}
+        self.client = local_client("kinesis" if trigger.kind == "kinesis" else "dynamodbstreams", endpoint_url)
+        self.iterator = self.client.get_shard_iterator(
+            **stream, ShardId=shard_id, ShardIteratorType=trigger.starting_position
+        )["ShardIterator"]
 
     def read(self) -> list[dict[str, Any]]:
         if self.trigger.kind == "kinesis":
             page = self.client.get_records(ShardIterator=self.iterator, Limit=10_000, StreamARN=self.trigger.stream_arn)
-            self.iterator = page.get("NextShardIterator") or self.iterator
-            return [kinesis_record(r, self.shard_id, self.trigger.stream_arn) for r in page["Records"]]
-        # A fresh iterator per read: moto's table-stream iterator holds the shard object, which a cancelled
-        # transaction replaces (moto restores a copy of the table), so an old iterator would see nothing new.
-        position = (
-            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.last_sequence}
-            if self.last_sequence
-            else {"ShardIteratorType": self.trigger.starting_position}
-        )
-        iterator = self.client.get_shard_iterator(StreamArn=self.trigger.stream_arn, ShardId=self.shard_id, **position)
-        page = self.client.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)
-        records = [table_stream_record(r, self.trigger.stream_arn) for r in page["Records"]]
-        if records:
-            self.last_sequence = sequence_number(records[-1])
+            records = [kinesis_record(r, self.shard_id, self.trigger.stream_arn) for r in page["Records"]]
+        else:
+            page = self.client.get_records(ShardIterator=self.iterator, Limit=1000)
+            records = [table_stream_record(r, self.trigger.stream_arn) for r in page["Records"]]
+        self.iterator = page.get("NextShardIterator") or self.iterator
         return records
 
     def matches(self, record: dict[str, Any]) -> bool:
-        patterns = list(self.trigger.filter_patterns)
         if self.trigger.kind == "kinesis":
-            return kinesis_filter_matches(patterns, record)
-        return table_stream_filter_matches(patterns, record)
+            return kinesis_filter_matches(self.patterns, record)
+        return table_stream_filter_matches(self.patterns, record)
 
 
 def shard_ids(trigger: StreamTrigger, endpoint_url: str) -> list[str]:
@@ -227,7 +215,6 @@ class StreamPoller:
             answer = self.invoke({"Records": batch})
         except Exception as error:  # the emulator raised, timed out or is gone
             raise FunctionError(str(error)) from error
-        self.stats.last_answer = answer
         self.on_event(f"{self.name}: {len(batch)} records -> {json.dumps(answer)[:160]}")
         if not self.trigger.reports_item_failures or not isinstance(answer, dict):
             return None

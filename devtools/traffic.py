@@ -63,13 +63,6 @@ class Delivery:
     function: str  # whose route a webhook element is posted to; the stream's routing is the filters' job
     key: str  # the event id, or raw:<sha256> when no id can be read from it
 
-    @property
-    def raw_text(self) -> str:
-        """The payload as the rejected-events store keeps it."""
-        if isinstance(self.payload, bytes):
-            return self.payload.decode("utf-8", errors="replace")
-        return json.dumps(self.payload, ensure_ascii=False)
-
 
 @dataclass
 class Traffic:
