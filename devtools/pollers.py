@@ -116,6 +116,7 @@ class StreamPoller:
         invoke: Invoke,
         on_event: Callable[[str], None] = lambda _: None,
         queue_urls: dict[str, str] | None = None,
+        retry_backoff_s: tuple[float, ...] = RETRY_BACKOFF_S,
     ) -> None:
         self.trigger = trigger
         self.shard_id = shard_id
@@ -123,6 +124,8 @@ class StreamPoller:
         self.invoke = invoke
         self.on_event = on_event
         self.queue_urls = queue_urls or {}  # on-failure destination ARN -> queue URL
+        self.retry_backoff_s = retry_backoff_s
+        self._reader: ShardReader | None = None
         self.stats = PollerStats()
         self.pending: deque[dict[str, Any]] = deque()
         self._first_pending_at = 0.0
@@ -136,10 +139,28 @@ class StreamPoller:
     def name(self) -> str:
         return f"{self.trigger.function} <- {self.trigger.kind}:{self.shard_id}"
 
+    @property
+    def reader(self) -> ShardReader:
+        if self._reader is None:  # made on first use: its iterator starts where the trigger says
+            self._reader = ShardReader(self.trigger, self.shard_id, self.endpoint_url)
+        return self._reader
+
     def start(self) -> StreamPoller:
-        self.reader = ShardReader(self.trigger, self.shard_id, self.endpoint_url)
+        _ = self.reader
         self._thread.start()
         return self
+
+    def drain(self) -> int:
+        """Without a thread (tests): read what the shard holds now and settle it batch by batch, as the
+        running poller would, retries and on-failure destination included. Returns the records matched."""
+        matched = 0
+        while fetched := self.reader.read():
+            records = [record for record in fetched if self.reader.matches(record)]
+            self.stats.records_filtered_out += len(fetched) - len(records)
+            matched += len(records)
+            for start in range(0, len(records), self.trigger.batch_size):
+                self._settle(records[start : start + self.trigger.batch_size])
+        return matched
 
     def stop(self) -> None:
         self._stop.set()
@@ -205,7 +226,7 @@ class StreamPoller:
                 self._give_up(batch, attempts, answer_error)
                 return
             self.stats.retries += 1
-            self._stop.wait(RETRY_BACKOFF_S[min(attempts, len(RETRY_BACKOFF_S)) - 1])
+            self._stop.wait(self.retry_backoff_s[min(attempts, len(self.retry_backoff_s)) - 1])
 
     def _invoke(self, batch: list[dict[str, Any]]) -> int | None:
         """Index of the first record to retry, or None when the whole batch is done."""

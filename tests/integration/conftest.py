@@ -56,6 +56,17 @@ class LocalStack:
         self._delivered_stream_events: set[str] = set()
         self.set_webhook_secret(LOCAL_WEBHOOK_SECRET)
 
+    def function_env(self) -> dict[str, str]:
+        """The environment template.yaml gives the functions, for these resources."""
+        return {
+            "SUMMARIES_TABLE_NAME": self.table_name,
+            "REJECTED_BUCKET_NAME": self.bucket,
+            "RETENTION_DAYS": "0",
+            "ALERT_TOPIC_ARN": self.topic_arn,
+            "ALERT_LEDGER_TABLE_NAME": self.ledger_table,
+            "WEBHOOK_SECRET_ARN": self.webhook_secret,
+        }
+
     def set_webhook_secret(self, value: dict[str, str]) -> None:
         self.client("secretsmanager").put_secret_value(SecretId=self.webhook_secret, SecretString=json.dumps(value))
 
@@ -90,12 +101,8 @@ def stack(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
     for name, value in aws_env(moto.endpoint_url).items():
         monkeypatch.setenv(name, value)
     local = LocalStack(moto.endpoint_url)
-    monkeypatch.setenv("SUMMARIES_TABLE_NAME", local.table_name)
-    monkeypatch.setenv("REJECTED_BUCKET_NAME", local.bucket)
-    monkeypatch.setenv("RETENTION_DAYS", "0")
-    monkeypatch.setenv("ALERT_TOPIC_ARN", local.topic_arn)
-    monkeypatch.setenv("ALERT_LEDGER_TABLE_NAME", local.ledger_table)
-    monkeypatch.setenv("WEBHOOK_SECRET_ARN", local.webhook_secret)
+    for name, value in local.function_env().items():
+        monkeypatch.setenv(name, value)
     return local
 
 
