@@ -117,7 +117,6 @@ class LocalGateway:
         route = self.routes.get((request.command, url.path))
         if route is None:
             return _message(403, "Missing Authentication Token")
-        text = _is_text(body)
         headers: dict[str, list[str]] = {}
         for name, value in request.headers.items():  # duplicate headers kept, as multiValueHeaders does
             headers.setdefault(name, []).append(value)
@@ -128,10 +127,9 @@ class LocalGateway:
             route.stage,
             headers,
             parse_qs(url.query, keep_blank_values=True),
-            body.decode() if text else base64.b64encode(body).decode(),
+            body,  # base64-encoded when it is not UTF-8
             source_ip=request.client_address[0],
         )
-        event["isBase64Encoded"] = not text
         try:
             answer = self.invokers[route.function](event)
         except Exception as error:  # a function error: API Gateway answers 502
@@ -147,14 +145,6 @@ class LocalGateway:
             response_headers[name] = ", ".join(str(v) for v in values)
         self.on_request(f"{request.command} {url.path} -> {answer['statusCode']} {data[:160].decode(errors='replace')}")
         return int(answer["statusCode"]), response_headers, data
-
-
-def _is_text(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _message(status: int, message: str) -> tuple[int, dict[str, str], bytes]:

@@ -68,16 +68,26 @@ def kinesis_record(record: dict[str, Any], shard_id: str, stream_arn: str) -> di
 def kinesis_filter_matches(patterns: list[dict[str, Any]] | None, record: dict[str, Any]) -> bool:
     """Lambda's filtering of one Kinesis record: no patterns pass everything; patterns are OR-ed.
 
-    A pattern on ``data`` only matches when the data is JSON: Lambda drops other records.
+    A pattern on ``data`` only matches when the data is JSON: Lambda drops other records. Read strictly here
+    (RFC 8259), as the catch-all function assumes; Lambda documents no leniency.
     Supported here: nested keys and lists of exact values (what this template uses).
     """
     if not patterns:
         return True
-    try:
-        data = json.loads(base64.b64decode(record["kinesis"]["data"]))
-    except ValueError:
+    try:  # strict JSON: UTF-8 text (no byte-order mark), no NaN or Infinity
+        data = json.loads(base64.b64decode(record["kinesis"]["data"]).decode(), parse_constant=_not_json)
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to read as JSON
         return False
     return any(_matches(pattern.get("data", {}), data) for pattern in patterns)
+
+
+def _values(value: Any) -> list[Any]:
+    """An array matches when any of its elements does; other values are one value."""
+    return value if isinstance(value, list) else [value]
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _matches(pattern: dict[str, Any], value: Any) -> bool:
@@ -87,7 +97,7 @@ def _matches(pattern: dict[str, Any], value: Any) -> bool:
         if isinstance(expected, dict):
             if not _matches(expected, value.get(key)):
                 return False
-        elif value.get(key) not in expected:
+        elif not any(v in expected for v in _values(value.get(key))):
             return False
     return True
 
@@ -154,7 +164,7 @@ def twilio_signature(url: str, auth_token: str) -> str:
 
 def api_gateway_event(
     path: str,
-    body: str,
+    body: str | bytes,
     headers: dict[str, str] | None = None,
     stage: str = "v1",
     auth_token: str | None = LOCAL_AUTH_TOKEN,
@@ -163,8 +173,10 @@ def api_gateway_event(
 ) -> dict[str, Any]:
     """A REST API proxy event for a POST of ``body`` on ``path`` (what API Gateway sends Lambda),
     signed with ``auth_token`` as Twilio signs (unsigned when None; ``headers`` override). Twilio
-    appends ``bodySHA256`` to the sink URL's own ``query``."""
-    query = {**(query or {}), "bodySHA256": hashlib.sha256(body.encode()).hexdigest()}
+    appends ``bodySHA256`` to the sink URL's own ``query``. A body that is not UTF-8 is passed base64-encoded,
+    as API Gateway passes a binary body."""
+    raw = body if isinstance(body, bytes) else body.encode()
+    query = {**(query or {}), "bodySHA256": hashlib.sha256(raw).hexdigest()}
     signed: dict[str, str] = {}
     if auth_token is not None:
         url = f"https://{host}/{stage}{path}?" + urlencode(query, quote_via=quote, safe="")
@@ -177,7 +189,7 @@ def api_gateway_event(
         stage,
         {name: [value] for name, value in all_headers.items()},
         {name: [value] for name, value in query.items()},
-        body,
+        raw,
     )
 
 
@@ -188,12 +200,18 @@ def proxy_event(
     stage: str,
     headers: dict[str, list[str]],
     query: dict[str, list[str]],
-    body: str,
+    body: str | bytes,
     source_ip: str = "127.0.0.1",
 ) -> dict[str, Any]:
     """API Gateway's REST proxy event (payload 1.0): single-value maps keep the last value, as API Gateway does
     (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html)."""
     host = next((values[-1] for name, values in headers.items() if name.lower() == "host"), "localhost")
+    is_base64 = False
+    if isinstance(body, bytes):
+        try:
+            body = body.decode()
+        except UnicodeDecodeError:
+            body, is_base64 = base64.b64encode(body).decode(), True
     return {
         "resource": resource,
         "path": path,
@@ -217,7 +235,7 @@ def proxy_event(
             "identity": {"sourceIp": source_ip},
         },
         "body": body,
-        "isBase64Encoded": False,
+        "isBase64Encoded": is_base64,
     }
 
 

@@ -187,6 +187,31 @@ def test_unrouted_skips_types_other_functions_take_and_rejects_the_rest(sink_tes
     assert isinstance(decode(json.dumps(sink_test_event).encode(), routes.UNROUTED), SinkTest)
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: "\ufeff" + text,  # a byte-order mark: not JSON text (RFC 8259 section 8.1)
+        lambda text: text.replace('"duration_seconds": 3600', '"duration_seconds": NaN'),
+        lambda text: text.replace('"duration_seconds": 3600', '"duration_seconds": -Infinity'),
+    ],
+    ids=["byte-order-mark", "NaN", "-Infinity"],
+)
+def test_unrouted_rejects_a_routed_type_that_is_not_strict_json(damage: Any) -> None:
+    """Skipping trusts that Lambda's (strict) filter gave the event to its type's function: it did not here."""
+    text = damage(json.dumps(load_seed("conference_summary_complete")))
+    decision = decode(text.encode(), routes.UNROUTED)
+    assert isinstance(decision, Rejected)
+    assert "not valid JSON" in decision.reason
+
+
+def test_unrouted_reads_a_type_that_is_not_a_string_as_lambdas_filter_does() -> None:
+    complete = load_seed("conference_summary_complete")
+    for not_routed in ([], {}, 7, None, ["com.twilio.voice.insights.call-summary.complete"]):
+        assert isinstance(decode({**complete, "type": not_routed}, routes.UNROUTED), Rejected)
+    # An array matches a filter when one element does: that function has it.
+    assert isinstance(decode({**complete, "type": [complete["type"], 1]}, routes.UNROUTED), Skipped)
+
+
 def test_many_errors_are_summarised() -> None:
     event = load_seed("conference_summary_complete")
     event["data"] = {}

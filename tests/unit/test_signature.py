@@ -54,7 +54,7 @@ def request(body: str = BODY, **options: Any) -> APIGatewayProxyEvent:
 
 
 def check(event: APIGatewayProxyEvent, secret: Secret | None = None, base_url: str = "") -> Refusal | None:
-    return check_request(event, secret or Secret(TOKEN), base_url, MAX_BODY)  # type: ignore[arg-type]
+    return check_request(event, event.decoded_body or "", secret or Secret(TOKEN), base_url, MAX_BODY)  # type: ignore[arg-type]
 
 
 def test_a_request_signed_as_twilio_signs_passes() -> None:

@@ -72,13 +72,22 @@ class NotJson(ValueError):
 
 
 def load_json(text: str) -> Any:
-    """``json.loads`` that fails only with ``NotJson``: deep nesting raises RecursionError, not ValueError."""
+    """Strict JSON (RFC 8259: no NaN or Infinity, no byte-order mark) that fails only with ``NotJson``.
+
+    Strict because the catch-all function skips an event when it reads as a routed type, trusting that
+    Lambda's filter (which reads JSON strictly) handed it to that type's function; what Lambda cannot
+    read must be rejected here, not skipped. Deep nesting raises RecursionError, not ValueError.
+    """
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_json_constant)
     except ValueError as exc:
         raise NotJson(f"not valid JSON: {exc}") from None
     except RecursionError:
         raise NotJson("JSON nested too deeply") from None
+
+
+def _not_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _decode_unrouted(raw: str | Any) -> Decision:
@@ -90,8 +99,8 @@ def _decode_unrouted(raw: str | Any) -> Decision:
     if not isinstance(raw, dict):
         return Rejected(reason=f"a CloudEvent must be a JSON object, got {_json_kind(raw)}")
     event_type = raw.get("type")
-    if event_type in ROUTED_EVENT_TYPES:
-        return Skipped(event_type=event_type)
+    if _taken_by_a_filter(event_type):
+        return Skipped(event_type=str(event_type))
     if event_type == EventType.SINK_TEST:
         try:
             event = parse(event=raw, model=SinkTestEvent)
@@ -104,6 +113,13 @@ def _decode_unrouted(raw: str | Any) -> Decision:
         event_id=_str_or_none(raw.get("id")),
         event_type=_str_or_none(event_type),
     )
+
+
+def _taken_by_a_filter(event_type: Any) -> bool:
+    """Whether a processing function's filter matches this ``type``: Lambda's filter matches an array value
+    when any element matches (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html)."""
+    values = event_type if isinstance(event_type, list) else [event_type]
+    return any(isinstance(value, str) and value in ROUTED_EVENT_TYPES for value in values)
 
 
 def _rejection(raw: Any, exc: ValidationError, route: Route, tagged: bool) -> Rejected:

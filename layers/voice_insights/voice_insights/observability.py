@@ -1,5 +1,6 @@
 """Logger, metrics and tracer shared by every function (Powertools; configured by POWERTOOLS_* variables)."""
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 # The shape of every Lambda handler in this project.
 Handler = Callable[[dict[str, Any], LambdaContext], Any]
 
-logger = Logger()
+
+def utf8_json(value: Any) -> str:
+    """Compact JSON, non-ASCII kept as is, unless a string holds a lone surrogate (the JSON text
+    ``"\\ud800"`` decodes to one): UTF-8 cannot encode it, so that JSON is escaped to ASCII, which
+    reads back to the same text. Used for log lines (a line stdout cannot write is lost) and for
+    the rejected records."""
+    text = json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, default=str, separators=(",", ":"))
+    return text
+
+
+logger = Logger(json_serializer=utf8_json)
 metrics = Metrics()
 tracer = Tracer()

@@ -125,10 +125,9 @@ def public_url(request: APIGatewayProxyEvent, base_url: str = "") -> str:
 
 
 def check_request(
-    request: APIGatewayProxyEvent, source: CredentialSource, base_url: str, max_body_bytes: int
+    request: APIGatewayProxyEvent, body: str, source: CredentialSource, base_url: str, max_body_bytes: int
 ) -> Refusal | None:
-    """None when the request is Twilio's; else why not. Raises CredentialsUnavailable."""
-    body = request.decoded_body or ""
+    """None when the request (``body``: its body as text) is Twilio's; else why not. Raises CredentialsUnavailable."""
     if len(body.encode()) > max_body_bytes:
         return Refusal.TOO_LARGE
     content_type = (_header(request, "Content-Type") or "").split(";", 1)[0].strip().lower()

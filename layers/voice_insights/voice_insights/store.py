@@ -26,6 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voice_insights.items import StoredItem
+from voice_insights.observability import utf8_json
 
 # TransactWriteItems: at most 100 actions and 4 MB per request
 # (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
@@ -195,7 +196,7 @@ class RejectedEventStore:
         self.client.put_object(
             Bucket=self.bucket,
             Key=key,
-            Body=json.dumps(record, ensure_ascii=False, default=str).encode(),
+            Body=utf8_json(record).encode(),
             ContentType="application/json",
         )
         return key

@@ -7,13 +7,15 @@ a 4xx is never retried (the events are discarded by Twilio). So:
   rotated without updating the secret) can still be replayed; 503 when the secret cannot be read,
   so Twilio delivers again later and nothing unsigned is ever accepted;
 - 200 with counts once every event is stored, ignored as a duplicate/stale, or kept as rejected;
-- 400 only when the body is not a JSON array at all, and only after the body was kept;
+- 400 only when the body is not a JSON array at all (or not even UTF-8 text), and only after the body
+  was kept;
 - 500 when anything is not settled yet (AWS trouble), so Twilio delivers the batch again;
   the events already stored then come back as duplicates, which is harmless.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,8 +58,12 @@ def build_resolver(
     @app.post(route_path(route_name))
     def receive() -> Response[str]:
         request = app.current_event
-        body = request.decoded_body or ""
         origin = {"request_id": request.request_context.request_id, "path": request.path}
+        raw = request_body(request)
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:  # Twilio sends JSON, which is UTF-8 (RFC 8259); keep it as bytes
+            return _refuse_body(pipeline(), raw, origin, "the body is not UTF-8 text")
         refused = _authenticate(request, auth(), pipeline, body, origin)
         if refused is not None:
             return refused
@@ -88,7 +94,7 @@ def _authenticate(
 ) -> Response[str] | None:
     """None when the request is Twilio's; else the answer, given after the body is kept."""
     try:
-        refusal = check_request(request, auth.credentials, auth.public_base_url, auth.max_body_bytes)
+        refusal = check_request(request, body, auth.credentials, auth.public_base_url, auth.max_body_bytes)
     except CredentialsUnavailable as error:
         metrics.add_metric(name="SignatureCheckUnavailable", unit=MetricUnit.Count, value=1)
         logger.error("Webhook request not checked: no usable auth token, Twilio will retry", reason=str(error))
@@ -109,7 +115,13 @@ def _authenticate(
     return _json(refusal.status, {"message": refusal.value})
 
 
-def _refuse_body(pipeline: Pipeline, body: str, origin: dict[str, Any], reason: str) -> Response[str]:
+def request_body(request: APIGatewayProxyEvent) -> bytes:
+    """The body as sent: API Gateway passes a body it does not take for text base64-encoded."""
+    body = request.body or ""
+    return base64.b64decode(body) if request.is_base64_encoded else body.encode()
+
+
+def _refuse_body(pipeline: Pipeline, body: str | bytes, origin: dict[str, Any], reason: str) -> Response[str]:
     outcome = pipeline.keep_rejection(Inbound(raw=body, origin=origin), Rejected(reason), source="webhook")
     if outcome is not Outcome.REJECTED:
         return _json(500, {"message": "the request could not be kept; deliver it again"})
