@@ -10,16 +10,20 @@ Webhook bodies are posted as API Gateway proxy events signed with the local toke
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from devtools.cfn import load_template
 from devtools.lambda_events import api_gateway_event
+from devtools.moto_server import MotoServer
 from devtools.pollers import StreamPoller, shard_ids
 from devtools.traffic import WEBHOOK_ATTEMPTS, Delivery
 from devtools.triggers import api_routes, stream_triggers
-from tests.integration.conftest import TEMPLATE, Handler, LocalStack, function_name
+from tests.integration.conftest import TEMPLATE, Handler, LocalStack, function_name, load_handlers
+from voice_insights.alert_message import AlertPayload
 
 FAST_RETRY_BACKOFF_S = (0.02, 0.05, 0.1)  # Lambda waits longer; the order of events is what matters here
 
@@ -115,3 +119,34 @@ class InProcessPipeline:
 
     def given_up(self) -> int:
         return sum(p.stats.sent_to_destination for p in self.pollers)
+
+
+IGNORED_ATTRIBUTES = {"received_at"}  # when it arrived: differs between any two runs
+
+
+def fresh_stack(moto: MotoServer, functions_endpoint: str | None = None) -> tuple[LocalStack, dict[str, Handler]]:
+    """An empty local stack, and handlers (with their clients) configured for it; the functions reach AWS
+    through ``functions_endpoint`` when given (a fault proxy). The ``stack`` fixture restores the environment."""
+    moto.reset()
+    stack = LocalStack(moto.endpoint_url)
+    os.environ.update(stack.function_env())
+    os.environ["AWS_ENDPOINT_URL"] = functions_endpoint or moto.endpoint_url
+    return stack, load_handlers()
+
+
+def stored_state(stack: LocalStack) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (item["pk"]["S"], item["sk"]["S"]): {k: v for k, v in item.items() if k not in IGNORED_ATTRIBUTES}
+        for item in stack.items()
+    }
+
+
+def alert_keys(messages: list[dict[str, Any]]) -> Counter[tuple[str, str, str, str]]:
+    """One entry per (item, issue) alerted: an issue is its code and severity."""
+    alerted: Counter[tuple[str, str, str, str]] = Counter()
+    for message in messages:
+        alert = AlertPayload.model_validate_json(message["Body"])
+        item = alert.participant.participant_sid if alert.participant else "SUMMARY"
+        for issue in alert.issues:
+            alerted[(alert.conference_sid, item, issue.code, issue.severity)] += 1
+    return alerted

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections import Counter
 from typing import Any
 
@@ -23,13 +22,11 @@ from hypothesis import strategies as st
 
 from devtools.moto_server import MotoServer
 from devtools.traffic import HEALTHY_METRICS, ROUTE_OF_TYPE, Delivery, kinesis_bytes, seed
-from tests.integration.conftest import Handler, LocalStack, load_handlers
-from tests.integration.driver import InProcessPipeline
+from tests.integration.conftest import LocalStack
+from tests.integration.driver import InProcessPipeline, alert_keys, fresh_stack, stored_state
 from tests.reliability import scaled
-from voice_insights.alert_message import AlertPayload
 
 BAD_CONFERENCE_FIELDS = ("tags", "tag_info", "detected_issues")
-IGNORED_ATTRIBUTES = {"received_at"}  # when it arrived: differs between any two runs
 
 
 @st.composite
@@ -90,14 +87,6 @@ def _delivery(event: dict[str, Any], path: str) -> Delivery:
     return Delivery(path, payload, ROUTE_OF_TYPE[event["type"]], event["id"])  # type: ignore[arg-type]
 
 
-def fresh_stack(moto: MotoServer) -> tuple[LocalStack, dict[str, Handler]]:
-    """An empty local stack, and handlers (with their clients) configured for it."""
-    moto.reset()
-    stack = LocalStack(moto.endpoint_url)
-    os.environ.update(stack.function_env())  # the test's ``stack`` fixture restores the environment
-    return stack, load_handlers()
-
-
 def run(moto: MotoServer, batches: list[list[Delivery]]) -> tuple[Any, Counter[Any]]:
     """A fresh stack, each batch sent then settled (alerts too); the stored state and the alerts."""
     stack, handlers = fresh_stack(moto)
@@ -108,22 +97,7 @@ def run(moto: MotoServer, batches: list[list[Delivery]]) -> tuple[Any, Counter[A
         pipeline.settle()
     assert pipeline.given_up() == 0 and pipeline.webhooks.given_up == 0
     assert set(pipeline.webhooks.statuses) <= {200}
-    state = {
-        (item["pk"]["S"], item["sk"]["S"]): {k: v for k, v in item.items() if k not in IGNORED_ATTRIBUTES}
-        for item in stack.items()
-    }
-    return state, alert_keys(stack.drain(alerts_queue))
-
-
-def alert_keys(messages: list[dict[str, Any]]) -> Counter[tuple[str, str, str, str]]:
-    """One entry per (item, issue) alerted: an issue is its code and severity."""
-    alerted: Counter[tuple[str, str, str, str]] = Counter()
-    for message in messages:
-        alert = AlertPayload.model_validate_json(message["Body"])
-        item = alert.participant.participant_sid if alert.participant else "SUMMARY"
-        for issue in alert.issues:
-            alerted[(alert.conference_sid, item, issue.code, issue.severity)] += 1
-    return alerted
+    return stored_state(stack), alert_keys(stack.drain(alerts_queue))
 
 
 @pytest.mark.slow
