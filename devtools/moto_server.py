@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import socket
 import threading
 import urllib.request
@@ -9,6 +10,10 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.dynamodbstreams.models import ShardIterator
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -65,6 +70,71 @@ def _read_the_live_shard(get: Callable[..., dict[str, Any]]) -> Callable[..., di
 
 
 ShardIterator.get = _read_the_live_shard(ShardIterator.get)  # type: ignore[method-assign]
+
+
+class _CopiesButNotTables:
+    """moto's ``copy`` module as seen by its DynamoDB backend: a table is "copied" as itself (see below)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _roll_back_only_the_items_written(
+    transact: Callable[[DynamoDBBackend, list[dict[str, Any]]], None],
+) -> Callable[[DynamoDBBackend, list[dict[str, Any]]], None]:
+    """moto 5.2 backs up a TransactWriteItems by deep-copying the whole table once per item of the
+    transaction, so local writes slow down as the table grows (measured: 16 transactions of 100 items
+    into a table growing to 1,600 items took 34 s). Here moto's "backup" is the table itself, and a
+    cancelled transaction is undone item by item: the items it touched get their old versions back
+    and the stream records it added are dropped, as if it never happened (as on DynamoDB)."""
+
+    def transact_write_items(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        journal = []
+        for action in transact_items:
+            for op_type, op in action.items():
+                table = backend.tables.get(op.get("TableName", ""))
+                if table is None:
+                    continue
+                attrs = op["Item"] if op_type == "Put" else op.get("Key", {})
+                if table.hash_key_attr not in attrs:
+                    continue
+                hash_value = DynamoType(attrs[table.hash_key_attr])
+                range_value = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr in attrs else None
+                old = table.get_item(hash_value, range_value)
+                stream_length = len(table.stream_shard.items) if table.stream_shard is not None else 0
+                journal.append((table, hash_value, range_value, copy.deepcopy(old), stream_length))
+        try:
+            transact(backend, transact_items)
+        except Exception:
+            for table, hash_value, range_value, old, stream_length in reversed(journal):
+                _put_back(table, hash_value, range_value, old)
+                if table.stream_shard is not None:
+                    del table.stream_shard.items[stream_length:]
+            raise
+
+    return transact_write_items
+
+
+def _put_back(table: Table, hash_value: DynamoType, range_value: DynamoType | None, old: Any) -> None:
+    if range_value is None:
+        if old is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = old
+    elif old is None:
+        table.items.get(hash_value, {}).pop(range_value, None)
+    else:
+        table.items[hash_value][range_value] = old
+
+
+dynamodb_models.copy = _CopiesButNotTables()  # type: ignore[assignment]
+DynamoDBBackend.transact_write_items = _roll_back_only_the_items_written(  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items
+)
 
 
 class MotoServer:

@@ -78,3 +78,40 @@ def test_concurrent_transactions_from_several_writers_all_land(moto: MotoServer)
         thread.join()
     assert errors == []
     assert dynamodb.scan(TableName=table, Select="COUNT")["Count"] == 6 * 3 * 50
+
+
+def test_a_cancelled_transaction_leaves_the_table_and_its_stream_as_they_were(moto: MotoServer) -> None:
+    """The transaction's rollback is undone item by item (devtools.moto_server), not by copying the table."""
+    dynamodb, streams, table, arn, shard = stream_table(moto)
+    assert put_all(dynamodb, table, [f"old-{i}" for i in range(100)])
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "kept"}, "v": {"S": "1"}})
+    changes_before = read_all(streams, arn, shard)
+
+    # Two new items are written before the third's condition fails: all three are undone.
+    assert not put_all(dynamodb, table, ["new-1", "new-2", "old-7", "new-3"])
+    # A write that replaces an item, then a failing one: the item gets its old version back.
+    replace = {"Put": {"TableName": table, "Item": {"pk": {"S": "kept"}, "v": {"S": "2"}}}}
+    fail = {
+        "Put": {"TableName": table, "Item": {"pk": {"S": "old-8"}}, "ConditionExpression": "attribute_not_exists(pk)"}
+    }
+    try:
+        dynamodb.transact_write_items(TransactItems=[replace, fail])
+    except dynamodb.exceptions.TransactionCanceledException as cancelled:
+        codes = [reason["Code"] for reason in cancelled.response["CancellationReasons"]]
+        assert codes == ["None", "ConditionalCheckFailed"]
+    else:
+        raise AssertionError("the transaction should have been cancelled")
+
+    items = {item["pk"]["S"]: item for item in dynamodb.scan(TableName=table)["Items"]}
+    assert len(items) == 101 and not any(key.startswith("new-") for key in items)
+    assert items["kept"]["v"] == {"S": "1"}
+    assert read_all(streams, arn, shard) == changes_before
+
+    assert put_all(dynamodb, table, ["new-1", "new-2"])  # and the table takes writes as before
+    assert len(read_all(streams, arn, shard)) == len(changes_before) + 2
+
+
+def read_all(streams: Any, arn: str, shard: str) -> list[tuple[str, str]]:
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    page = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)
+    return [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in page["Records"]]
