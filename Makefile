@@ -7,7 +7,7 @@ SAM := .venv-sam/bin/sam
 PY := .venv/bin/python
 SRC := layers/voice_insights/voice_insights functions scripts tests devtools bench
 
-.PHONY: setup validate build lint security audit format unit integration test demo up invoke connect bench clean
+.PHONY: setup validate build lint security audit format unit integration test reliability demo up invoke connect bench replay clean
 
 setup:
 	@scripts/setup.sh
@@ -48,6 +48,14 @@ integration: build
 test: validate build lint security audit
 	$(PY) -m pytest
 
+# The reliability tests at full size (10,000+ generated bad inputs, 150 order/duplicate examples, faults on
+# bigger traffic, 50,000 events of load); `make test` runs the same tests smaller. Prints their figures.
+RELIABILITY_TESTS := tests/integration/test_properties.py tests/integration/test_bad_input.py \
+	tests/integration/test_faults.py tests/integration/test_load.py
+reliability: build
+	set -o pipefail; RELIABILITY=full $(PY) -m pytest -s -p no:logging $(RELIABILITY_TESTS) 2>&1 \
+	  | grep --line-buffered -E '^figures \||^(FAILED|ERROR) |^=+ .*(passed|failed|error).* =+$$'
+
 demo: build
 	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local demo $(ARGS)
 
@@ -68,6 +76,12 @@ bench: build
 #   make connect ARGS="--stack-name voice-insights --sink kinesis --external-id $$EXTERNAL_ID --dry-run"
 connect: setup
 	PYTHONPATH=layers/voice_insights $(PY) -m devtools.connect_twilio $(ARGS)
+
+# Replay what Lambda gave up on, from a deployed stack's on-failure queue, e.g.
+#   make replay ARGS="--queue-url $$(aws cloudformation describe-stacks --stack-name voice-insights \
+#     --query \"Stacks[0].Outputs[?OutputKey=='StreamFailuresQueueUrl'].OutputValue\" --output text)"
+replay: setup
+	PYTHONPATH=layers/voice_insights $(PY) -m devtools.replay $(ARGS)
 
 clean:
 	rm -rf .aws-sam .venv .venv-sam .venv-runtime .venv-security .pytest_cache .mypy_cache .ruff_cache

@@ -56,11 +56,19 @@ def run(options: DemoOptions, progress: bool = True, log: TextIO = sys.stderr) -
         function_of_path = {route.path: route.function for route in runner.gateway.routes.values()}
         deliveries = traffic.deliveries + (sample_deliveries(function_of_path) if options.samples else [])
         tally = LogTally()
+        sending = time.monotonic()
         webhook = _send(runner, deliveries, tally, options.timeout_s, progress, log)
         if not runner.wait_idle(timeout_s=options.timeout_s, tick=lambda: tally.read(runner.functions)):
             raise TimeoutError(f"the local stack was still busy after {options.timeout_s} s")
+        # Until the last alert went out; wait_idle's quiet period (nothing in flight) is not work.
+        busy_s = time.monotonic() - sending - runner.quiet_s
         tally.read(runner.functions)
         report = _report(runner, traffic, deliveries, tally, webhook, drain(runner.endpoint_url, alert_queue))
+    report["throughput"] = {
+        "events": len(deliveries),
+        "seconds": round(busy_s, 1),
+        "events_per_s": round(len(deliveries) / busy_s, 1),
+    }
     report["problems"] += [event for event in events if "given up" in event]
     report["elapsed_s"] = round(time.monotonic() - started, 1)
     report["ok"] = not report["problems"]
@@ -111,8 +119,14 @@ def _report(
     rejected = [r for r in rejections(endpoint, bucket) if r.source in ("kinesis", "webhook")]  # not the alert fn
     ignored = set().union(*tally.ignored.values())
     conservation = Conservation({d.key for d in deliveries}, stored, ignored, {r.key for r in rejected})
-    items = local_client("dynamodb", endpoint).scan(TableName=runner.ref("SummariesTable"), ProjectionExpression="sk")
-    kinds = Counter("conference" if item["sk"]["S"] == "SUMMARY" else "participant" for item in items["Items"])
+    pages = (
+        local_client("dynamodb", endpoint)
+        .get_paginator("scan")
+        .paginate(TableName=runner.ref("SummariesTable"), ProjectionExpression="sk")
+    )
+    kinds = Counter(
+        "conference" if item["sk"]["S"] == "SUMMARY" else "participant" for page in pages for item in page["Items"]
+    )
     alerts = [AlertPayload.model_validate_json(json.loads(n["Body"])["Message"]) for n in notifications]
     generated_alerts = Counter(
         (alert.conference_sid, alert.participant.participant_sid if alert.participant else None)
@@ -226,6 +240,8 @@ def render(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
         f"Accounted: {conservation['sent_ids'] - len(conservation['unaccounted_ids'])} of {conservation['sent_ids']} "
         f"event ids (stored {conservation['stored_ids']}, only ignored {conservation['ignored_only_ids']}, "
         f"rejected {conservation['rejected_ids']}) in {report['elapsed_s']} s",
+        f"Pace:      {report['throughput']['events_per_s']} events/s from the first sent to the last alert "
+        f"({report['throughput']['seconds']} s, one machine, moto serving one request at a time)",
     ]
     lines += [f"PROBLEM:   {problem}" for problem in report["problems"]]
     lines.append("every event is accounted for" if report["ok"] else "some events are NOT accounted for")

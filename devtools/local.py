@@ -89,6 +89,7 @@ def demo(args: argparse.Namespace) -> int:
         participants=args.participants,
         samples=not args.no_samples,
         random_seed=args.seed,
+        timeout_s=args.timeout,
     )
     try:
         report = demo_module.run(options, progress=not args.no_progress)
@@ -191,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     run_demo.add_argument("--no-samples", action="store_true", help="generated traffic only, not events/")
     run_demo.add_argument("--json", action="store_true", help="the report as JSON on stdout")
     run_demo.add_argument("--no-progress", action="store_true")
+    run_demo.add_argument("--timeout", type=float, default=300, help="seconds to wait for the stack to settle")
     run_up = commands.add_parser("up", help="the local stack, running until interrupted")
     run_up.add_argument("--json", action="store_true", help="print the endpoints, pids and ports as one JSON line")
     one = commands.add_parser("invoke", help="one built function with one event file (sam local invoke, no Docker)")

@@ -127,8 +127,11 @@ class LocalRunner:
     def idle(self) -> bool:
         return all(poller.idle() for poller in self.pollers) and (self.gateway is None or self.gateway.idle())
 
-    def wait_idle(self, timeout_s: float = 120, quiet_s: float = 1.5, tick: Callable[[], None] = lambda: None) -> bool:
+    quiet_s = 1.5  # how long nothing must be in flight before the stack counts as idle
+
+    def wait_idle(self, timeout_s: float = 120, tick: Callable[[], None] = lambda: None) -> bool:
         """Wait until every poller is caught up and nothing is in flight for ``quiet_s`` in a row."""
+        quiet_s = self.quiet_s
         deadline = time.monotonic() + timeout_s
         quiet_since: float | None = None
         while time.monotonic() < deadline:

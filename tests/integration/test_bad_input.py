@@ -58,6 +58,7 @@ class Accounting:
         self.kinesis_inputs += len(inputs)
         assert self._settled() - before == len(inputs), "a record was neither stored, ignored nor rejected"
         assert self.metrics.totals["EventsFailed"] == 0
+        assert sum(poller.stats.function_errors for poller in self.pipeline.pollers) == 0, "a function raised"
 
     def on_webhook(self, function: str, body: bytes, elements: int | None) -> None:
         """``elements``: how many events the body holds when it is a JSON array, else None."""
@@ -124,7 +125,7 @@ def test_every_corpus_input_is_settled_on_both_paths(stack: LocalStack, handlers
         if raw and value is not None:
             accounting.on_webhook(function, b"[" + raw.strip() + b"]", 1)
     figures = accounting.check_stores()
-    print(f"\nbad-input corpus: {len(CORPUS)} files, {json.dumps(figures)}")
+    print(f"\nfigures | bad-input corpus: {len(CORPUS)} files, {json.dumps(figures)}")
     assert figures["kinesis_inputs"] == len(CORPUS)
     assert figures["rejected_with_reason"] >= len(CORPUS)  # every file is rejected at least on one path
 
@@ -248,5 +249,5 @@ def test_generated_bad_inputs_are_settled_on_both_paths(stack: LocalStack, handl
     while accounting.kinesis_inputs < wanted:
         settled()
     figures = accounting.check_stores()
-    print(f"\nbad-input fuzz: {accounting.kinesis_inputs} generated inputs tried; {json.dumps(figures)}")
+    print(f"\nfigures | bad-input fuzz: {accounting.kinesis_inputs} generated inputs tried; {json.dumps(figures)}")
     assert accounting.kinesis_inputs >= wanted

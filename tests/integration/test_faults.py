@@ -91,7 +91,7 @@ def test_dynamodb_faults_change_nothing_after_retries(
         "items": len(state),
         "alerts": sum(alerts.values()),
     }
-    print(f"\nDynamoDB faults: {json.dumps(figures)}")
+    print(f"\nfigures | DynamoDB faults: {json.dumps(figures)}")
     assert sum(injected.values()) >= rate * figures["dynamodb_requests"] / 2
     if rate >= 0.5:
         assert {kind.split(":")[1] for kind in injected} == {"throttle", "server_error", "timeout", "drop"}
@@ -112,7 +112,7 @@ def test_a_short_sns_outage_is_ridden_out_by_retries(stack: LocalStack, moto: Mo
     outage = FaultPlan(rate=1.0, services=frozenset({"sns"}), kinds=("unavailable", "drop"), limit=12)
     stack_f, pipeline, queue = run(moto, deliveries, faults, outage)
     state, alerts, _ = outcome(stack_f, queue)
-    print(f"\nshort SNS outage: {json.dumps(faults.stats.as_dict())}, alerts {sum(alerts.values())}")
+    print(f"\nfigures | short SNS outage: {json.dumps(faults.stats.as_dict())}, alerts {sum(alerts.values())}")
     assert faults.stats.injected["sns:unavailable"] + faults.stats.injected["sns:drop"] == 12
     assert pipeline.given_up() == 0
     assert state == expected[0]
@@ -171,6 +171,6 @@ def test_batches_past_the_retry_budget_go_to_the_failure_queues_and_replay_exact
         "faults_injected": dict(faults.stats.injected),
         "alerts": sum(alerts.values()),
     }
-    print(f"\nretry budget exhausted, then replayed: {json.dumps(figures)}")
+    print(f"\nfigures | retry budget exhausted, then replayed: {json.dumps(figures)}")
     assert alerts == expected[1]
     assert rejections(stack_f) == expected[2]

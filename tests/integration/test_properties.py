@@ -127,5 +127,5 @@ def test_any_order_and_redelivery_ends_in_the_in_order_state_with_each_alert_onc
         examples["alerts"] += sum(alerts.values())
 
     property_holds()
-    print(f"\norder/duplicate property: {json.dumps(dict(examples))}")
+    print(f"\nfigures | order/duplicate property: {json.dumps(dict(examples))}")
     assert examples["examples"] > 0
