@@ -25,7 +25,7 @@ from typing import Any
 from bench import fake_aws, workload
 from bench.invoke import fake
 from devtools.cfn import function_for_code, load_template
-from devtools.moto_server import free_port
+from devtools.loopback import free_port
 
 ROOT = workload.ROOT
 LAYER = ROOT / ".aws-sam" / "build" / "SharedLayer"

@@ -24,11 +24,10 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from devtools.moto_server import free_port
+from devtools.loopback import BackgroundServer, free_port
 
 FAULT_KINDS = ("throttle", "server_error", "timeout", "drop")
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
@@ -56,7 +55,7 @@ class FaultStats:
         return {"requests": dict(self.requests), "injected": dict(self.injected)}
 
 
-class FaultProxy:
+class FaultProxy(BackgroundServer):
     def __init__(self, upstream_url: str, random_seed: int = 0, hold_s: float = 1.0) -> None:
         upstream = urlsplit(upstream_url)
         self.upstream = (upstream.hostname or "127.0.0.1", upstream.port or 80)
@@ -68,8 +67,6 @@ class FaultProxy:
         self._injected_under_plan = 0
         self._random = random.Random(random_seed)  # noqa: S311 (reproducible faults, not cryptography)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def plan(self) -> FaultPlan:
@@ -98,25 +95,10 @@ class FaultProxy:
             return kind
 
     def start(self) -> FaultProxy:
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
-        self._thread.start()
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        server.daemon_threads = True
+        self._serve(server, "fault-proxy")
         return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()
 
 
 def service_and_operation(headers: Any, body: bytes) -> tuple[str, str]:
@@ -212,7 +194,7 @@ _QUERY_ERRORS = {
 
 
 def _error(service: str, kind: str) -> tuple[int, str, bytes]:
-    if service in ("dynamodb", "dynamodbstreams", "kinesis", "secretsmanager"):
+    if service.startswith("dynamodb"):
         status, code, message = _JSON_ERRORS[kind]
         body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message})
         return status, "application/x-amz-json-1.0", body.encode()

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from devtools.lambda_events import proxy_event
-from devtools.moto_server import free_port
+from devtools.loopback import BackgroundServer, free_port
 from devtools.triggers import ApiRoute
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -26,7 +26,7 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 Invoke = Callable[[dict[str, Any]], Any]
 
 
-class LocalGateway:
+class LocalGateway(BackgroundServer):
     def __init__(
         self,
         routes: list[ApiRoute],
@@ -41,8 +41,6 @@ class LocalGateway:
         self.in_flight = 0
         self.requests = 0
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -68,25 +66,10 @@ class LocalGateway:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the runner reports requests itself
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
-        self._thread.start()
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        self._serve(server, "local-gateway")
         return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-
-    def __enter__(self) -> LocalGateway:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def idle(self) -> bool:
         return self.in_flight == 0

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from devtools.moto_server import free_port
+from devtools.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = ROOT / ".aws-sam" / "build"

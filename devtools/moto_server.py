@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import copy
-import socket
 import threading
 import urllib.request
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
@@ -16,16 +14,11 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.dynamodbstreams.models import ShardIterator
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import make_server
+
+from devtools.loopback import BackgroundServer, free_port
 
 REGION = "us-east-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def aws_env(endpoint_url: str, region: str = REGION) -> dict[str, str]:
@@ -137,37 +130,20 @@ DynamoDBBackend.transact_write_items = _roll_back_only_the_items_written(  # typ
 )
 
 
-class MotoServer:
+class MotoServer(BackgroundServer):
     """Start on a free loopback port; stop on exit. Never create Lambda functions in it (moto would
     try to run them in Docker and drain the DynamoDB stream)."""
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
     def start(self) -> MotoServer:
         app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server("127.0.0.1", self.port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
-        self._thread.start()
+        server = make_server("127.0.0.1", self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._serve(server, "moto-server")
         return self
 
     def reset(self) -> None:
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310 (loopback)
         urllib.request.urlopen(request, timeout=10).close()  # noqa: S310
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()  # frees the port at once
-        if self._thread is not None:
-            self._thread.join()
-
-    def __enter__(self) -> MotoServer:
-        return self.start()
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()

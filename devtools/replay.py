@@ -27,7 +27,7 @@ import boto3
 
 from devtools.lambda_events import kinesis_filter_matches, kinesis_record, table_stream_filter_matches
 from devtools.lambda_events import table_stream_record as lambda_table_stream_record
-from devtools.pollers import Invoke
+from devtools.pollers import Invoke, sequence_number
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,10 @@ class FailedBatch:
     @classmethod
     def from_message(cls, body: str) -> FailedBatch:
         record = json.loads(body)
-        kind, info = ("kinesis", record.get("KinesisBatchInfo")) if "KinesisBatchInfo" in record else ("dynamodb", None)
-        if info is None:
-            info = record.get("DDBStreamBatchInfo")
+        if "KinesisBatchInfo" in record:
+            kind, info = "kinesis", record["KinesisBatchInfo"]
+        else:
+            kind, info = "dynamodb", record.get("DDBStreamBatchInfo")
         if not isinstance(info, dict):
             raise ValueError("not a Lambda stream on-failure record (no KinesisBatchInfo or DDBStreamBatchInfo)")
         return cls(
@@ -111,7 +112,7 @@ def read_batch(batch: FailedBatch, kinesis: Any, streams: Any) -> list[dict[str,
             page = streams.get_records(ShardIterator=iterator, Limit=1000)
             fetched = [lambda_table_stream_record(r, batch.stream_arn) for r in page["Records"]]
         for record in fetched:
-            if int(_sequence_number(record)) > last:
+            if int(sequence_number(record)) > last:
                 return records
             records.append(record)
         if not fetched:
@@ -178,10 +179,6 @@ def _replay_one(
     if failures:
         return f"{len(failures)} of {len(selected)} records still not settled"
     return None
-
-
-def _sequence_number(record: dict[str, Any]) -> str:
-    return str(record["kinesis"]["sequenceNumber"] if "kinesis" in record else record["dynamodb"]["SequenceNumber"])
 
 
 def aws_target_of(lambda_client: Any) -> Callable[[str, str], ReplayTarget]:

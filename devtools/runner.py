@@ -18,7 +18,8 @@ from devtools.cfn import create_data_resources, function_environment, load_templ
 from devtools.gateway import LocalGateway
 from devtools.lambda_events import LOCAL_WEBHOOK_SECRET
 from devtools.lambda_rie import BUILD_DIR, LambdaEmulator, built_function
-from devtools.moto_server import MotoServer, aws_env, free_port
+from devtools.loopback import free_port
+from devtools.moto_server import MotoServer, aws_env
 from devtools.pollers import StreamPoller, shard_ids
 from devtools.triggers import api_routes, stream_triggers
 

@@ -20,7 +20,7 @@ from devtools.cfn import load_template
 from devtools.lambda_events import api_gateway_event
 from devtools.moto_server import MotoServer
 from devtools.pollers import StreamPoller, shard_ids
-from devtools.traffic import WEBHOOK_ATTEMPTS, Delivery
+from devtools.traffic import WEBHOOK_ATTEMPTS, Delivery, put_on_stream
 from devtools.triggers import api_routes, stream_triggers
 from tests.integration.conftest import TEMPLATE, Handler, LocalStack, function_name, load_handlers
 from voice_insights.alert_message import AlertPayload
@@ -79,11 +79,8 @@ class InProcessPipeline:
             self.post(function, json.dumps(elements))
 
     def put_on_stream(self, payloads: Sequence[bytes]) -> None:
-        for start in range(0, len(payloads), 500):  # PutRecords takes at most 500 records
-            chunk = payloads[start : start + 500]
-            entries = [{"Data": payload, "PartitionKey": str(i)} for i, payload in enumerate(chunk)]
-            response = self.stack.kinesis.put_records(StreamName=self.stack.stream_name, Records=entries)
-            assert response["FailedRecordCount"] == 0
+        deliveries = [Delivery("kinesis", payload, "", str(i)) for i, payload in enumerate(payloads)]
+        put_on_stream(self.stack.endpoint_url, self.stack.stream_name, deliveries)
 
     def post(self, function: str, body: str) -> int:
         """POST ``body`` to ``function``'s webhook route until it answers below 500, as Twilio retries."""

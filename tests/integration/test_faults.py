@@ -57,6 +57,11 @@ def run(
     return stack, pipeline, alerts_queue
 
 
+def fault_free(moto: MotoServer, deliveries: list[Delivery]) -> tuple[Any, Counter[Any], set[tuple[str, str, str]]]:
+    stack, _, alerts_queue = run(moto, deliveries)
+    return outcome(stack, alerts_queue)
+
+
 def outcome(stack: LocalStack, alerts_queue: str) -> tuple[Any, Counter[Any], set[tuple[str, str, str]]]:
     return stored_state(stack), alert_keys(stack.drain(alerts_queue)), rejections(stack)
 
@@ -73,7 +78,7 @@ def test_dynamodb_faults_change_nothing_after_retries(
     stack: LocalStack, moto: MotoServer, faults: FaultProxy, rate: float
 ) -> None:
     deliveries = traffic(scaled(default=16, full=80))
-    expected = outcome(*_drop_pipeline(run(moto, deliveries)))
+    expected = fault_free(moto, deliveries)
     assert expected[1], "the workload must raise alerts, or the alert check proves nothing"
 
     stack_f, pipeline, queue = run(moto, deliveries, faults, FaultPlan(rate=rate))
@@ -101,14 +106,10 @@ def test_dynamodb_faults_change_nothing_after_retries(
     assert alerts == expected[1], "an alert was lost or sent twice"
 
 
-def _drop_pipeline(ran: tuple[LocalStack, InProcessPipeline, str]) -> tuple[LocalStack, str]:
-    return ran[0], ran[2]
-
-
 @pytest.mark.slow
 def test_a_short_sns_outage_is_ridden_out_by_retries(stack: LocalStack, moto: MotoServer, faults: FaultProxy) -> None:
     deliveries = traffic(scaled(default=8, full=40))
-    expected = outcome(*_drop_pipeline(run(moto, deliveries)))
+    expected = fault_free(moto, deliveries)
     outage = FaultPlan(rate=1.0, services=frozenset({"sns"}), kinds=("unavailable", "drop"), limit=12)
     stack_f, pipeline, queue = run(moto, deliveries, faults, outage)
     state, alerts, _ = outcome(stack_f, queue)
@@ -127,7 +128,7 @@ def test_batches_past_the_retry_budget_go_to_the_failure_queues_and_replay_exact
     given up to their on-failure queues with where they are; once AWS is back, a replay ends exactly
     where a fault-free run does."""
     deliveries = [d for d in traffic(scaled(default=4, full=20)) if d.path == "kinesis"]
-    expected = outcome(*_drop_pipeline(run(moto, deliveries)))
+    expected = fault_free(moto, deliveries)
 
     stack_f, handlers = fresh_stack(moto, faults.endpoint_url)
     queue = stack_f.subscribe_queue("alerts", raw=True)
