@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from devtools.accounting import Conservation, LogTally, rejections, stored_event_ids
 from devtools.cfn import local_client
-from devtools.queues import drain, subscribe_queue
+from devtools.queues import QueueReader, subscribe_queue
 from devtools.runner import LocalRunner
 from devtools.traffic import Delivery, Traffic, WebhookResult, generate, post_webhooks, put_on_stream, sample_deliveries
 from voice_insights.alert_message import AlertPayload, render_text
@@ -53,6 +53,7 @@ def run(options: DemoOptions, progress: bool = True, log: TextIO = sys.stderr) -
         print(f"webhook gateway: {runner.gateway.base_url}; functions under the Lambda RIE: {len(runner.functions)}; "
               f"stream pollers: {len(runner.pollers)}", file=log)  # fmt: skip
         alert_queue = subscribe_queue(runner.endpoint_url, runner.ref("AlertTopic"), "demo-alerts")
+        alert_reader = QueueReader(runner.endpoint_url, alert_queue)
         function_of_path = {route.path: route.function for route in runner.gateway.routes.values()}
         deliveries = traffic.deliveries + (sample_deliveries(function_of_path) if options.samples else [])
         tally = LogTally()
@@ -63,7 +64,7 @@ def run(options: DemoOptions, progress: bool = True, log: TextIO = sys.stderr) -
         # Until the last alert went out; wait_idle's quiet period (nothing in flight) is not work.
         busy_s = time.monotonic() - sending - runner.quiet_s
         tally.read(runner.functions)
-        report = _report(runner, traffic, deliveries, tally, webhook, drain(runner.endpoint_url, alert_queue))
+        report = _report(runner, traffic, deliveries, tally, webhook, alert_reader.finish())
     report["throughput"] = {
         "events": len(deliveries),
         "seconds": round(busy_s, 1),

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from typing import Any
 
 from devtools.lambda_events import api_gateway_event, table_stream_filter_matches
+from devtools.queues import QueueReader
 from tests.conftest import healthy_conference, healthy_participant, load_seed, variant, with_stream
 from tests.integration.conftest import (
     Handler,
@@ -180,3 +182,20 @@ def _webhook(route: str, events: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _fresh_alert_handler() -> Handler:
     return load_handlers()[ALERTS]
+
+
+def test_a_queue_reader_gets_every_message_published_while_and_after_it_reads(stack: LocalStack) -> None:
+    # The demo reads alerts as they arrive (moto's queue operations scan the whole queue).
+    queue = stack.subscribe_queue("read-while-published", raw=True)
+    sns = stack.client("sns")
+    reader = QueueReader(stack.endpoint_url, queue, idle_wait_s=0.01)
+    for i in range(40):
+        sns.publish(TopicArn=stack.topic_arn, Message=f"alert {i}")
+        if i == 20:
+            time.sleep(0.2)  # let the reader take some before the rest arrive
+    read_before_finish = len(reader.messages)
+    messages = reader.finish()
+
+    assert read_before_finish > 0
+    assert sorted(m["Body"] for m in messages) == sorted(f"alert {i}" for i in range(40))
+    assert stack.drain(queue) == []
