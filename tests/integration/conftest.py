@@ -77,8 +77,9 @@ class LocalStack:
         return self.dynamodb.scan(TableName=self.table_name)["Items"]
 
     def rejected(self) -> list[dict[str, Any]]:
-        listing = self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])
-        return [json.loads(self.s3.get_object(Bucket=self.bucket, Key=o["Key"])["Body"].read()) for o in listing]
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)  # 1,000 keys a page
+        keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+        return [json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()) for key in keys]
 
     def new_table_stream_records(self) -> list[dict[str, Any]]:
         """Table stream records not handed out before, in stream order (what the next poll would read)."""
