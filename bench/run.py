@@ -253,12 +253,15 @@ def render(figures: dict[str, Any], problems: list[str]) -> str:
     worst = figures["participants_10"]
     cpu_per_1000 = worst["cpu_s"] / worst["records"] * 1000
     io_s = max(worst["wall_s"] - worst["cpu_s"], 0.0)
-    smallest = next((m for m in MEMORY_SIZES if cpu_per_1000 * FULL_VCPU_MB / m + io_s <= 1.0), None)
+    smallest = smallest_memory(cpu_per_1000, io_s)
     row("Worst case: 1,000 participant events, 10 ms", f"wall {worst['wall_s'] * 1000:.0f} ms, CPU "
         f"{worst['cpu_s'] * 1000:.0f} ms")  # fmt: skip
     keeps_up = f"{smallest} MB (CPU x {FULL_VCPU_MB}/MB + {io_s * 1000:.0f} ms waiting <= 1 s)"
     row("Smallest memory that keeps up with a saturated shard", keeps_up,
         _target(smallest is not None and smallest <= 256, "<= 256 MB"))  # fmt: skip
+    factor = parallelization_factor(256, cpu_per_1000, io_s)
+    row("  or at 256 MB, with StreamParallelizationFactor", f"{factor} (batches of one shard at once; "
+        "Lambda allows 1-10)" if factor else "over 10: not possible")  # fmt: skip
     rss_mb = worst["peak_rss_kb"] / 1024
     row("Peak RSS, one invocation of 1,000 records", f"{rss_mb:.0f} MB (before the batch: "
         f"{worst['rss_before_kb'] / 1024:.0f} MB)", _target(rss_mb <= 128, "<= 128 MB"))  # fmt: skip
@@ -303,6 +306,26 @@ def render(figures: dict[str, Any], problems: list[str]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def seconds_per_saturated_second(memory_mb: int, cpu_per_1000: float, io_s: float, factor: int = 1) -> float:
+    """Wall seconds one invocation needs for the 1,000/``factor`` events a saturated shard gives it each second.
+
+    Lambda gives CPU in proportion to memory, a full vCPU at 1,769 MB
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html); with a parallelization
+    factor F it runs F batches of one shard at once (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html).
+    """
+    return (cpu_per_1000 * max(FULL_VCPU_MB / memory_mb, 1.0) + io_s) / factor
+
+
+def smallest_memory(cpu_per_1000: float, io_s: float) -> int | None:
+    return next((m for m in MEMORY_SIZES if seconds_per_saturated_second(m, cpu_per_1000, io_s) <= 1.0), None)
+
+
+def parallelization_factor(memory_mb: int, cpu_per_1000: float, io_s: float) -> int | None:
+    """The smallest factor (Lambda allows 1-10) at which ``memory_mb`` keeps up with a saturated shard."""
+    factors = range(1, 11)
+    return next((f for f in factors if seconds_per_saturated_second(memory_mb, cpu_per_1000, io_s, f) <= 1.0), None)
 
 
 def cost_per_million(figures: dict[str, Any], events: int) -> dict[str, float]:

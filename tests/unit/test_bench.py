@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from bench import fake_aws, workload
-from bench.run import verify
+from bench.run import parallelization_factor, smallest_memory, verify
 
 
 def test_workload_is_1000_events_with_the_stated_mix() -> None:
@@ -38,3 +38,17 @@ def test_verify_catches_a_partial_over_a_complete_summary() -> None:
     run = {"final_items": {"CONF#x|SUMMARY": "EZp1"}, "writes": 700, "functions": {}}
     problems = verify({"handlers_0": run, "handlers_10": run})
     assert any("partial summary over its complete one" in problem for problem in problems)
+
+
+def test_the_memory_that_keeps_up_follows_lambdas_cpu_share() -> None:
+    # 0.3 CPU-s per 1,000 events on a full vCPU: 1,769/768 x 0.3 = 0.69 s, 1,769/512 x 0.3 = 1.04 s.
+    assert smallest_memory(0.3, io_s=0.0) == 768
+    assert smallest_memory(0.3, io_s=0.5) == 1769  # waiting counts too: 1,024 MB would need 1.02 s
+    assert smallest_memory(1.2, io_s=0.0) is None  # one vCPU is the most a single invocation gets
+
+
+def test_a_parallelization_factor_shares_a_saturated_shard_between_batches() -> None:
+    # At 256 MB, 0.3 CPU-s per 1,000 events take 2.07 s of wall: three batches at once keep up.
+    assert parallelization_factor(256, 0.3, io_s=0.0) == 3
+    assert parallelization_factor(1024, 0.3, io_s=0.0) == 1
+    assert parallelization_factor(128, 1.0, io_s=0.0) is None  # 13.8 s: over Lambda's 10

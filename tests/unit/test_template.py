@@ -57,6 +57,13 @@ def test_a_failing_batch_never_blocks_the_shard(logical_id: str) -> None:
     assert trigger["StartingPosition"] == "TRIM_HORIZON"  # nothing written before the first poll is skipped
 
 
+@pytest.mark.parametrize("logical_id", [*FUNCTIONS, "UnroutedEventsFunction"])
+def test_the_parallelization_factor_is_a_parameter_of_every_stream_trigger(logical_id: str) -> None:
+    assert stream_trigger(logical_id)["ParallelizationFactor"] == {"Ref": "StreamParallelizationFactor"}
+    parameter = TEMPLATE["Parameters"]["StreamParallelizationFactor"]
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (1, 1, 10)  # Lambda's range
+
+
 def test_table_keys_and_indexes_match_the_items_the_code_writes() -> None:
     table = RESOURCES["SummariesTable"]["Properties"]
     assert table["KeySchema"] == [
