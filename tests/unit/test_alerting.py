@@ -288,3 +288,60 @@ def test_a_batch_stays_under_256_kib() -> None:
     client = RecordingSns()
     AlertPublisher("arn:topic", client).publish([sns_message(100_000) for _ in range(5)])
     assert [len(entries) for _, entries in client.calls] == [2, 2, 1]
+
+
+class ProcessKilled(BaseException):
+    """Lambda ending the process at its timeout: nothing in the function sees it coming."""
+
+
+class PublisherKilledOnItsSecondRequest(FakePublisher):
+    """Publishes in SNS-sized batches of 10 and is killed right after its second PublishBatch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+
+    def publish(self, messages: list[SnsMessage]) -> list[str | None]:
+        outcomes: list[str | None] = []
+        for start in range(0, len(messages), 10):
+            outcomes += super().publish(messages[start : start + 10])
+            self.requests += 1
+            if self.requests == 2:
+                raise ProcessKilled
+        return outcomes
+
+
+def sent_participants(publisher: FakePublisher) -> list[str]:
+    return [m.payload.participant.participant_sid for m in publisher.published]  # type: ignore[union-attr]
+
+
+def test_a_batch_stops_before_the_timeout_and_leaves_the_rest_to_the_retry(
+    pipeline: AlertPipeline, publisher: FakePublisher, ledger: FakeLedger
+) -> None:
+    batch = [change(bad_participant(f"CP{n:02d}")) for n in range(25)]
+    time_left = iter([60.0, 3.0])  # seconds: plenty before the first batch of 10, too little before the second
+
+    outcomes = pipeline.process(batch, time_left=lambda: next(time_left)).outcomes
+
+    assert outcomes == [AlertOutcome.PUBLISHED] * 10 + [AlertOutcome.FAILED] * 15
+    assert len(ledger.sent) == 10
+    # Lambda retries from the first failed record.
+    assert pipeline.process(batch[10:]).outcomes == [AlertOutcome.PUBLISHED] * 15
+    assert sorted(sent_participants(publisher)) == [f"CP{n:02d}" for n in range(25)]
+
+
+def test_a_function_killed_mid_batch_sends_again_at_most_the_publish_batch_in_flight(ledger: FakeLedger) -> None:
+    # Each SNS batch is remembered in the ledger before the next is published.
+    batch = [change(bad_participant(f"CP{n:02d}")) for n in range(25)]
+    killed = PublisherKilledOnItsSecondRequest()
+    first = AlertPipeline(Thresholds(), ledger, FakeNames(), killed, FakeRejected(), clock=lambda: NOW)  # type: ignore[arg-type]
+    with pytest.raises(ProcessKilled):
+        first.process(batch)
+
+    retry = FakePublisher()
+    second = AlertPipeline(Thresholds(), ledger, FakeNames(), retry, FakeRejected(), clock=lambda: NOW)  # type: ignore[arg-type]
+    second.process(batch)
+
+    sent = sent_participants(killed) + sent_participants(retry)
+    assert sorted(set(sent)) == [f"CP{n:02d}" for n in range(25)]  # none lost
+    assert len(sent) - len(set(sent)) == 10  # the second PublishBatch, out before the kill, not yet remembered

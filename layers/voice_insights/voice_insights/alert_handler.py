@@ -42,7 +42,7 @@ def make_alert_handler() -> Handler:
             raise ValueError("unsupported trigger: expected a DynamoDB stream batch")
 
         def settle(changes: list[ItemChange]) -> list[bool]:
-            report = alert_pipeline().process(changes)
+            report = alert_pipeline().process(changes, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
             return [outcome is not AlertOutcome.FAILED for outcome in report.outcomes]
 
         return process_stream_batch(

@@ -83,7 +83,7 @@ class AlertPublisher:
         if len(messages) == 1:
             return [self._publish_one(messages[0])]
         outcomes: list[str | None] = []
-        for chunk in batches(messages, MAX_PUBLISH_BATCH_ENTRIES, MAX_PUBLISH_BATCH_BYTES, _published_size):
+        for chunk in batches(messages, MAX_PUBLISH_BATCH_ENTRIES, MAX_PUBLISH_BATCH_BYTES, published_size):
             outcomes += self._publish_batch(chunk)
         return outcomes
 
@@ -123,7 +123,7 @@ class AlertPublisher:
         return outcomes
 
 
-def _published_size(message: SnsMessage) -> int:
+def published_size(message: SnsMessage) -> int:
     # SNS counts the message body and the attributes (names, types and values).
     return len(message.message.encode()) + len(json.dumps(message.attributes).encode())
 

@@ -7,11 +7,15 @@ is a new one. So:
 - a redelivered event or a stale partial writes nothing, hence no stream record, hence no alert;
 - a MODIFY whose new image adds nothing new (a complete summary repeating its partial's issues)
   raises nothing; issues that appear only on the complete summary are alerted;
-- a batch Lambda retries after a failure finds its sent alerts in the ledger and sends none twice.
+- a batch Lambda retries after a failure finds its sent alerts in the ledger and sends none twice;
+- each SNS batch is remembered before the next is published, and no batch starts when the function's
+  timeout is near (the rest is left to Lambda's retry): a function killed mid-batch sends again at most
+  the one SNS batch it had in flight.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,14 +25,27 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from voice_insights.alert_message import AlertContext, SnsMessage, build_alert, render
-from voice_insights.alert_store import AlertLedger, AlertPublisher, ConferenceNames, ItemKey
+from voice_insights.alert_store import (
+    MAX_PUBLISH_BATCH_BYTES,
+    MAX_PUBLISH_BATCH_ENTRIES,
+    AlertLedger,
+    AlertPublisher,
+    ConferenceNames,
+    ItemKey,
+    published_size,
+)
 from voice_insights.items import PARTICIPANT_SUMMARY, summary_from_item
 from voice_insights.models import ConferenceSummary, ParticipantSummary
 from voice_insights.observability import logger, metrics
 from voice_insights.quality import Issue, Thresholds, alerting, issues_of
-from voice_insights.store import RejectedEventStore, describe_error, now_utc
+from voice_insights.store import RejectedEventStore, batches, describe_error, now_utc
 
 FUNCTION_NAME = "quality_alerts"
+# No SNS batch starts with less time than this before the function's timeout (template: 30 s). One batch
+# is a PublishBatch and up to 10 ledger writes: well under a second, unless botocore is backing off
+# from throttling. Lambda ends a function at its timeout, whatever it is doing
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html).
+STOP_BEFORE_TIMEOUT_S = 10.0
 
 
 class AlertOutcome(StrEnum):
@@ -121,7 +138,8 @@ class AlertPipeline:
         self.retention_days = retention_days
         self.clock = clock
 
-    def process(self, changes: Sequence[ItemChange]) -> AlertReport:
+    def process(self, changes: Sequence[ItemChange], time_left: Callable[[], float] = lambda: math.inf) -> AlertReport:
+        """Settle one stream batch. ``time_left``: seconds before the function's timeout."""
         now = self.clock()
         outcomes = [AlertOutcome.NOTHING_NEW] * len(changes)
         pending: list[_Pending] = []
@@ -137,7 +155,7 @@ class AlertPipeline:
         messages: list[SnsMessage] = []
         if pending:
             try:
-                messages = self._send(pending, outcomes, now)
+                messages = self._send(pending, outcomes, now, time_left)
             except Exception:  # DynamoDB or SNS unreachable: the records come again
                 logger.exception("Alerts not sent, will be retried")
                 for one in pending:
@@ -150,7 +168,9 @@ class AlertPipeline:
         logger.info("Stream batch settled", extra={"received": len(changes), **counts})
         return report
 
-    def _send(self, pending: list[_Pending], outcomes: list[AlertOutcome], now: datetime) -> list[SnsMessage]:
+    def _send(
+        self, pending: list[_Pending], outcomes: list[AlertOutcome], now: datetime, time_left: Callable[[], float]
+    ) -> list[SnsMessage]:
         already = self.ledger.alerted(one.change.key for one in pending)
         participant_conferences = [
             one.found.summary.conference_sid for one in pending if isinstance(one.found.summary, ParticipantSummary)
@@ -170,10 +190,31 @@ class AlertPipeline:
             context = _context(one.change, one.found.summary, names, detected_at)
             to_send.append((one, fresh, render(build_alert(one.found.summary, fresh, context))))
 
-        results = self.publisher.publish([message for _, _, message in to_send]) if to_send else []
         expires_at = int((now + timedelta(days=self.retention_days)).timestamp()) if self.retention_days > 0 else None
         sent: list[SnsMessage] = []
-        for (one, fresh, message), error in zip(to_send, results, strict=True):
+        chunks = list(
+            batches(to_send, MAX_PUBLISH_BATCH_ENTRIES, MAX_PUBLISH_BATCH_BYTES, lambda entry: published_size(entry[2]))
+        )
+        for position, chunk in enumerate(chunks):
+            if time_left() < STOP_BEFORE_TIMEOUT_S:
+                left = [one for later in chunks[position:] for one, _, _ in later]
+                logger.warning("Stopping before the function's timeout; Lambda retries the rest", alerts=len(left))
+                for one in left:
+                    outcomes[one.index] = AlertOutcome.FAILED
+                break
+            sent += self._publish_and_remember(chunk, outcomes, detected_at, expires_at)
+        return sent
+
+    def _publish_and_remember(
+        self,
+        chunk: list[tuple[_Pending, list[Issue], SnsMessage]],
+        outcomes: list[AlertOutcome],
+        detected_at: str,
+        expires_at: int | None,
+    ) -> list[SnsMessage]:
+        results = self.publisher.publish([message for _, _, message in chunk])
+        sent: list[SnsMessage] = []
+        for (one, fresh, message), error in zip(chunk, results, strict=True):
             if error is not None:
                 outcomes[one.index] = AlertOutcome.FAILED
                 logger.warning("Alert not published, will be retried", item=_key_text(one.change.key), error=error)
