@@ -77,7 +77,7 @@ def test_an_event_whose_item_dynamodb_refuses_is_kept_as_rejected(
 
 
 def test_the_rejected_records_helper_reads_past_the_first_listing_page(stack: LocalStack) -> None:
-    # ListObjectsV2 returns at most 1,000 keys per call; the 10,000-input fuzz run keeps ~17,000 records.
+    # ListObjectsV2 returns at most 1,000 keys per call; the 10,000-input fuzz run keeps ~19,000 records.
     for n in range(1_001):
         stack.s3.put_object(Bucket=stack.bucket, Key=f"rejected/{n:05d}.json", Body=b'{"reason": "x"}')
     assert len(stack.rejected()) == 1_001

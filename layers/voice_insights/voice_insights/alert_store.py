@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from voice_insights.alert_message import SnsMessage
@@ -83,7 +83,7 @@ class AlertPublisher:
         if len(messages) == 1:
             return [self._publish_one(messages[0])]
         outcomes: list[str | None] = []
-        for chunk in batches(messages, MAX_PUBLISH_BATCH_ENTRIES, MAX_PUBLISH_BATCH_BYTES, published_size):
+        for chunk in sns_batches(messages, lambda message: message):
             outcomes += self._publish_batch(chunk)
         return outcomes
 
@@ -123,7 +123,16 @@ class AlertPublisher:
         return outcomes
 
 
-def published_size(message: SnsMessage) -> int:
+def sns_batches[T](items: Sequence[T], message_of: Callable[[T], SnsMessage]) -> Iterator[list[T]]:
+    """``items`` in order, cut so that each batch's messages fit in one PublishBatch request."""
+
+    def size(item: T) -> int:
+        return _published_size(message_of(item))
+
+    return batches(items, MAX_PUBLISH_BATCH_ENTRIES, MAX_PUBLISH_BATCH_BYTES, size)
+
+
+def _published_size(message: SnsMessage) -> int:
     # SNS counts the message body and the attributes (names, types and values).
     return len(message.message.encode()) + len(json.dumps(message.attributes).encode())
 

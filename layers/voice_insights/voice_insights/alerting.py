@@ -25,20 +25,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from voice_insights.alert_message import AlertContext, SnsMessage, build_alert, render
-from voice_insights.alert_store import (
-    MAX_PUBLISH_BATCH_BYTES,
-    MAX_PUBLISH_BATCH_ENTRIES,
-    AlertLedger,
-    AlertPublisher,
-    ConferenceNames,
-    ItemKey,
-    published_size,
-)
+from voice_insights.alert_store import AlertLedger, AlertPublisher, ConferenceNames, ItemKey, sns_batches
 from voice_insights.items import PARTICIPANT_SUMMARY, summary_from_item
 from voice_insights.models import ConferenceSummary, ParticipantSummary
 from voice_insights.observability import logger, metrics
 from voice_insights.quality import Issue, Thresholds, alerting, issues_of
-from voice_insights.store import RejectedEventStore, batches, describe_error, now_utc
+from voice_insights.store import RejectedEventStore, describe_error, now_utc
 
 FUNCTION_NAME = "quality_alerts"
 # No SNS batch starts with less time than this before the function's timeout (template: 30 s). One batch
@@ -192,9 +184,7 @@ class AlertPipeline:
 
         expires_at = int((now + timedelta(days=self.retention_days)).timestamp()) if self.retention_days > 0 else None
         sent: list[SnsMessage] = []
-        chunks = list(
-            batches(to_send, MAX_PUBLISH_BATCH_ENTRIES, MAX_PUBLISH_BATCH_BYTES, lambda entry: published_size(entry[2]))
-        )
+        chunks = list(sns_batches(to_send, lambda entry: entry[2]))
         for position, chunk in enumerate(chunks):
             if time_left() < STOP_BEFORE_TIMEOUT_S:
                 left = [one for later in chunks[position:] for one, _, _ in later]
