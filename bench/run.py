@@ -159,36 +159,54 @@ def cold_starts(runs: int = 5) -> dict[str, float]:
     """Import/init of each handler module in a fresh runtime-like interpreter with the built layer as
     Lambda runs it (its shipped .pyc, nothing written: /opt is read-only), median of ``runs``; against
     ``import boto3`` alone, and once without the .pyc to show what shipping them saves."""
+    template = load_template(ROOT / "template.yaml")
 
-    def measure(code: str, ignore_shipped_pyc: bool = False) -> float:
+    def measure(code: str, env: dict[str, str], ignore_shipped_pyc: bool = False) -> float:
         samples = []
         for _ in range(runs):
             with tempfile.TemporaryDirectory() as cache:
-                env = {
-                    "PYTHONPATH": str(LAYER / "python"),
-                    "PYTHONDONTWRITEBYTECODE": "1",
-                    "POWERTOOLS_SERVICE_NAME": "voice-insights-events",
-                    "POWERTOOLS_METRICS_NAMESPACE": "VoiceInsightsEvents",
-                    "POWERTOOLS_TRACE_DISABLED": "true",
-                    "AWS_DEFAULT_REGION": "us-east-1",
-                }
                 if ignore_shipped_pyc:
-                    env["PYTHONPYCACHEPREFIX"] = cache  # an empty cache elsewhere: everything compiles
+                    env = {**env, "PYTHONPYCACHEPREFIX": cache}  # an empty cache elsewhere: everything compiles
                 timer = f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
                 out = subprocess.run([str(RUNTIME_PYTHON), "-c", timer], env=env, capture_output=True, text=True,  # noqa: S603
                                      check=True, cwd=tempfile.gettempdir())  # fmt: skip
                 samples.append(float(out.stdout.strip().splitlines()[-1]))
         return statistics.median(samples)
 
-    def app(name: str) -> str:
-        logical_id = function_for_code(load_template(ROOT / "template.yaml"), name)
+    def app(logical_id: str) -> str:
         return f"import runpy; runpy.run_path({str(ROOT / '.aws-sam' / 'build' / logical_id / 'app.py')!r})"
 
-    figures = {"boto3": measure("import boto3")}
+    participants = function_for_code(template, "participant_summary_complete")
+    figures = {"boto3": measure("import boto3", init_environment(template, participants))}
     for name in FUNCTIONS:
-        figures[name] = measure(app(name))
-    figures["participant_summary_complete_without_pyc"] = measure(app("participant_summary_complete"), True)
+        logical_id = function_for_code(template, name)
+        figures[name] = measure(app(logical_id), init_environment(template, logical_id))
+    figures["participant_summary_complete_without_pyc"] = measure(
+        app(participants), init_environment(template, participants), ignore_shipped_pyc=True
+    )
     return figures
+
+
+def init_environment(template: dict[str, Any], logical_id: str) -> dict[str, str]:
+    """The environment a function's init runs in on Lambda: the runtime's own variables and the template's
+    literal ones, tracing on as deployed (``Tracing: Active``). Outside Lambda (no ``LAMBDA_TASK_ROOT``) the
+    X-Ray SDK builds a botocore client for centralised sampling at import, which it never does on Lambda
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime)."""
+    variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    function_variables = template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+    literal = {k: v for k, v in {**variables, **function_variables}.items() if isinstance(v, str)}
+    return {
+        **literal,
+        "PYTHONPATH": str(LAYER / "python"),
+        "PYTHONDONTWRITEBYTECODE": "1",  # /opt and /var/task are read-only on Lambda
+        "LAMBDA_TASK_ROOT": str(ROOT / ".aws-sam" / "build" / logical_id),
+        "LAMBDA_RUNTIME_DIR": "/var/runtime",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_NAME": logical_id,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(template["Parameters"]["FunctionMemorySize"]["Default"]),
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
 
 
 def layer_size() -> dict[str, int]:

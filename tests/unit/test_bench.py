@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import Counter
 
 from bench import fake_aws, workload
-from bench.run import parallelization_factor, smallest_memory, verify
+from bench.run import ROOT, init_environment, parallelization_factor, smallest_memory, verify
+from devtools.cfn import load_template
 
 
 def test_workload_is_1000_events_with_the_stated_mix() -> None:
@@ -52,3 +53,12 @@ def test_a_parallelization_factor_shares_a_saturated_shard_between_batches() -> 
     assert parallelization_factor(256, 0.3, io_s=0.0) == 3
     assert parallelization_factor(1024, 0.3, io_s=0.0) == 1
     assert parallelization_factor(128, 1.0, io_s=0.0) is None  # 13.8 s: over Lambda's 10
+
+
+def test_init_is_measured_in_the_environment_lambda_gives_the_function() -> None:
+    # Outside Lambda the X-Ray SDK builds a sampling client at import (0.08 s) that it never builds on Lambda.
+    env = init_environment(load_template(ROOT / "template.yaml"), "ParticipantSummaryCompleteFunction")
+    assert env["LAMBDA_TASK_ROOT"] == str(ROOT / ".aws-sam" / "build" / "ParticipantSummaryCompleteFunction")
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "ParticipantSummaryCompleteFunction"
+    assert "POWERTOOLS_TRACE_DISABLED" not in env  # Tracing: Active, as deployed
+    assert env["POWERTOOLS_SERVICE_NAME"] == "voice-insights-events"  # the template's own variables
