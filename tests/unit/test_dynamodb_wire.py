@@ -1,0 +1,108 @@
+"""Given the summaries' transactions, when their body is written straight from the items, then it is byte for
+byte the body botocore's own serialiser writes (the stored items are the same), for the items this
+application builds and for any DynamoDB JSON value."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.serialize import JSONSerializer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import SEED_FILES, load_seed, variant
+from voice_insights.dynamodb_wire import WireFormatSerializer, use_wire_format_bodies
+from voice_insights.items import to_item
+from voice_insights.models import SummaryEvent
+from voice_insights.store import AWS_CLIENT_CONFIG, SummaryStore, make_client
+
+NOW = datetime(2026, 11, 21, tzinfo=UTC)
+
+
+def client(**config: Any) -> Any:
+    return boto3.client(  # no request is sent: only the serialisers are used
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x", config=Config(**config)
+    )
+
+
+OPERATION = client().meta.service_model.operation_model("TransactWriteItems")
+
+
+def both(parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    return (
+        WireFormatSerializer().serialize_to_request(parameters, OPERATION),
+        JSONSerializer().serialize_to_request(parameters, OPERATION),
+    )
+
+
+def transaction(events: list[dict[str, Any]]) -> dict[str, Any]:
+    from pydantic import TypeAdapter
+
+    store = SummaryStore("summaries", client=client())
+    items = [to_item(TypeAdapter(SummaryEvent).validate_python(event), NOW, retention_days=30) for event in events]
+    return {"TransactItems": [store._put(item) for item in items]}
+
+
+def test_the_body_of_a_transaction_of_summaries_is_botocores_body() -> None:
+    events = [load_seed(name) for name in SEED_FILES]
+    events.append(variant(load_seed("conference_summary_complete"), data__friendly_name="Zoë's stand-up ☎"))
+    # Over 300 KB of data: stored gzip-compressed, a binary (B) attribute sent in base64.
+    events.append(variant(load_seed("participant_summary_complete"), data__notes="x" * 400_000))
+    parameters = transaction(events)
+    assert any("data_gz" in put["Put"]["Item"] for put in parameters["TransactItems"])
+    fast, botocore = both(parameters)
+    assert fast == botocore
+    assert fast["headers"]["X-Amz-Target"] == "DynamoDB_20120810.TransactWriteItems"
+
+
+def attribute_values(depth: int = 2) -> st.SearchStrategy[dict[str, Any]]:
+    scalars = st.one_of(
+        st.builds(lambda s: {"S": s}, st.text()),
+        st.builds(lambda n: {"N": str(n)}, st.integers() | st.floats(allow_nan=False, allow_infinity=False)),
+        st.builds(lambda b: {"B": b}, st.binary()),
+        st.builds(lambda b: {"BOOL": b}, st.booleans()),
+        st.just({"NULL": True}),
+        st.builds(lambda s: {"SS": sorted(s)}, st.sets(st.text(), min_size=1, max_size=4)),
+        st.builds(lambda s: {"BS": sorted(s)}, st.sets(st.binary(), min_size=1, max_size=4)),
+    )
+    if depth == 0:
+        return scalars
+    inner = attribute_values(depth - 1)
+    return st.one_of(
+        scalars,
+        st.builds(lambda v: {"L": v}, st.lists(inner, max_size=4)),
+        st.builds(lambda v: {"M": v}, st.dictionaries(st.text(), inner, max_size=4)),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(st.text(min_size=1), attribute_values(), min_size=1, max_size=6), max_size=5))
+def test_the_body_of_any_dynamodb_json_item_is_botocores_body(items: list[dict[str, Any]]) -> None:
+    parameters = {"TransactItems": [{"Put": {"TableName": "t", "Item": item}} for item in items]}
+    fast, botocore = both(parameters)
+    assert fast == botocore
+
+
+def test_other_operations_keep_botocores_serialiser() -> None:
+    operation = client().meta.service_model.operation_model("GetItem")
+    parameters = {"TableName": "t", "Key": {"pk": {"B": b"\x00\xff"}}}
+    assert WireFormatSerializer().serialize_to_request(parameters, operation) == JSONSerializer().serialize_to_request(
+        parameters, operation
+    )
+
+
+def test_the_summaries_client_writes_wire_format_bodies(monkeypatch: Any) -> None:
+    # Fails if botocore moves or wraps its serialiser: the store would silently fall back to the slow walk.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    assert AWS_CLIENT_CONFIG.parameter_validation is False
+    assert type(SummaryStore("summaries").client._serializer) is WireFormatSerializer
+    assert type(make_client("dynamodb")._serializer) is JSONSerializer  # other clients: botocore's own
+
+
+def test_a_client_that_validates_parameters_keeps_its_serialiser() -> None:
+    validating = client(parameter_validation=True)
+    serializer = validating._serializer
+    assert use_wire_format_bodies(validating)._serializer is serializer
