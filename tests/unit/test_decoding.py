@@ -105,6 +105,20 @@ def test_string_data_that_is_not_json_is_rejected() -> None:
     assert decision.reason.startswith("invalid event: data:")
 
 
+def test_string_data_is_read_as_strictly_as_the_envelope() -> None:
+    # Both are read by pydantic-core's JSON parser: a lone surrogate (not Unicode text) or a wrong field
+    # type inside the string is rejected with where it is, as it is anywhere else in the record.
+    event = load_seed("participant_summary_complete")
+    broken = json.dumps(event["data"])[:-1] + ', "note": "\\udfff"}'
+    decision = decode(json.dumps({**event, "data": broken}).encode(), routes.PARTICIPANT_SUMMARY_COMPLETE)
+    assert isinstance(decision, Rejected)
+    assert decision.reason.startswith("invalid event: data: not valid JSON (lone leading surrogate")
+    wrong = json.dumps({**event["data"], "call_sid": 7})
+    decision = decode(json.dumps({**event, "data": wrong}).encode(), routes.PARTICIPANT_SUMMARY_COMPLETE)
+    assert isinstance(decision, Rejected)
+    assert decision.reason == "invalid event: data.call_sid: Input should be a valid string"
+
+
 def test_participant_alias_type_is_accepted() -> None:
     event = variant(
         load_seed("participant_summary_complete"), type="com.twilio.voice.insights.participant-summary.complete"
