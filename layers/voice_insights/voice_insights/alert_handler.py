@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voice_insights.alert_store import AlertLedger, AlertPublisher, ConferenceNames
@@ -46,11 +45,10 @@ def make_alert_handler() -> Handler:
             return [outcome is not AlertOutcome.FAILED for outcome in report.outcomes]
 
         return process_stream_batch(
-            EventType.DynamoDBStreams,
             records,
-            convert=lambda record: ItemChange.from_stream_record(record.raw_event),
+            convert=ItemChange.from_stream_record,
             settle=settle,
-            describe=lambda record: f"sequence number {record.dynamodb.sequence_number}",
+            sequence_number=lambda record: record["dynamodb"]["SequenceNumber"],
         )
 
     handler: Handler = lambda_handler

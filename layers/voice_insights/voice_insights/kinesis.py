@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
 from voice_insights.pipeline import Inbound, Outcome, Pipeline
@@ -22,11 +21,10 @@ def handle_kinesis_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str,
         return [outcome is not Outcome.FAILED for outcome in report.outcomes]
 
     return process_stream_batch(
-        EventType.KinesisDataStreams,
-        event["Records"],
+        [KinesisStreamRecord(record) for record in event["Records"]],
         convert=lambda record: Inbound(raw=record.kinesis.data_as_bytes(), origin=_origin(record)),
         settle=settle,
-        describe=lambda record: f"sequence number {record.kinesis.sequence_number}",
+        sequence_number=lambda record: record.kinesis.sequence_number,
     )
 
 

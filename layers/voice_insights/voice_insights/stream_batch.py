@@ -1,12 +1,17 @@
 """Stream triggers (Kinesis, DynamoDB Streams): a batch of records in, the records to deliver again out.
 
-Powertools' BatchProcessor builds the partial-batch response (``ReportBatchItemFailures``). Records
-are first collected, then settled together, because the work is batched (one transaction, one
-``PublishBatch`` for many records). A record that is not settled (a transient AWS failure) is
-reported as a batch item failure. Lambda then retries from the lowest failed sequence number, so
-later records come again too: everything done per record is idempotent for that reason.
+The answer is Lambda's partial-batch response (``ReportBatchItemFailures``): the sequence number of
+each record to deliver again. Records are first converted, then settled together, because the work is
+batched (one transaction, one ``PublishBatch`` for many records). A record that is not settled (a
+transient AWS failure) or that cannot be converted is reported. Lambda then retries from the lowest
+failed sequence number, so later records come again too: everything done per record is idempotent
+for that reason.
 (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html,
 https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html)
+
+Not Powertools' BatchProcessor: it calls a handler per record, and this work is settled in bulk (it
+was fed one record at a time and told of failures afterwards). Without it the alert function no longer
+imports the batch utility and every Powertools event class: 25 ms less init (make bench).
 """
 
 from __future__ import annotations
@@ -14,32 +19,27 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from voice_insights.observability import logger
 
 
-class RecordNotSettled(Exception):
-    """The record's work could not be finished yet; Lambda delivers it again."""
-
-
-def process_stream_batch[InputT](
-    event_type: EventType,
-    records: list[dict[str, Any]],
-    convert: Callable[[Any], InputT],
+def process_stream_batch[RecordT, InputT](
+    records: Sequence[RecordT],
+    convert: Callable[[RecordT], InputT],
     settle: Callable[[list[InputT]], Sequence[bool]],
-    describe: Callable[[Any], str],
+    sequence_number: Callable[[RecordT], str],
 ) -> dict[str, Any]:
     """Convert every record, ``settle`` them together (True = settled), report the rest as failures."""
-    processor = BatchProcessor(event_type=event_type, raise_on_entire_batch_failure=False)
-    received: list[tuple[Any, InputT]] = []
-
-    def collect(record: Any) -> None:
-        received.append((record, convert(record)))
-
-    with processor(records=records, handler=collect):
-        processor.process()
-        settled = settle([converted for _, converted in received])
-        for (record, _), done in zip(received, settled, strict=True):
-            if not done:
-                error = RecordNotSettled(describe(record))
-                processor.failure_handler(record=record, exception=(RecordNotSettled, error, None))
-    return dict(processor.response())
+    converted: dict[int, InputT] = {}
+    for position, record in enumerate(records):
+        try:
+            converted[position] = convert(record)
+        except Exception:  # a record this code cannot read is delivered again, never dropped
+            logger.exception("Could not read a stream record, will be retried", sequence_number=sequence_number(record))
+    settled = dict(zip(converted, settle(list(converted.values())) if converted else [], strict=True))
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": sequence_number(record)}
+            for position, record in enumerate(records)
+            if not settled.get(position, False)
+        ]
+    }

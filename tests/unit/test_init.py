@@ -1,0 +1,47 @@
+"""Given a function's module imported as Lambda imports it (tracing on), then its init loads only what the
+function uses: cold starts pay for every module loaded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+LOADED = """
+import sys, runpy
+runpy.run_path({app!r})
+print(sorted(m for m in {modules!r} if m in sys.modules))
+"""
+
+
+# Powertools' batch utility imports every Powertools event class, and every parser model (dozens of
+# pydantic models, 45-55 ms) when pydantic is already loaded; the alert function reads stream records as
+# they come (dicts) and needs neither. The processors need the event classes (the webhook's API Gateway
+# event), not the parser models.
+PT = "aws_lambda_powertools.utilities"
+UNUSED = {
+    "participant_summary_complete": (f"{PT}.parser.models", f"{PT}.batch"),
+    "quality_alerts": (f"{PT}.parser.models", f"{PT}.batch", f"{PT}.data_classes"),
+}
+
+
+@pytest.mark.parametrize("function", UNUSED)
+def test_init_does_not_import_powertools_utilities_the_function_does_not_use(function: str, tmp_path: object) -> None:
+    script = LOADED.format(app=str(ROOT / "functions" / function / "app.py"), modules=UNUSED[function])
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        check=True,
+        text=True,
+        env={
+            "PYTHONPATH": str(ROOT / "layers" / "voice_insights"),
+            "LAMBDA_TASK_ROOT": str(tmp_path),
+            "AWS_LAMBDA_FUNCTION_NAME": function,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_SERVICE_NAME": "voice-insights-events",
+        },
+    )
+    assert done.stdout.strip() == "[]"
