@@ -27,33 +27,3 @@ def test_a_log_line_with_a_lone_surrogate_is_written_escaped() -> None:
     line = json.loads(done.stdout)
     assert line["event_id"] == "EZ\udfff"
     assert line["friendly_name"] == "Zoë"
-
-
-TRACED_MODULES = """
-import sys
-import voice_insights.handler
-from aws_xray_sdk.core.patcher import _PATCHED_MODULES
-print(sorted(_PATCHED_MODULES))
-print(sorted(m for m in ("requests", "aiohttp", "httpx", "sqlite3") if m in sys.modules))
-"""
-
-
-def test_on_lambda_the_tracer_patches_the_aws_sdk_only(tmp_path: object) -> None:
-    # Tracing on, as deployed. X-Ray's patch_all would also import and patch requests (which twilio
-    # brings, unused here) and sqlite3: 24 ms of init.
-    done = subprocess.run(
-        [sys.executable, "-c", TRACED_MODULES],
-        capture_output=True,
-        check=True,
-        text=True,
-        env={
-            "PYTHONPATH": str(ROOT / "layers" / "voice_insights"),
-            "LAMBDA_TASK_ROOT": str(tmp_path),
-            "AWS_LAMBDA_FUNCTION_NAME": "test",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "POWERTOOLS_SERVICE_NAME": "voice-insights-events",
-        },
-    )
-    patched, imported = done.stdout.splitlines()
-    assert patched == "['botocore']"
-    assert imported == "[]"
