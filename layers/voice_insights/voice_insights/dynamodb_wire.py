@@ -5,7 +5,7 @@ botocore serialises a request by walking the API model for every value of every 
 booleans, bytes for ``B``), so the body is the parameters as JSON with bytes in base64, which is how
 the JSON protocol sends blobs. For 1,000 participant summaries (10 transactions of 100 items, 28
 attributes each) botocore's walk took 57 ms of CPU and ``json.dumps`` 19 ms; the whole batch fell from
-265 to 215 ms (``make bench``). Only the body changes: signing, retries, HTTP and reading the answer
+265 to 220 ms (``make bench``). Only the body changes: signing, retries, HTTP and reading the answer
 stay botocore's, and every other operation keeps botocore's serialiser.
 """
 

@@ -35,11 +35,7 @@ def process_stream_batch[RecordT, InputT](
             converted[position] = convert(record)
         except Exception:  # a record this code cannot read is delivered again, never dropped
             logger.exception("Could not read a stream record, will be retried", sequence_number=sequence_number(record))
-    settled = dict(zip(converted, settle(list(converted.values())) if converted else [], strict=True))
-    return {
-        "batchItemFailures": [
-            {"itemIdentifier": sequence_number(record)}
-            for position, record in enumerate(records)
-            if not settled.get(position, False)
-        ]
-    }
+    outcomes = settle(list(converted.values())) if converted else []
+    settled = {position for position, done in zip(converted, outcomes, strict=True) if done}
+    failed = [record for position, record in enumerate(records) if position not in settled]
+    return {"batchItemFailures": [{"itemIdentifier": sequence_number(record)} for record in failed]}
