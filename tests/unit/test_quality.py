@@ -202,3 +202,17 @@ def test_thresholds_read_from_the_environment_the_template_sets() -> None:
 def test_bad_settings_are_named_clearly(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Thresholds.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("word", "severity"),
+    [("high", Severity.HIGH), (" HIGH ", Severity.HIGH), ("Low", Severity.LOW), ("h\u0131gh", None), ("", None)],
+)
+def test_severity_words_read_the_same_in_events_and_in_settings(word: str, severity: Severity | None) -> None:
+    # A word the setting refuses must be an unknown word in an event too (dotless i upper-cases to "HIGH").
+    assert Severity.parse(word) is (severity or Severity.MEDIUM)  # an unknown word counts as medium
+    if severity:
+        assert Thresholds.from_env({"ALERT_MIN_SEVERITY": word}).min_severity is severity
+    elif word:
+        with pytest.raises(ValueError, match="must be low, medium or high"):
+            Thresholds.from_env({"ALERT_MIN_SEVERITY": word})
