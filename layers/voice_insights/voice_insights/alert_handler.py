@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voice_insights.alert_store import AlertLedger, AlertPublisher, ConferenceNames
 from voice_insights.alerting import FUNCTION_NAME, AlertOutcome, AlertPipeline, ItemChange
+from voice_insights.heap import keep_out_of_full_collections
 from voice_insights.observability import Handler, logger, metrics, tracer
 from voice_insights.settings import AlertSettings
 from voice_insights.store import RejectedEventStore, make_client
@@ -21,7 +22,7 @@ def make_alert_handler() -> Handler:
         # Built on first use and kept for the life of the execution environment (clients are reused).
         settings = AlertSettings.from_env()
         dynamodb = make_client("dynamodb")
-        return AlertPipeline(
+        built = AlertPipeline(
             settings.thresholds,
             AlertLedger(settings.ledger_table_name, dynamodb),
             ConferenceNames(settings.summaries_table_name, dynamodb),
@@ -29,6 +30,8 @@ def make_alert_handler() -> Handler:
             RejectedEventStore(settings.rejected_bucket),
             retention_days=settings.retention_days,
         )
+        keep_out_of_full_collections()
+        return built
 
     metrics.set_default_dimensions(function=FUNCTION_NAME)
 

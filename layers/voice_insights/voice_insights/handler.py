@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from voice_insights.heap import keep_out_of_full_collections
 from voice_insights.kinesis import handle_kinesis_batch, is_kinesis_event
 from voice_insights.observability import Handler, logger, metrics, tracer
 from voice_insights.pipeline import Pipeline
@@ -24,13 +25,15 @@ def make_handler(route: Route) -> Handler:
     def pipeline() -> Pipeline:
         # Built on first use and kept for the life of the execution environment (clients are reused).
         settings = Settings.from_env()
-        return Pipeline(
+        built = Pipeline(
             route,
             SummaryStore(settings.table_name),
             RejectedEventStore(settings.rejected_bucket),
             retention_days=settings.retention_days,
             thresholds=settings.thresholds,
         )
+        keep_out_of_full_collections()
+        return built
 
     @cache
     def webhook_auth() -> WebhookAuth:
