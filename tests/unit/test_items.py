@@ -76,6 +76,29 @@ def test_large_summary_is_stored_gzipped_and_reads_back() -> None:
     assert summary_from_item(item.attributes) == event.data
 
 
+@pytest.mark.parametrize("name", ROUTES)
+def test_item_size_is_at_least_dynamodbs_count_of_it(name: str) -> None:
+    # DynamoDB counts attribute names plus values: strings in UTF-8 bytes, a number at most 21 bytes,
+    # a list 3 bytes plus 1 per element
+    # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
+    raw = load_seed(name)
+    raw["data"].update(friendly_name="Réunion ☎ équipe", label="Agent ☎", tags=["high_latency", "ünïcode"])
+    item = to_item(accepted(raw), NOW)
+
+    def counted(value: dict[str, Any]) -> int:
+        ((kind, content),) = value.items()
+        if kind == "N":
+            return min(21, len(content.lstrip("-").replace(".", "")) // 2 + 1)
+        if kind == "SS":
+            return sum(len(element.encode()) for element in content)
+        if kind == "L":
+            return 3 + sum(1 + counted(element) for element in content)
+        return len(content.encode()) if kind == "S" else len(content)
+
+    dynamodb_count = sum(len(name.encode()) + counted(value) for name, value in item.attributes.items())
+    assert dynamodb_count <= item.size <= dynamodb_count * 1.05
+
+
 def test_summary_too_large_even_compressed_is_refused() -> None:
     raw = load_seed("participant_summary_complete")
     raw["data"]["whisper"] = "".join(f"{i:x}" for i in range(200_000))  # incompressible enough

@@ -95,26 +95,28 @@ def event_time(event: SummaryEvent) -> str:
     return ""
 
 
-def version_of(event: SummaryEvent) -> str:
+def version_of(event: SummaryEvent, time: str | None = None) -> str:
     """Total order of the events of one item: rank (partial < complete), then event time, then id.
 
     The id makes the order total, so that any delivery order ends in the same stored item,
     and a redelivery of the stored event has exactly the stored version (a duplicate).
+    ``time``: ``event_time(event)`` when the caller has it already.
     """
-    return f"{_RANK[event.type]}#{event_time(event)}#{event.id}"
+    return f"{_RANK[event.type]}#{event_time(event) if time is None else time}#{event.id}"
 
 
 def to_item(
     event: SummaryEvent, received_at: datetime, retention_days: int = 0, thresholds: Thresholds = DEFAULT_THRESHOLDS
 ) -> StoredItem:
     """The DynamoDB item (low-level attribute values) that stores ``event``."""
-    version = version_of(event)
+    time = event_time(event)
+    version = version_of(event, time)
     attrs: dict[str, AttributeValue] = {
         "version": _s(version),
         "event_id": _s(event.id),
         "event_type": _s(event.type.value),
         "event_source": _s(event.source),
-        "event_time": _s(event_time(event)),
+        "event_time": _s(time),
         "received_at": _s(received_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
     }
     if event.schema_version:
@@ -131,15 +133,17 @@ def to_item(
     _put_issues(attrs, event.data, thresholds)
 
     data_json = event.data.model_dump_json(by_alias=True, exclude_unset=True)
-    size = _approximate_size(attrs) + len(data_json.encode())
+    data_bytes = len(data_json.encode())
+    flat_size = _approximate_size(attrs)
+    size = flat_size + len("data") + data_bytes
     if size <= INLINE_DATA_LIMIT:
         attrs["data"] = _s(data_json)
     else:
         compressed = gzip.compress(data_json.encode(), compresslevel=6)
-        size = _approximate_size(attrs) + len(compressed)
+        size = flat_size + len("data_gz") + len(compressed)
         if size > MAX_ITEM_BYTES - ITEM_OVERHEAD_ALLOWANCE:
             raise ItemTooLarge(
-                f"the summary is {len(data_json.encode())} bytes ({len(compressed)} gzipped); "
+                f"the summary is {data_bytes} bytes ({len(compressed)} gzipped); "
                 f"a DynamoDB item holds at most {MAX_ITEM_BYTES} bytes"
             )
         attrs["data_gz"] = {"B": compressed}
@@ -239,9 +243,24 @@ def _n(value: int | float) -> AttributeValue:
 
 
 def _approximate_size(attrs: dict[str, AttributeValue]) -> int:
-    # The JSON text of the attributes: a little over DynamoDB's count (names plus values, UTF-8),
-    # close enough to decide inline vs gzip, and computed in C.
-    return len(json.dumps(attrs, separators=(",", ":"), ensure_ascii=False).encode())
+    """DynamoDB's count for these attributes: the names plus the values, in UTF-8 bytes; a number
+    counted as its digits (DynamoDB's is about half). Summed here, a third faster than measuring
+    their JSON text (make bench).
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html)"""
+    return sum(len(name) + _value_size(value) for name, value in attrs.items())
+
+
+def _value_size(value: AttributeValue) -> int:
+    ((kind, content),) = value.items()
+    if kind in ("S", "N"):
+        return len(content.encode())
+    if kind == "B":
+        return len(content)
+    if kind in ("SS", "NS"):
+        return sum(len(element.encode()) for element in content)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(element) for element in content)
+    raise TypeError(f"no size for a {kind} attribute")  # to_item writes only the kinds above
 
 
 __all__ = [
