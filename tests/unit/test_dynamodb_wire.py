@@ -1,9 +1,10 @@
-"""Given the summaries' transactions, when their body is written straight from the items, then it is byte for
-byte the body botocore's own serialiser writes (the stored items are the same), for the items this
-application builds and for any DynamoDB JSON value."""
+"""Given the summaries' transactions, when their body is written straight from the items, then it is the JSON
+document botocore's own serialiser writes (the stored items are the same), with the same URL and headers,
+for the items this application builds and for any DynamoDB JSON value."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from tests.conftest import SEED_FILES, load_seed, variant
-from voice_insights.dynamodb_wire import WireFormatSerializer, use_wire_format_bodies
+from voice_insights.dynamodb_wire import WireFormatSerializer, transaction_body, use_wire_format_bodies
 from voice_insights.items import to_item
 from voice_insights.models import SummaryEvent
 from voice_insights.store import AWS_CLIENT_CONFIG, SummaryStore, make_client
@@ -33,10 +34,12 @@ OPERATION = client().meta.service_model.operation_model("TransactWriteItems")
 
 
 def both(parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    return (
+    """Each serialiser's request, the body read back as JSON (botocore escapes non-ASCII, ours does not)."""
+    requests = (
         WireFormatSerializer().serialize_to_request(parameters, OPERATION),
         JSONSerializer().serialize_to_request(parameters, OPERATION),
     )
+    return tuple({**request, "body": json.loads(request["body"].decode("utf-8"))} for request in requests)  # type: ignore[return-value]
 
 
 def transaction(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -55,6 +58,23 @@ def test_the_body_of_a_transaction_of_summaries_is_botocores_body() -> None:
     fast, botocore = both(parameters)
     assert fast == botocore
     assert fast["headers"]["X-Amz-Target"] == "DynamoDB_20120810.TransactWriteItems"
+
+
+def test_summaries_without_binary_values_are_written_by_pydantic_core_in_utf8() -> None:
+    events = [load_seed(name) for name in SEED_FILES]
+    events.append(variant(load_seed("conference_summary_complete"), data__friendly_name="Zoë's stand-up ☎"))
+    parameters = transaction(events)
+    body = transaction_body(parameters)
+    assert "Zoë's stand-up ☎".encode() in body  # UTF-8 as it is: not json.dumps' \\u escapes
+    assert json.loads(body) == json.loads(JSONSerializer().serialize_to_request(parameters, OPERATION)["body"])
+
+
+def test_a_lone_surrogate_is_escaped_as_botocore_escapes_it() -> None:
+    # JSON may carry "\\ud800" (the webhook path reads it with json.loads); UTF-8 cannot hold it.
+    parameters = {"TransactItems": [{"Put": {"TableName": "t", "Item": {"pk": {"S": "a\ud800b"}}}}]}
+    fast, botocore = both(parameters)
+    assert fast == botocore
+    assert b"\\ud800" in transaction_body(parameters)
 
 
 def attribute_values(depth: int = 2) -> st.SearchStrategy[dict[str, Any]]:
