@@ -4,10 +4,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
+
+from pydantic import TypeAdapter
 
 from bench import fake_aws, workload
+from bench.invoke import billed_bytes
 from bench.run import ROOT, init_environment, median_run, parallelization_factor, smallest_memory, verify
 from devtools.cfn import load_template
+from tests.conftest import load_seed
+from voice_insights.items import to_item
+from voice_insights.models import SummaryEvent
 
 
 def test_workload_is_1000_events_with_the_stated_mix() -> None:
@@ -33,6 +40,16 @@ def test_the_stand_in_applies_the_stores_condition_like_dynamodb() -> None:
 
     assert [put("2#b"), put("2#b"), put("1#a"), put("2#c")] == [200, 400, 400, 200]
     assert [change["eventName"] for change in state.changes] == ["INSERT", "MODIFY"]
+
+
+def test_the_cost_counts_the_bytes_dynamodb_bills_for_each_stored_item() -> None:
+    event = TypeAdapter(SummaryEvent).validate_python(load_seed("participant_summary_complete"))
+    item = to_item(event, datetime(2026, 11, 21, tzinfo=UTC))
+    state = fake_aws.State()
+    request = {"TableName": "t", "Item": item.attributes, "ConditionExpression": fake_aws.CONDITION,
+               "ExpressionAttributeValues": {":version": {"S": item.version}}}  # fmt: skip
+    fake_aws._dynamodb(state, "TransactWriteItems", {"TransactItems": [{"Put": request}]})
+    assert billed_bytes(state.changes[0]) == item.size  # the JSON text of the image is 10-20 % longer
 
 
 def test_verify_catches_a_partial_over_a_complete_summary() -> None:

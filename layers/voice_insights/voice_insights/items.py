@@ -134,7 +134,7 @@ def to_item(
 
     data_json = event.data.model_dump_json(by_alias=True, exclude_unset=True)
     data_bytes = len(data_json.encode())
-    flat_size = _approximate_size(attrs)
+    flat_size = item_size(attrs)
     size = flat_size + len("data") + data_bytes
     if size <= INLINE_DATA_LIMIT:
         attrs["data"] = _s(data_json)
@@ -242,10 +242,10 @@ def _n(value: int | float) -> AttributeValue:
     return {"N": str(value)}
 
 
-def _approximate_size(attrs: dict[str, AttributeValue]) -> int:
-    """DynamoDB's count for these attributes: the names plus the values, in UTF-8 bytes; a number
-    counted as its digits (DynamoDB's is about half). Summed here, a third faster than measuring
-    their JSON text (make bench).
+def item_size(attrs: dict[str, AttributeValue]) -> int:
+    """DynamoDB's count for these attributes, what write units are billed on: the names plus the values,
+    in UTF-8 bytes; a number counted as its digits (DynamoDB's is about half). Summed here, a third
+    faster than measuring their JSON text (make bench).
     (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html)"""
     return sum(len(name) + _value_size(value) for name, value in attrs.items())
 
@@ -271,6 +271,7 @@ __all__ = [
     "ItemTooLarge",
     "StoredItem",
     "event_time",
+    "item_size",
     "summary_from_item",
     "to_item",
     "version_of",
