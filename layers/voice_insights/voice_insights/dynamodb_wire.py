@@ -60,7 +60,8 @@ def use_wire_format_bodies(client: Any) -> Any:
 
 
 def _holds_binary(actions: Iterable[Mapping[str, Any]]) -> bool:
-    # pydantic-core writes bytes in URL-safe base64; DynamoDB reads the standard alphabet.
+    # DynamoDB reads blobs in standard base64; pydantic-core writes bytes as UTF-8 text, or in its base64
+    # mode in the URL-safe alphabet: a transaction with binary values goes through json.dumps.
     for action in actions:
         for request in action.values():
             for name in _VALUE_MAPS:
