@@ -100,6 +100,21 @@ def test_tags_info_entries_carry_twilios_severity() -> None:
     assert [i.severity for i in issues] == sorted((i.severity for i in issues), reverse=True)  # worst first
 
 
+def test_tags_info_entries_of_another_shape_are_no_issue_and_no_error() -> None:
+    # Open enums: Twilio may add entries that are not {"severity": ...}; they must not fail the event.
+    tags_info = {
+        "note": "free text",
+        "history": ["high"],
+        "count": 3,
+        "empty": None,
+        "echo": {"level": "high"},
+        "noise": {"severity": 2},
+        "crosstalk": {"severity": "high"},
+    }
+    event = with_stream(healthy_participant(), "inbound", tags_info=tags_info)
+    assert participant_issues(event) == {"inbound.twilio.crosstalk": Severity.HIGH}
+
+
 def test_quality_issues_count_is_a_low_issue_above_zero() -> None:
     assert participant_issues(healthy_participant(data__quality_issues=0)) == {}
     assert participant_issues(healthy_participant(data__quality_issues=1)) == {"quality_issues": Severity.LOW}

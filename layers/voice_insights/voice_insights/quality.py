@@ -213,8 +213,11 @@ def _tags_info_issues(direction: str, stream: StreamMetrics) -> list[Issue]:
     entries: dict[str, Any] = {name: getattr(info, name) for name in _TAGS_INFO_KINDS}
     entries.update(info.model_extra or {})
     for name, detail in entries.items():
-        word = detail.severity if isinstance(detail, TagDetail) else (detail or {}).get("severity")
-        if not isinstance(word, str) or isinstance(detail, (str, list)):
+        if isinstance(detail, TagDetail):
+            word = detail.severity
+        else:  # an entry Twilio adds later may have any shape
+            word = detail.get("severity") if isinstance(detail, dict) else None
+        if not isinstance(word, str):
             continue
         words = _TAGS_INFO_WORDS.get(name, name.replace("_", " "))
         found.append(
