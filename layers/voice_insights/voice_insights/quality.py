@@ -20,9 +20,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, cast
 
-from voice_insights.models import ConferenceSummary, ParticipantSummary, StreamMetrics, TagDetail
+from voice_insights.models import ConferenceSummary, MetricStats, ParticipantSummary, StreamMetrics
 
 
 class Severity(IntEnum):
@@ -114,6 +114,7 @@ _TAGS_INFO_KINDS = {
     "low_mos": "low_mos",
 }
 _TAGS_INFO_WORDS = {"packet_loss": "packet loss", "low_mos": "low MOS"}
+_TAGS_INFO_KEYS = {*_TAGS_INFO_KINDS, "description"}
 _LOW_CONFERENCE_DETECTIONS = {"participant_behavior"}
 _HIGH_CONFERENCE_TAGS = {"start_failure"}
 
@@ -144,11 +145,10 @@ def worst(issues: list[Issue]) -> Severity | None:
 
 def participant_issues(summary: ParticipantSummary, thresholds: Thresholds) -> list[Issue]:
     found: list[Issue] = []
-    metrics = summary.metrics
-    if metrics is not None:
-        for direction, stream in (("inbound", metrics.inbound), ("outbound", metrics.outbound)):
-            if stream is not None:
-                found += _stream_issues(direction, stream, thresholds)
+    metrics = summary.metrics or {}
+    for direction, stream in (("inbound", metrics.get("inbound")), ("outbound", metrics.get("outbound"))):
+        if stream is not None:
+            found += _stream_issues(direction, stream, thresholds)
     if summary.quality_issues:
         found.append(
             Issue(
@@ -167,31 +167,36 @@ def _stream_issues(direction: str, stream: StreamMetrics, limits: Thresholds) ->
     side = direction.capitalize()
     found: list[Issue] = []
     found += _tags_info_issues(direction, stream)
-    if stream.mos is not None and stream.mos < limits.mos_below:
-        found.append(_breach(f"{direction}.mos", "low_mos", f"{side} MOS", stream.mos, limits.mos_below))
-    if stream.packet_loss_percentage is not None and stream.packet_loss_percentage > limits.packet_loss_percent_above:
+    mos = stream.get("mos")
+    if mos is not None and mos < limits.mos_below:
+        found.append(_breach(f"{direction}.mos", "low_mos", f"{side} MOS", mos, limits.mos_below))
+    loss = stream.get("packet_loss_percentage")
+    if loss is not None and loss > limits.packet_loss_percent_above:
         found.append(
             _breach(
                 f"{direction}.packet_loss",
                 "high_packet_loss",
                 f"{side} packet loss",
-                stream.packet_loss_percentage,
+                loss,
                 limits.packet_loss_percent_above,
                 "%",
             )
         )
+    no_stats: MetricStats = {}
     for metric, kind, stats, avg_limit, max_limit in (
-        ("jitter", "high_jitter", stream.jitter, limits.jitter_avg_ms_above, limits.jitter_max_ms_above),
-        ("latency", "high_latency", stream.latency, limits.latency_avg_ms_above, limits.latency_max_ms_above),
+        ("jitter", "high_jitter", stream.get("jitter"), limits.jitter_avg_ms_above, limits.jitter_max_ms_above),
+        ("latency", "high_latency", stream.get("latency"), limits.latency_avg_ms_above, limits.latency_max_ms_above),
     ):
-        if stats is None:
-            continue
-        for statistic, value, limit in (("average", stats.avg, avg_limit), ("maximum", stats.max, max_limit)):
+        stats = stats or no_stats
+        for statistic, value, limit in (
+            ("average", stats.get("avg"), avg_limit),
+            ("maximum", stats.get("max"), max_limit),
+        ):
             if value is not None and value > limit:
                 code = f"{direction}.{metric}_{'avg' if statistic == 'average' else 'max'}"
                 found.append(_breach(code, kind, f"{side} {metric} {statistic}", value, limit, "ms"))
     # Measured values first: at equal severity the first issue names the alert's subject.
-    for tag in stream.tags:
+    for tag in stream["tags"]:
         found.append(
             Issue(
                 code=f"{direction}.tag.{tag}",
@@ -204,19 +209,16 @@ def _stream_issues(direction: str, stream: StreamMetrics, limits: Thresholds) ->
 
 
 def _tags_info_issues(direction: str, stream: StreamMetrics) -> list[Issue]:
-    if stream.tags_info is None:
+    info = cast(dict[str, Any] | None, stream.get("tags_info"))  # read by name, unknown names included
+    if not info:
         return []
-    info = stream.tags_info
     side = direction.capitalize()
     found = []
     # Known names first, then any entry Twilio adds later that carries a severity (open enum).
-    entries: dict[str, Any] = {name: getattr(info, name) for name in _TAGS_INFO_KINDS}
-    entries.update(info.model_extra or {})
-    for name, detail in entries.items():
-        if isinstance(detail, TagDetail):
-            word = detail.severity
-        else:  # an entry Twilio adds later may have any shape
-            word = detail.get("severity") if isinstance(detail, dict) else None
+    names = [name for name in _TAGS_INFO_KINDS if name in info] + [name for name in info if name not in _TAGS_INFO_KEYS]
+    for name in names:
+        detail = info[name]
+        word = detail.get("severity") if isinstance(detail, dict) else None
         if not isinstance(word, str):
             continue
         words = _TAGS_INFO_WORDS.get(name, name.replace("_", " "))
@@ -226,7 +228,7 @@ def _tags_info_issues(direction: str, stream: StreamMetrics) -> list[Issue]:
                 kind=_TAGS_INFO_KINDS.get(name, name),
                 severity=Severity.parse(word),
                 title=f"{side} {words} flagged by Twilio ({word})",
-                details=info.description or "",
+                details=info.get("description") or "",
             )
         )
     return found
@@ -270,7 +272,7 @@ def conference_issues(summary: ConferenceSummary) -> list[Issue]:
         for tag in tags
     ]
     if summary.detected_issues is not None:
-        for name, count in summary.detected_issues.model_dump(exclude_none=True).items():
+        for name, count in summary.detected_issues.items():
             if isinstance(count, (int, float)) and not isinstance(count, bool) and count > 0:
                 found.append(
                     Issue(
@@ -300,11 +302,12 @@ def _tag_details(summary: ConferenceSummary) -> dict[str, str]:
     if info is None:
         return {}
     details = {}
-    if info.duplicate_identity:
+    if info["duplicate_identity"]:
         details["duplicate_identity"] = "; ".join(
-            f"identity {dup.participant_identity} used by {', '.join(dup.participant_sids)}"
-            for dup in info.duplicate_identity
+            f"identity {dup['participant_identity']} used by {', '.join(dup['participant_sids'])}"
+            for dup in info["duplicate_identity"]
         )
-    if info.start_failure is not None and info.start_failure.reason:
-        details["start_failure"] = f"reason: {info.start_failure.reason}"
+    reason = (info.get("start_failure") or {}).get("reason")
+    if reason:
+        details["start_failure"] = f"reason: {reason}"
     return details
