@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from enum import IntEnum
+from operator import attrgetter
 from typing import Any, cast
 
 from voice_insights.models import ConferenceSummary, MetricStats, ParticipantSummary, StreamMetrics
@@ -38,7 +39,9 @@ class Severity(IntEnum):
     def parse(cls, word: str | None, default: Severity | None = None) -> Severity:
         """``"high"`` → HIGH. An unknown word is ``default`` (MEDIUM unless given), never an error."""
         # A dict lookup: Enum's own cls[name] goes through the metaclass, per tag of every summary.
-        found = _SEVERITY_WORDS.get((word or "").strip().lower())
+        found = _SEVERITY_WORDS.get(word) if word else None  # as Twilio writes them, without normalising
+        if found is None:
+            found = _SEVERITY_WORDS.get((word or "").strip().lower())
         if found is not None:
             return found
         return default if default is not None else cls.MEDIUM
@@ -115,6 +118,7 @@ _TAGS_INFO_KINDS = {
 }
 _TAGS_INFO_WORDS = {"packet_loss": "packet loss", "low_mos": "low MOS"}
 _TAGS_INFO_KEYS = {*_TAGS_INFO_KINDS, "description"}
+_severity_of = attrgetter("severity")
 _LOW_CONFERENCE_DETECTIONS = {"participant_behavior"}
 _HIGH_CONFERENCE_TAGS = {"start_failure"}
 
@@ -125,7 +129,7 @@ def issues_of(summary: ConferenceSummary | ParticipantSummary, thresholds: Thres
         found = participant_issues(summary, thresholds)
     else:
         found = conference_issues(summary)
-    return sorted(found, key=lambda issue: -issue.severity)
+    return sorted(found, key=_severity_of, reverse=True)  # a reversed sort keeps equal issues in order
 
 
 def alerting(issues: list[Issue], thresholds: Thresholds) -> list[Issue]:
@@ -213,6 +217,7 @@ def _tags_info_issues(direction: str, stream: StreamMetrics) -> list[Issue]:
     if not info:
         return []
     side = direction.capitalize()
+    description = info.get("description") or ""
     found = []
     # Known names first, then any entry Twilio adds later that carries a severity (open enum).
     names = [name for name in _TAGS_INFO_KINDS if name in info] + [name for name in info if name not in _TAGS_INFO_KEYS]
@@ -221,14 +226,14 @@ def _tags_info_issues(direction: str, stream: StreamMetrics) -> list[Issue]:
         word = detail.get("severity") if isinstance(detail, dict) else None
         if not isinstance(word, str):
             continue
-        words = _TAGS_INFO_WORDS.get(name, name.replace("_", " "))
+        words = _TAGS_INFO_WORDS.get(name) or name.replace("_", " ")
         found.append(
             Issue(
                 code=f"{direction}.twilio.{name}",
                 kind=_TAGS_INFO_KINDS.get(name, name),
                 severity=Severity.parse(word),
                 title=f"{side} {words} flagged by Twilio ({word})",
-                details=info.get("description") or "",
+                details=description,
             )
         )
     return found
