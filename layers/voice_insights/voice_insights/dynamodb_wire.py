@@ -22,7 +22,6 @@ from pydantic_core import PydanticSerializationError, to_json
 WIRE_FORMAT_OPERATIONS = frozenset({"TransactWriteItems"})
 # Where a transaction's actions hold attribute values (Put, Update, Delete, ConditionCheck).
 _VALUE_MAPS = ("Item", "Key", "ExpressionAttributeValues")
-_TEXT_KINDS = frozenset({"S", "N", "BOOL", "NULL", "SS", "NS"})
 
 
 class WireFormatSerializer(JSONSerializer):
@@ -72,16 +71,16 @@ def _holds_binary(actions: Iterable[Mapping[str, Any]]) -> bool:
 
 
 def _values_hold_binary(values: Iterable[Mapping[str, Any]]) -> bool:
+    # Membership tests rather than a loop over each value's one entry: 30,000 values per 1,000 items.
     for value in values:
-        for kind, content in value.items():
-            if kind in _TEXT_KINDS:
-                continue
-            if kind in ("B", "BS"):
-                return True
-            if kind == "L" and _values_hold_binary(content):
-                return True
-            if kind == "M" and _values_hold_binary(content.values()):
-                return True
+        if "S" in value or "N" in value:
+            continue
+        if "B" in value or "BS" in value:
+            return True
+        if "L" in value and _values_hold_binary(value["L"]):
+            return True
+        if "M" in value and _values_hold_binary(value["M"].values()):
+            return True
     return False
 
 
