@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pybase64
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
 from voice_insights.pipeline import Inbound, Outcome, Pipeline
@@ -22,10 +23,15 @@ def handle_kinesis_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str,
 
     return process_stream_batch(
         [KinesisStreamRecord(record) for record in event["Records"]],
-        convert=lambda record: Inbound(raw=record.kinesis.data_as_bytes(), origin=_origin(record)),
+        convert=lambda record: Inbound(raw=_data(record), origin=_origin(record)),
         settle=settle,
         sequence_number=lambda record: record.kinesis.sequence_number,
     )
+
+
+def _data(record: KinesisStreamRecord) -> bytes:
+    # Powertools' data_as_bytes, with pybase64's decoder (SIMD): a tenth of the standard library's CPU.
+    return pybase64.b64decode(record.kinesis.data)
 
 
 def _origin(record: KinesisStreamRecord) -> dict[str, Any]:
