@@ -55,12 +55,21 @@ def test_the_tracer_patches_the_aws_sdk_only(tmp_path: object) -> None:
 
 FROZEN_AFTER_FIRST_BATCH = """
 import base64, gc, json, runpy, types
+from voice_insights.alerting import AlertPipeline
+from voice_insights.pipeline import Pipeline
 handler = runpy.run_path({app!r})["lambda_handler"]
 context = types.SimpleNamespace(function_name="test", memory_limit_in_mb=1024, aws_request_id="r1",
                                 invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:test")
+collector_running = []
+for pipeline in (Pipeline, AlertPipeline):
+    def process(self, *args, _process=pipeline.process, **kwargs):
+        collector_running.append(gc.isenabled())
+        return _process(self, *args, **kwargs)
+    pipeline.process = process
 before = gc.get_freeze_count()
-handler({{"Records": [{record}]}}, context)
-print(before, gc.get_freeze_count() > 0)
+answer = handler({{"Records": [{record}]}}, context)
+assert answer == {{"batchItemFailures": []}}, answer
+print(before, gc.get_freeze_count() > 0, collector_running, gc.isenabled())
 """
 # Neither batch makes an AWS request: Twilio's sink test event is only logged, a REMOVE never alerts.
 SINK_TEST = {"specversion": "1.0", "type": "com.twilio.eventstreams.test-event", "source": "Sink", "id": "EZ1",
@@ -68,7 +77,14 @@ SINK_TEST = {"specversion": "1.0", "type": "com.twilio.eventstreams.test-event",
 FIRST_BATCH = {
     "participant_summary_complete": {
         "eventSource": "aws:kinesis",
-        "kinesis": {"data": base64.b64encode(json.dumps(SINK_TEST).encode()).decode(), "sequenceNumber": "1"},
+        "eventID": "shardId-000000000000:1",
+        "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/twilio-events",
+        "kinesis": {
+            "data": base64.b64encode(json.dumps(SINK_TEST).encode()).decode(),
+            "sequenceNumber": "1",
+            "partitionKey": "EZ1",
+            "approximateArrivalTimestamp": 1795278064.6,
+        },
     },
     "quality_alerts": {
         "eventSource": "aws:dynamodb",
@@ -85,7 +101,8 @@ def test_objects_built_before_the_first_batch_are_out_of_the_collectors_reach(fu
     script = FROZEN_AFTER_FIRST_BATCH.format(
         app=str(ROOT / "functions" / function / "app.py"), record=repr(FIRST_BATCH[function])
     )
-    assert run_as_on_lambda(script, tmp_path).splitlines()[-1] == "0 True"
+    # And the collector is paused while the batch runs (reference counting frees its objects), then resumed.
+    assert run_as_on_lambda(script, tmp_path).splitlines()[-1] == "0 True [False] True"
 
 
 def run_as_on_lambda(script: str, task_root: object) -> str:

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voice_insights.alert_store import AlertLedger, AlertPublisher, ConferenceNames
 from voice_insights.alerting import FUNCTION_NAME, AlertOutcome, AlertPipeline, ItemChange
-from voice_insights.heap import keep_out_of_full_collections
+from voice_insights.heap import keep_out_of_full_collections, without_cycle_collection
 from voice_insights.observability import Handler, logger, metrics, tracer
 from voice_insights.settings import AlertSettings
 from voice_insights.store import RejectedEventStore, make_client
@@ -38,6 +38,7 @@ def make_alert_handler() -> Handler:
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics(capture_cold_start_metric=True)
     @tracer.capture_lambda_handler(capture_response=False)
+    @without_cycle_collection
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         records = event.get("Records")
         if not isinstance(records, list) or (records and records[0].get("eventSource") != "aws:dynamodb"):

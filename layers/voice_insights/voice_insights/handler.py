@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from voice_insights.heap import keep_out_of_full_collections
+from voice_insights.heap import keep_out_of_full_collections, without_cycle_collection
 from voice_insights.kinesis import handle_kinesis_batch, is_kinesis_event
 from voice_insights.observability import Handler, logger, metrics, tracer
 from voice_insights.pipeline import Pipeline
@@ -51,6 +51,7 @@ def make_handler(route: Route) -> Handler:
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics(capture_cold_start_metric=True)
     @tracer.capture_lambda_handler(capture_response=False)
+    @without_cycle_collection
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
         if is_kinesis_event(event):
             return handle_kinesis_batch(event, pipeline())
