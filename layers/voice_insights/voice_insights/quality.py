@@ -23,7 +23,7 @@ from enum import IntEnum
 from operator import attrgetter
 from typing import Any, cast
 
-from voice_insights.models import ConferenceSummary, MetricStats, ParticipantSummary, StreamMetrics
+from voice_insights.models import ConferenceSummary, ParticipantSummary, StreamMetrics
 
 
 class Severity(IntEnum):
@@ -186,12 +186,11 @@ def _stream_issues(direction: str, stream: StreamMetrics, limits: Thresholds) ->
                 "%",
             )
         )
-    no_stats: MetricStats = {}
     for metric, kind, stats, avg_limit, max_limit in (
         ("jitter", "high_jitter", stream.get("jitter"), limits.jitter_avg_ms_above, limits.jitter_max_ms_above),
         ("latency", "high_latency", stream.get("latency"), limits.latency_avg_ms_above, limits.latency_max_ms_above),
     ):
-        stats = stats or no_stats
+        stats = stats or {}
         for statistic, value, limit in (
             ("average", stats.get("avg"), avg_limit),
             ("maximum", stats.get("max"), max_limit),
