@@ -20,13 +20,14 @@ print(sorted(m for m in {modules!r} if m in sys.modules))
 
 
 # Powertools' batch utility imports every Powertools event class, and every parser model (dozens of
-# pydantic models, 45-55 ms) when pydantic is already loaded; the alert function reads stream records as
-# they come (dicts) and needs neither. The processors need the event classes (the webhook's API Gateway
-# event), not the parser models.
+# pydantic models, 45-55 ms) when pydantic is already loaded; every function reads stream records as
+# they come (dicts) and needs neither. The processors load the webhook's code (API Gateway resolver and
+# event classes, twilio's validator, the Secrets Manager provider) on their first webhook request only.
 PT = "aws_lambda_powertools.utilities"
+WEBHOOK_ONLY = ("aws_lambda_powertools.event_handler", f"{PT}.parameters", "twilio", "voice_insights.webhook")
 UNUSED = {
-    "participant_summary_complete": (f"{PT}.parser.models", f"{PT}.batch"),
-    "quality_alerts": (f"{PT}.parser.models", f"{PT}.batch", f"{PT}.data_classes"),
+    "participant_summary_complete": (f"{PT}.parser.models", f"{PT}.batch", f"{PT}.data_classes", *WEBHOOK_ONLY),
+    "quality_alerts": (f"{PT}.parser.models", f"{PT}.batch", f"{PT}.data_classes", *WEBHOOK_ONLY),
 }
 
 
@@ -103,6 +104,27 @@ def test_objects_built_before_the_first_batch_are_out_of_the_collectors_reach(fu
     )
     # And the collector is paused while the batch runs (reference counting frees its objects), then resumed.
     assert run_as_on_lambda(script, tmp_path).splitlines()[-1] == "0 True [False] True"
+
+
+WEBHOOK_LOADED_ON_DEMAND = """
+import runpy, sys, types
+handler = runpy.run_path({app!r})["lambda_handler"]
+context = types.SimpleNamespace(function_name="test", memory_limit_in_mb=1024, aws_request_id="r1",
+                                invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:test")
+assert handler({{"Records": [{record}]}}, context) == {{"batchItemFailures": []}}
+print("voice_insights.webhook" in sys.modules)
+request = {{"httpMethod": "GET", "path": "/nothing-here", "resource": "/{{proxy+}}", "headers": {{}},
+           "requestContext": {{"requestId": "q1", "stage": "Prod"}}, "body": None, "isBase64Encoded": False}}
+print(handler(request, context)["statusCode"], "voice_insights.webhook" in sys.modules)
+"""
+
+
+def test_the_webhook_code_is_loaded_by_the_first_webhook_request_not_by_a_kinesis_batch(tmp_path: object) -> None:
+    function = "participant_summary_complete"
+    script = WEBHOOK_LOADED_ON_DEMAND.format(
+        app=str(ROOT / "functions" / function / "app.py"), record=repr(FIRST_BATCH[function])
+    )
+    assert run_as_on_lambda(script, tmp_path).splitlines()[-2:] == ["False", "404 True"]
 
 
 def run_as_on_lambda(script: str, task_root: object) -> str:

@@ -19,6 +19,7 @@ import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -28,6 +29,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from voice_insights.decoding import NotJson, Rejected, load_json
 from voice_insights.observability import logger, metrics
 from voice_insights.pipeline import Inbound, Outcome, Pipeline
+from voice_insights.settings import ConfigurationError, Settings
 from voice_insights.signature import CredentialSource, CredentialsUnavailable, check_request
 
 # Request headers kept with a refused body: enough to diagnose, never the Authorization header.
@@ -45,14 +47,21 @@ def route_path(route_name: str) -> str:
     return "/events/" + route_name.replace("_", "-")
 
 
-def is_api_gateway_event(event: dict[str, Any]) -> bool:
-    return "httpMethod" in event and "requestContext" in event
+def auth_from_settings() -> WebhookAuth:
+    """What checks a request, from the environment."""
+    settings = Settings.from_env()
+    if not settings.webhook_secret_id:
+        # Without a secret nothing can be checked, and nothing unchecked is accepted (503 via the error).
+        raise ConfigurationError("WEBHOOK_SECRET_ARN is not set (see template.yaml)")
+    return WebhookAuth(CredentialSource(settings.webhook_secret_id), settings.public_base_url, settings.max_body_bytes)
 
 
 def build_resolver(
-    route_name: str, pipeline: Callable[[], Pipeline], auth: Callable[[], WebhookAuth]
+    route_name: str, pipeline: Callable[[], Pipeline], auth: Callable[[], WebhookAuth] | None = None
 ) -> APIGatewayRestResolver:
-    """The API for one function's webhook route: authenticate, then settle every event of the body."""
+    """The API for one function's webhook route: authenticate, then settle every event of the body.
+    ``auth``: by default read from the environment on the first request, then kept."""
+    auth = auth or cache(auth_from_settings)
     app = APIGatewayRestResolver()
 
     @app.post(route_path(route_name))
