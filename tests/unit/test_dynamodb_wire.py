@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import jmespath
 from botocore.config import Config
 from botocore.serialize import JSONSerializer
 from hypothesis import given, settings
@@ -16,7 +17,14 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from tests.conftest import SEED_FILES, load_seed, variant
-from voice_insights.dynamodb_wire import WireFormatSerializer, transaction_body, use_wire_format_bodies
+from voice_insights.dynamodb_wire import (
+    RESOURCE_ARN_LIST_PATH,
+    WireFormatSerializer,
+    resource_arn_list,
+    transaction_body,
+    use_direct_endpoint_parameters,
+    use_wire_format_bodies,
+)
 from voice_insights.items import to_item
 from voice_insights.models import SummaryEvent
 from voice_insights.store import AWS_CLIENT_CONFIG, SummaryStore, make_client
@@ -126,3 +134,70 @@ def test_a_client_that_validates_parameters_keeps_its_serialiser() -> None:
     validating = client(parameter_validation=True)
     serializer = validating._serializer
     assert use_wire_format_bodies(validating)._serializer is serializer
+
+
+# --- endpoint parameters ---------------------------------------------------------------------------
+
+
+def test_botocore_reads_a_transactions_table_names_with_the_expression_evaluated_in_python() -> None:
+    # Fails if botocore's DynamoDB model changes the expression: the shortcut would then never apply.
+    assert OPERATION.operation_context_parameters["ResourceArnList"]["path"] == RESOURCE_ARN_LIST_PATH
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=8,
+)
+ACTIONS = st.dictionaries(
+    st.sampled_from(["ConditionCheck", "Put", "Delete", "Update", "Other"]),
+    st.dictionaries(st.sampled_from(["TableName", "Key"]), JSON_VALUES, max_size=2) | JSON_VALUES,
+    max_size=3,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.lists(ACTIONS | JSON_VALUES, max_size=5), JSON_VALUES))
+def test_the_table_names_are_what_jmespath_selects_for_any_input(actions: Any) -> None:
+    parameters = {"TransactItems": actions}
+    assert resource_arn_list(parameters) == jmespath.search(RESOURCE_ARN_LIST_PATH, parameters)
+    assert resource_arn_list({}) == jmespath.search(RESOURCE_ARN_LIST_PATH, {})
+
+
+def test_the_summaries_client_resolves_the_same_endpoint_parameters_without_jmespath(monkeypatch: Any) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    parameters = transaction([load_seed(name) for name in SEED_FILES])
+    parameters["TransactItems"].append({"ConditionCheck": {"TableName": "arn:aws:dynamodb:us-east-1:1:table/t"}})
+    fast = SummaryStore("summaries", client=use_direct_endpoint_parameters(client())).client._ruleset_resolver
+    botocore = client()._ruleset_resolver
+
+    def searches_during(resolver: Any) -> tuple[dict[str, Any], int]:
+        calls = []
+        real_search = jmespath.search
+        monkeypatch.setattr(jmespath, "search", lambda *args: calls.append(args) or real_search(*args))
+        params = resolver._get_provider_params(OPERATION, parameters, {})
+        monkeypatch.setattr(jmespath, "search", real_search)
+        return params, len(calls)
+
+    fast_params, fast_searches = searches_during(fast)
+    botocore_params, botocore_searches = searches_during(botocore)
+    assert fast_params == botocore_params
+    assert fast_params["ResourceArnList"][-1] == "arn:aws:dynamodb:us-east-1:1:table/t"
+    assert (fast_searches, botocore_searches) == (0, 1)
+
+
+def test_other_operation_context_parameters_stay_botocores(monkeypatch: Any) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    resolver = use_direct_endpoint_parameters(client())._ruleset_resolver
+    batch = client().meta.service_model.operation_model("BatchGetItem")
+    arguments = {"RequestItems": {"a": {}, "b": {}}}
+    assert resolver._resolve_param_as_operation_context_param("ResourceArnList", batch, arguments) == ["a", "b"]
+
+
+def test_the_summaries_client_resolves_endpoint_parameters_directly(monkeypatch: Any) -> None:
+    # Fails if botocore renames what is wrapped: the store would silently go back to JMESPath.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    resolve = SummaryStore("summaries").client._ruleset_resolver._resolve_param_as_operation_context_param
+    assert resolve.__qualname__ == "use_direct_endpoint_parameters.<locals>.resolve"
+    untouched = make_client("dynamodb")._ruleset_resolver._resolve_param_as_operation_context_param
+    assert untouched.__qualname__.startswith("EndpointRulesetResolver.")

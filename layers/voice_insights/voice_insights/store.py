@@ -25,7 +25,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from voice_insights.dynamodb_wire import use_wire_format_bodies
+from voice_insights.dynamodb_wire import use_direct_endpoint_parameters, use_wire_format_bodies
 from voice_insights.items import StoredItem
 from voice_insights.observability import utf8_json
 
@@ -71,7 +71,7 @@ def make_client(service: str) -> Any:
 class SummaryStore:
     def __init__(self, table_name: str, client: Any = None, threads: int = WRITE_THREADS) -> None:
         self.table_name = table_name
-        self.client = client or use_wire_format_bodies(make_client("dynamodb"))
+        self.client = client or use_direct_endpoint_parameters(use_wire_format_bodies(make_client("dynamodb")))
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ddb-write")
 
     def write(self, items: Sequence[StoredItem]) -> list[WriteResult]:
