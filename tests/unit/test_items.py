@@ -126,6 +126,15 @@ def test_same_rank_orders_by_event_time_then_id() -> None:
     assert version_of(early) < version_of(much_later)
 
 
+def test_event_times_before_the_year_1000_still_compare_as_times() -> None:
+    # Linux's strftime wrote year 999 as "999", which sorted after "2025": such an event outranked every later one.
+    seed = load_seed("conference_summary_partial")
+    ancient = accepted(variant(seed, time="0999-12-31T23:59:59Z"))
+    recent = accepted(variant(seed, time="2025-10-08T07:17:02Z"))
+    assert "#0999-12-31T23:59:59.000000Z#" in version_of(ancient)
+    assert version_of(ancient) < version_of(recent)
+
+
 def test_event_time_falls_back_to_twilios_timestamp_in_datacontenttype() -> None:
     seed = load_seed("conference_summary_complete")
     assert "#2025-10-08T07:17:02.363000Z#" in version_of(accepted(seed))

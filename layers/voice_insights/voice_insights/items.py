@@ -92,8 +92,14 @@ def event_time(event: SummaryEvent) -> str:
                 continue
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
-            return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            return utc_text(moment)
     return ""
+
+
+def utc_text(moment: datetime) -> str:
+    """``2025-10-08T07:17:02.363000Z``: fixed width (4-digit year, microseconds), so strings compare as times.
+    isoformat, not strftime: twice as fast, and Linux's strftime writes year 999 as "999"."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 def version_of(event: SummaryEvent, time: str | None = None) -> str:
@@ -155,7 +161,7 @@ def to_item(
 def _receipt_attributes(received_at: datetime, retention_days: int) -> tuple[AttributeValue, AttributeValue | None]:
     """``received_at`` and the TTL attribute: the same for every event of a batch, so computed once
     (they were 7 ms of CPU per 1,000 events). Callers never change the values returned."""
-    received = _s(received_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    received = _s(utc_text(received_at))
     if retention_days <= 0:
         return received, None
     # TTL attribute: epoch seconds (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html)
