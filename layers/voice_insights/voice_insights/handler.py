@@ -40,7 +40,7 @@ def make_handler(route: Route) -> Handler:
     def webhook() -> APIGatewayRestResolver:
         # Imported by the first webhook request: an environment fed by Kinesis never loads the API
         # Gateway resolver, Powertools' event classes, twilio or the Secrets Manager provider
-        # (30 ms of every cold start, make bench).
+        # (20-30 ms of every cold start, make bench).
         from voice_insights.webhook import build_resolver
 
         return build_resolver(route.name, pipeline)
