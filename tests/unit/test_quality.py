@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import healthy_conference, healthy_participant, load_seed, with_stream
 from voice_insights.models import ConferenceSummary, ParticipantSummary
-from voice_insights.quality import Severity, Thresholds, alerting, issues_of, worst
+from voice_insights.quality import Severity, Thresholds, alerting, issues_of
 
 DEFAULTS = Thresholds()
 
@@ -190,8 +190,9 @@ def test_minimum_severity_drops_lesser_issues() -> None:
     assert {i.severity for i in alerting(every, DEFAULTS)} == {Severity.HIGH, Severity.MEDIUM}
     high_only = Thresholds(min_severity=Severity.HIGH)
     assert {i.severity for i in alerting(every, high_only)} == {Severity.HIGH}
-    assert worst(every) is Severity.HIGH
-    assert worst([]) is None
+    # Worst first (the processors store the first one's severity), equal severities in the rules' order.
+    assert [i.severity for i in every] == sorted((i.severity for i in every), reverse=True)
+    assert every[0].severity is Severity.HIGH
 
 
 def test_thresholds_read_from_the_environment_the_template_sets() -> None:

@@ -140,10 +140,6 @@ def alerting(issues: list[Issue], thresholds: Thresholds) -> list[Issue]:
 DEFAULT_THRESHOLDS = Thresholds()
 
 
-def worst(issues: list[Issue]) -> Severity | None:
-    return max((issue.severity for issue in issues), default=None)
-
-
 # --- participant ---------------------------------------------------------------------------------
 
 

@@ -51,7 +51,8 @@ def auth_from_settings() -> WebhookAuth:
     """What checks a request, from the environment."""
     settings = Settings.from_env()
     if not settings.webhook_secret_id:
-        # Without a secret nothing can be checked, and nothing unchecked is accepted (503 via the error).
+        # Without a secret nothing can be checked and nothing unchecked is accepted: the function fails,
+        # API Gateway answers 502 and Twilio delivers again.
         raise ConfigurationError("WEBHOOK_SECRET_ARN is not set (see template.yaml)")
     return WebhookAuth(CredentialSource(settings.webhook_secret_id), settings.public_base_url, settings.max_body_bytes)
 
