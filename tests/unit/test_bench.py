@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 
 from bench import fake_aws, workload
 from bench.invoke import billed_bytes
-from bench.run import ROOT, init_environment, median_run, parallelization_factor, smallest_memory, verify
+from bench.run import ROOT, init_environment, init_steps, median_run, parallelization_factor, smallest_memory, verify
 from devtools.cfn import load_template
 from tests.conftest import load_seed
 from voice_insights.items import to_item
@@ -95,3 +95,12 @@ def test_the_worst_case_is_the_median_of_its_runs() -> None:
         "cpu_runs_s": [0.20, 0.21, 0.31],
         "first_batch_cpu_runs_s": [0.22, 0.25, 0.35],
     }
+
+
+def test_init_steps_time_each_step_in_turn_in_one_interpreter() -> None:
+    # The second step reads what the first one set: both run in the same interpreter, in order.
+    steps = [("set", "import time; started = 1"), ("sleep", "time.sleep(0.05 * started)"), ("nothing", "pass")]
+    timed = init_steps(steps, {}, runs=3)
+    assert [label for label, _ in timed] == ["set", "sleep", "nothing"]
+    assert timed[1][1] >= 0.05
+    assert timed[2][1] < 0.05
