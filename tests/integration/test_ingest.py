@@ -207,3 +207,57 @@ def test_deeply_nested_body_is_kept_and_answered_400(stack: LocalStack, handlers
     assert status == 400 and "nested too deeply" in answer["message"]
     (kept,) = stack.rejected()
     assert kept["raw"] == body
+
+
+def fails_on_cp2(stage: str, real: Any) -> Any:
+    """A bug that one event triggers: ``stage`` (decode or to_item) raises on participant CP2 only."""
+
+    def decode(raw: Any, *args: Any) -> Any:
+        text = raw.decode() if isinstance(raw, bytes) else raw if isinstance(raw, str) else json.dumps(raw)
+        if '"CP2"' in text:
+            raise ZeroDivisionError("division by zero")
+        return real(raw, *args)
+
+    def to_item(event: Any, *args: Any) -> Any:
+        if event.data.participant_sid == "CP2":
+            raise ZeroDivisionError("division by zero")
+        return real(event, *args)
+
+    return {"decode": decode, "to_item": to_item}[stage]
+
+
+@pytest.mark.parametrize("stage", ["decode", "to_item"])
+@pytest.mark.parametrize("path", ["kinesis", "webhook"])
+def test_an_event_the_code_fails_on_is_kept_as_rejected_and_the_others_stored(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch, metrics_capture: MetricsCapture, stage: str, path: str
+) -> None:
+    """Fault injected: decoding an event and building its item read nothing but the event, so a bug one
+    event triggers fails the same way on every retry. Failing the batch would hold back the events behind
+    it and, once retries run out, leave only Lambda's pointer to a record the stream soon drops."""
+    import voice_insights.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, stage, fails_on_cp2(stage, getattr(pipeline_module, stage)))
+    handler = load_handlers()["participant_summary_complete"]
+    events = [participant(f"CP{n}", f"NOp{n}") for n in (1, 2, 3)]
+    raw = [json.dumps(event).encode() for event in events]
+
+    if path == "kinesis":
+        stack.kinesis.put_records(StreamName=stack.stream_name, Records=[{"Data": d, "PartitionKey": "k"} for d in raw])
+        records = read_stream_records(stack.kinesis, stack.stream_name)
+        assert metrics_capture.run(lambda: handler({"Records": records})) == {"batchItemFailures": []}
+    else:
+        answer = metrics_capture.run(lambda: handler(api_gateway_event(route_path("participant_summary_complete"),
+                                                                        b"[" + b",".join(raw) + b"]")))  # fmt: skip
+        assert answer["statusCode"] == 200, answer
+        assert json.loads(answer["body"]) == {
+            "stored": 2, "duplicates": 0, "stale": 0, "rejected": 1, "test_events": 0, "failed": 0
+        }  # fmt: skip
+
+    assert sorted(item["sk"]["S"] for item in stack.items()) == ["PART#CP1", "PART#CP3"]
+    (kept,) = stack.rejected()
+    assert kept["reason"] == f"internal error ({stage}): ZeroDivisionError: division by zero"
+    assert (kept["event_id"], kept["event_type"]) == ("NOp2", events[1]["type"])
+    assert json.loads(kept["raw"]) == events[1]
+    assert (metrics_capture.totals["EventsStored"], metrics_capture.totals["EventsRejected"]) == (2, 1)
+    assert metrics_capture.totals["InternalErrors"] == 1  # what InternalErrorsAlarm watches
+    assert metrics_capture.totals["EventsFailed"] == 0

@@ -255,6 +255,15 @@ def test_an_unreadable_token_alarms_on_the_alert_topic() -> None:
     assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in key_statements)
 
 
+def test_an_event_the_code_fails_on_alarms_on_the_alert_topic() -> None:
+    alarm = RESOURCES["InternalErrorsAlarm"]["Properties"]
+    (query,) = alarm["Metrics"]
+    namespace = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    assert query["Expression"] == f"SELECT SUM(InternalErrors) FROM {namespace}"  # the metric pipeline.py writes
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+
+
 def test_webhook_api_is_throttled_and_access_logged() -> None:
     api = RESOURCES["WebhookApi"]["Properties"]
     (settings,) = api["MethodSettings"]

@@ -38,6 +38,7 @@ class Rejected:
     event_id: str | None = None
     event_type: str | None = None
     errors: list[dict[str, str]] = field(default_factory=list)
+    internal_error: bool = False  # a bug in this code, not a fault of the event
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,7 @@ def _taken_by_a_filter(event_type: Any) -> bool:
 
 
 def _rejection(raw: Any, exc: ValidationError, route: Route, tagged: bool) -> Rejected:
-    header = _peek_header(raw)
+    header = peek_header(raw)
     errors = [_describe_error(err, route, tagged) for err in exc.errors(include_url=False, include_input=False)]
     shown = "; ".join(
         f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors[:MAX_REASON_ERRORS]
@@ -155,8 +156,10 @@ def _describe_error(err: Any, route: Route, tagged: bool) -> dict[str, str]:
     return {"field": ".".join(str(part) for part in loc), "type": kind, "message": message}
 
 
-def _peek_header(raw: Any) -> dict[str, Any]:
+def peek_header(raw: Any) -> dict[str, Any]:
     """Best effort: the id and type of an event that failed validation, for the rejected-events record."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
     if isinstance(raw, str):
         try:
             raw = load_json(raw)

@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from voice_insights.decoding import Accepted, Rejected, SinkTest, Skipped, decode
+from voice_insights.decoding import Accepted, Rejected, SinkTest, Skipped, decode, peek_header
 from voice_insights.items import ItemTooLarge, StoredItem, to_item
 from voice_insights.observability import logger, metrics
 from voice_insights.quality import DEFAULT_THRESHOLDS, Thresholds
@@ -86,19 +86,16 @@ class Pipeline:
         items: list[tuple[int, StoredItem]] = []
 
         for index, one in enumerate(inbound):
-            decision = decode(one.raw, self.route)
-            if isinstance(decision, Accepted):
-                try:
-                    items.append((index, to_item(decision.event, received_at, self.retention_days, self.thresholds)))
-                except ItemTooLarge as too_large:
-                    rejections.append((index, Rejected(str(too_large), decision.event.id, decision.event.type)))
-            elif isinstance(decision, Rejected):
-                rejections.append((index, decision))
-            elif isinstance(decision, SinkTest):
+            settled = self._settle(one.raw, received_at)
+            if isinstance(settled, StoredItem):
+                items.append((index, settled))
+            elif isinstance(settled, Rejected):
+                rejections.append((index, settled))
+            elif isinstance(settled, SinkTest):
                 outcomes[index] = Outcome.SINK_TEST
                 # The owner validates the sink with this id (POST /v1/Sinks/{sid}/Validate).
-                logger.info("Twilio sink test event received", test_id=decision.test_id, event_id=decision.event_id)
-            elif isinstance(decision, Skipped):
+                logger.info("Twilio sink test event received", test_id=settled.test_id, event_id=settled.event_id)
+            else:
                 outcomes[index] = Outcome.SKIPPED
 
         self._write(items, outcomes, rejections)
@@ -109,8 +106,31 @@ class Pipeline:
         counts = report.counts()
         for outcome, name in METRIC_NAMES.items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[outcome.value])
+        internal_errors = sum(rejection.internal_error for _, rejection in rejections)
+        metrics.add_metric(name="InternalErrors", unit=MetricUnit.Count, value=internal_errors)  # InternalErrorsAlarm
         logger.info("Batch settled", extra={"source": source, "received": len(inbound), **counts})
         return report
+
+    def _settle(self, raw: bytes | str | Any, received_at: datetime) -> StoredItem | Rejected | SinkTest | Skipped:
+        """Decode one event and build its item. Both read nothing but the event, so an exception here is a
+        bug this event triggers, and it would fail the same way on every retry: the event is kept as
+        rejected with the error (and counted in the ``InternalErrors`` metric) rather than failing the batch, which
+        would hold back the events behind it and, once retries run out, leave only Lambda's pointer to a
+        record the stream drops after its retention period."""
+        try:
+            decision = decode(raw, self.route)
+        except Exception as exc:
+            header = peek_header(raw)
+            return _internal_error("decode", exc, header.get("id"), header.get("type"))
+        if not isinstance(decision, Accepted):
+            return decision
+        event = decision.event
+        try:
+            return to_item(event, received_at, self.retention_days, self.thresholds)
+        except ItemTooLarge as too_large:
+            return Rejected(str(too_large), event.id, event.type)
+        except Exception as exc:
+            return _internal_error("to_item", exc, event.id, event.type)
 
     def _write(
         self, items: list[tuple[int, StoredItem]], outcomes: list[Outcome], rejections: list[tuple[int, Rejected]]
@@ -168,6 +188,16 @@ class Pipeline:
             rejected_key=key,
         )
         return Outcome.REJECTED
+
+
+def _internal_error(stage: str, exc: Exception, event_id: Any, event_type: Any) -> Rejected:
+    logger.exception("Internal error on one event: kept as rejected", stage=stage, event_id=event_id)
+    return Rejected(
+        reason=f"internal error ({stage}): {type(exc).__name__}: {exc}",
+        event_id=event_id if isinstance(event_id, str) else None,
+        event_type=event_type if isinstance(event_type, str) else None,
+        internal_error=True,
+    )
 
 
 def collapse(
