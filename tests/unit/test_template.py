@@ -10,6 +10,7 @@ import pytest
 
 from devtools.cfn import Resolver, load_template
 from voice_insights import routes
+from voice_insights.alerting import METRIC_NAMES, AlertOutcome
 from voice_insights.quality import MIN_SEVERITY_ENV, THRESHOLD_ENV, Severity, Thresholds
 from voice_insights.webhook import route_path
 
@@ -255,11 +256,18 @@ def test_an_unreadable_token_alarms_on_the_alert_topic() -> None:
     assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in key_statements)
 
 
-def test_an_event_the_code_fails_on_alarms_on_the_alert_topic() -> None:
-    alarm = RESOURCES["InternalErrorsAlarm"]["Properties"]
+@pytest.mark.parametrize(
+    ("alarm_id", "metric"),
+    [
+        ("InternalErrorsAlarm", "InternalErrors"),  # written by pipeline.py
+        ("UnreadableChangesAlarm", METRIC_NAMES[AlertOutcome.UNREADABLE]),
+    ],
+)
+def test_an_event_the_code_cannot_handle_alarms_on_the_alert_topic(alarm_id: str, metric: str) -> None:
+    alarm = RESOURCES[alarm_id]["Properties"]
     (query,) = alarm["Metrics"]
     namespace = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
-    assert query["Expression"] == f"SELECT SUM(InternalErrors) FROM {namespace}"  # the metric pipeline.py writes
+    assert query["Expression"] == f"SELECT SUM({metric}) FROM {namespace}"
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
     assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
 
