@@ -5,6 +5,7 @@ rejected with its reason — counted, not assumed."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ from devtools.lambda_events import api_gateway_event, read_stream_records
 from tests.conftest import load_seed, variant
 from tests.integration.conftest import Handler, LocalStack, MetricsCapture, load_handlers, run_kinesis
 from voice_insights.items import summary_from_item
+from voice_insights.observability import logger
 from voice_insights.webhook import route_path
 
 PARTICIPANT_ALIAS = "com.twilio.voice.insights.participant-summary.complete"
@@ -209,18 +211,21 @@ def test_deeply_nested_body_is_kept_and_answered_400(stack: LocalStack, handlers
     assert kept["raw"] == body
 
 
+QUOTED_NUMBER = "+15550100"  # an exception's message may quote the event: phone numbers stay out of logs
+
+
 def fails_on_cp2(stage: str, real: Any) -> Any:
     """A bug that one event triggers: ``stage`` (decode or to_item) raises on participant CP2 only."""
 
     def decode(raw: Any, *args: Any) -> Any:
         text = raw.decode() if isinstance(raw, bytes) else raw if isinstance(raw, str) else json.dumps(raw)
         if '"CP2"' in text:
-            raise ZeroDivisionError("division by zero")
+            raise ZeroDivisionError(f"division by zero for {QUOTED_NUMBER}")
         return real(raw, *args)
 
     def to_item(event: Any, *args: Any) -> Any:
         if event.data.participant_sid == "CP2":
-            raise ZeroDivisionError("division by zero")
+            raise ZeroDivisionError(f"division by zero for {QUOTED_NUMBER}")
         return real(event, *args)
 
     return {"decode": decode, "to_item": to_item}[stage]
@@ -237,6 +242,8 @@ def test_an_event_the_code_fails_on_is_kept_as_rejected_and_the_others_stored(
     import voice_insights.pipeline as pipeline_module
 
     monkeypatch.setattr(pipeline_module, stage, fails_on_cp2(stage, getattr(pipeline_module, stage)))
+    log = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", log)
     handler = load_handlers()["participant_summary_complete"]
     events = [participant(f"CP{n}", f"NOp{n}") for n in (1, 2, 3)]
     raw = [json.dumps(event).encode() for event in events]
@@ -255,7 +262,14 @@ def test_an_event_the_code_fails_on_is_kept_as_rejected_and_the_others_stored(
 
     assert sorted(item["sk"]["S"] for item in stack.items()) == ["PART#CP1", "PART#CP3"]
     (kept,) = stack.rejected()
-    assert kept["reason"] == f"internal error ({stage}): ZeroDivisionError: division by zero"
+    assert kept["reason"] == f"internal error ({stage}): ZeroDivisionError"
+    message = f"ZeroDivisionError: division by zero for {QUOTED_NUMBER}"
+    assert kept["errors"] == [{"field": "", "type": "internal_error", "message": message}]
+    (logged,) = [json.loads(line) for line in log.getvalue().splitlines() if "Internal error" in line]
+    assert (logged["level"], logged["stage"], logged["event_id"]) == ("ERROR", stage, "NOp2")
+    assert logged["error_type"] == "ZeroDivisionError"
+    assert logged["traceback"][-1].startswith(f'  File "{__file__}"') and f"in {stage}\n" in logged["traceback"][-1]
+    assert QUOTED_NUMBER not in log.getvalue()
     assert (kept["event_id"], kept["event_type"]) == ("NOp2", events[1]["type"])
     assert json.loads(kept["raw"]) == events[1]
     assert (metrics_capture.totals["EventsStored"], metrics_capture.totals["EventsRejected"]) == (2, 1)

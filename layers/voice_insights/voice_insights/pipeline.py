@@ -6,6 +6,7 @@ Whatever the path (Kinesis record or webhook array element), each input ends as 
 
 from __future__ import annotations
 
+import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,17 @@ from voice_insights.items import ItemTooLarge, StoredItem, to_item
 from voice_insights.observability import logger, metrics
 from voice_insights.quality import DEFAULT_THRESHOLDS, Thresholds
 from voice_insights.routes import Route
-from voice_insights.store import RejectedEventStore, SummaryStore, WriteStatus, now_utc, raw_payload_fields
+from voice_insights.store import (
+    RejectedEventStore,
+    SummaryStore,
+    WriteStatus,
+    describe_error,
+    now_utc,
+    raw_payload_fields,
+)
+
+MAX_MESSAGE_CHARS = 2000  # an exception's message can quote a whole event; the raw event is kept beside it
+MAX_TRACEBACK_FRAMES = 10
 
 
 class Outcome(StrEnum):
@@ -114,9 +125,9 @@ class Pipeline:
     def _settle(self, raw: bytes | str | Any, received_at: datetime) -> StoredItem | Rejected | SinkTest | Skipped:
         """Decode one event and build its item. Both read nothing but the event, so an exception here is a
         bug this event triggers, and it would fail the same way on every retry: the event is kept as
-        rejected with the error (and counted in the ``InternalErrors`` metric) rather than failing the batch, which
-        would hold back the events behind it and, once retries run out, leave only Lambda's pointer to a
-        record the stream drops after its retention period."""
+        rejected with the error (and counted in the ``InternalErrors`` metric) rather than failing the
+        batch, which would hold back the events behind it and, once retries run out, leave only Lambda's
+        pointer to a record the stream drops after its retention period."""
         try:
             decision = decode(raw, self.route)
         except Exception as exc:
@@ -191,11 +202,16 @@ class Pipeline:
 
 
 def _internal_error(stage: str, exc: Exception, event_id: Any, event_type: Any) -> Rejected:
-    logger.exception("Internal error on one event: kept as rejected", stage=stage, event_id=event_id)
+    # Logs get the exception's type and where it was raised, not its message, which may quote the
+    # event (phone numbers stay out of logs): the message goes in ``errors``, kept with the raw event.
+    where = traceback.format_tb(exc.__traceback__)[-MAX_TRACEBACK_FRAMES:]
+    logger.error("Internal error on one event: kept as rejected", stage=stage, event_id=event_id,
+                 error_type=type(exc).__name__, traceback=where)  # fmt: skip
     return Rejected(
-        reason=f"internal error ({stage}): {type(exc).__name__}: {exc}",
+        reason=f"internal error ({stage}): {type(exc).__name__}",
         event_id=event_id if isinstance(event_id, str) else None,
         event_type=event_type if isinstance(event_type, str) else None,
+        errors=[{"field": "", "type": "internal_error", "message": describe_error(exc)[:MAX_MESSAGE_CHARS]}],
         internal_error=True,
     )
 
