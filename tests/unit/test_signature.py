@@ -212,3 +212,41 @@ def test_credentials_from_the_secret_keep_both_tokens_and_basic_auth() -> None:
     )
     assert credentials == WebhookCredentials(("a", "b"), ("u", "p"))
     assert WebhookCredentials.from_secret({"secondary_auth_token": "b"}).auth_tokens == ("b",)
+
+
+def without_body_hash(event: dict[str, Any]) -> dict[str, Any]:
+    """The same request with the bodySHA256 query parameter taken out (what an attacker can send)."""
+    event["queryStringParameters"] = None
+    event["multiValueQueryStringParameters"] = None
+    return event
+
+
+def test_a_signed_request_without_a_body_hash_is_refused_not_raised() -> None:
+    # twilio's validator reads a body without bodySHA256 as form parameters and raises TypeError.
+    raw = api_gateway_event(PATH, BODY, host=HOST, auth_token=TOKEN)
+    assert check(APIGatewayProxyEvent(without_body_hash(raw))) is Refusal.NO_BODY_HASH
+
+
+def test_two_body_hashes_are_refused() -> None:
+    raw = api_gateway_event(PATH, BODY, host=HOST)
+    raw["multiValueQueryStringParameters"]["bodySHA256"] *= 2
+    assert check(APIGatewayProxyEvent(raw)) is Refusal.NO_BODY_HASH
+
+
+@pytest.mark.parametrize(
+    "settings", ["algorithm=HMAC_MD5", "algorithm=\r\nforged log line", "key=a,algorithm=" + "x" * 500]
+)
+def test_an_unknown_signature_algorithm_is_refused_without_logging_what_was_sent(
+    settings: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = request(headers={"X-Twilio-Webhooks-Signature-Settings": settings})
+    with caplog.at_level("DEBUG"):
+        assert check(event) is Refusal.SIGNATURE_ALGORITHM
+    assert "forged" not in caplog.text and "HMAC_MD5" not in caplog.text
+
+
+@pytest.mark.parametrize("host", ["bad:port", "[::1", "a b", "é.example", ""])
+def test_a_host_that_is_no_url_host_fails_the_signature_without_raising(host: str) -> None:
+    raw = api_gateway_event(PATH, BODY, host=host)
+    raw["requestContext"]["domainName"] = host
+    assert check(APIGatewayProxyEvent(raw)) is Refusal.BAD_SIGNATURE

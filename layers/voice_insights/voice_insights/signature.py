@@ -25,6 +25,8 @@ from urllib.parse import quote, urlencode
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from twilio.request_validator import (
+    HMAC_SHA1,
+    HMAC_SHA256,
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
     RequestValidator,
@@ -35,6 +37,7 @@ SECRET_CACHE_SECONDS = 300
 # A signature that fails with cached tokens is checked again with a fresh read of the secret (a token
 # rotated in the last few minutes), at most this often, so forged requests cannot hammer the API.
 MIN_SECONDS_BETWEEN_FORCED_READS = 30
+SUPPORTED_ALGORITHMS = frozenset({HMAC_SHA1, HMAC_SHA256})
 
 
 class Refusal(StrEnum):
@@ -45,7 +48,9 @@ class Refusal(StrEnum):
     BASIC_AUTH = "missing or wrong HTTP Basic credentials"
     NO_SIGNATURE = "missing X-Twilio-Signature header"
     SIGNATURES = "more than one X-Twilio-Signature header"
+    NO_BODY_HASH = "the URL must carry one bodySHA256 parameter (Twilio signs JSON bodies with it)"
     BODY_HASH = "the body does not match the bodySHA256 the request was signed with"
+    SIGNATURE_ALGORITHM = "unsupported signature algorithm in X-Twilio-Webhooks-Signature-Settings"
     BAD_SIGNATURE = "invalid X-Twilio-Signature"
 
     @property
@@ -142,11 +147,17 @@ def check_request(
     signature = signatures[0] if signatures else ""
     if not signature:
         return Refusal.NO_SIGNATURE
-    url = public_url(request, base_url)
-    sent_hash = (request.query_string_parameters or {}).get("bodySHA256")
-    if sent_hash is not None and not hmac.compare_digest(RequestValidator("").compute_hash(body), sent_hash):
+    # Twilio always signs a JSON body's hash; without one, twilio's validator reads the body as form fields.
+    sent_hashes = (request.multi_value_query_string_parameters or {}).get("bodySHA256") or []
+    if len(sent_hashes) != 1:
+        return Refusal.NO_BODY_HASH
+    if not hmac.compare_digest(RequestValidator("").compute_hash(body), sent_hashes[0]):
         return Refusal.BODY_HASH
-    algorithm = get_signature_algorithm(_header(request, SIGNATURE_SETTINGS_HEADER))
+    # Checked here, not by twilio's validator, which logs the unsupported value as sent.
+    algorithm = get_signature_algorithm(_header(request, SIGNATURE_SETTINGS_HEADER)).upper()
+    if algorithm not in SUPPORTED_ALGORITHMS:
+        return Refusal.SIGNATURE_ALGORITHM
+    url = public_url(request, base_url)
     if _signed_by_any(credentials.auth_tokens, url, body, signature, algorithm):
         return None
     if source.may_read_fresh() and _signed_by_any(source.get(fresh=True).auth_tokens, url, body, signature, algorithm):
@@ -155,7 +166,10 @@ def check_request(
 
 
 def _signed_by_any(tokens: tuple[str, ...], url: str, body: str, signature: str, algorithm: str) -> bool:
-    return any(RequestValidator(token).validate(url, body, signature, algorithm) for token in tokens)
+    try:
+        return any(RequestValidator(token).validate(url, body, signature, algorithm) for token in tokens)
+    except ValueError:  # a Host that makes no URL (``bad:port``): nothing Twilio could have signed
+        return False
 
 
 def _header(request: APIGatewayProxyEvent, name: str) -> str | None:
