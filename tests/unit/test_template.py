@@ -281,6 +281,29 @@ def test_webhook_api_is_throttled_and_access_logged() -> None:
     assert "$context.requestBody" not in api["AccessLogSetting"]["Format"]
 
 
+def test_the_account_wide_api_gateway_logging_role_is_set_only_when_asked() -> None:
+    # AWS::ApiGateway::Account is one setting per account and region: a stack that owns it replaces whatever role
+    # other APIs log through, and leaves the setting naming a deleted role when it goes.
+    parameter = TEMPLATE["Parameters"]["SetApiGatewayAccountLoggingRole"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("false", ["true", "false"])
+    assert TEMPLATE["Conditions"]["SetApiGatewayAccount"] == {
+        "Fn::Equals": [{"Ref": "SetApiGatewayAccountLoggingRole"}, "true"]
+    }
+    account_wide = {k for k, r in RESOURCES.items() if r["Type"] == "AWS::ApiGateway::Account"}
+    assert account_wide == {"ApiGatewayAccount"}
+    for logical_id in ("ApiGatewayAccount", "ApiGatewayLoggingRole"):
+        assert RESOURCES[logical_id]["Condition"] == "SetApiGatewayAccount"
+    # The stage waits for the account's role when the stack sets it: DependsOn cannot name a resource that may not
+    # exist, so it names an unconditional handle that refers to the role's setting only when it is created.
+    api = RESOURCES["WebhookApi"]
+    ready = RESOURCES[api["DependsOn"]]
+    assert ready["Type"] == "AWS::CloudFormation::WaitConditionHandle" and "Condition" not in ready
+    assert ready["Metadata"]["ApiGatewayAccount"] == {
+        "Fn::If": ["SetApiGatewayAccount", {"Ref": "ApiGatewayAccount"}, ""]
+    }
+    assert api["Properties"]["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["WebhookAccessLogs", "Arn"]}
+
+
 def test_every_checkov_suppression_says_why() -> None:
     skips = [
         skip
