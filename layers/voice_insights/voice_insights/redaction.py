@@ -1,0 +1,96 @@
+"""Text safety for free text that came in an event: phone numbers masked, controls neutralised.
+
+Used wherever event text leaves the stored record (``data`` stays whole): the quality rules' issue
+titles and details, the flat attributes people read, the alerts and the alert function's log lines.
+
+Phone numbers. Applications put callers' numbers in labels and conference names, so any text that
+looks like one keeps only its last four digits, every other digit becomes ``*`` (separators, ``+``
+and the rest of the text stay): 7 to 15 digits (ITU-T E.164: a number has at most 15 digits; 7 is
+a local number without its area code), unbroken or in groups separated by one space, ``.``, ``-``
+or ``/``, with parentheses around a group, led by ``+``, by a word glued to it (``agent4155551234``)
+or by a URI scheme (``sip:+14155551234@…``, ``tel:``). Left alone: Twilio SIDs and other hex ids,
+UUIDs, dates and times, IPv4 addresses, fewer than 7 digits (durations, extensions, short codes)
+and an unbroken run longer than 15 digits (an id, not E.164).
+
+Controls. Line breaks, tabs and other controls (C0, DEL, C1, the Unicode line and paragraph
+separators), bidirectional overrides that reorder what a reader sees, and lone surrogates are
+replaced: the ones that break or space a line by a space, the others by U+FFFD, visibly.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+# A quick pre-check before the full pattern: the processors mask a few attributes of every event.
+_SEVEN_DIGITS: Final = re.compile(r"\d(?:\D*\d){6}")
+
+_HEX: Final = "[0-9a-fA-F]"
+_KEEP: Final = (  # tokens whose digits are not a phone number
+    rf"(?<![^\W_])[A-Z]{{2}}{_HEX}{{32}}(?![^\W_])"  # a Twilio SID (CA…, CF…, AC…: two letters, 32 hex)
+    rf"|(?<![^\W_]){_HEX}{{8}}(?:-{_HEX}{{4}}){{3}}-{_HEX}{{12}}(?![^\W_])"  # a UUID
+    r"|(?<!\d)(?:"  # a date (2023-10-01, with its ISO 8601 time if any; 2023/10/01, 01/10/2023, 10.31.2023)
+    r"\d{4}(?P<ymd>[-./])[01]?\d(?P=ymd)[0-3]?\d"
+    r"(?:[T ][0-2]\d:[0-5]\d(?::[0-6]\d(?:[.,]\d+)?)?(?:Z|[+-][0-2]\d(?::?\d\d)?)?)?"
+    r"|[0-3]?\d(?P<dmy>[-./])[0-3]?\d(?P=dmy)(?:19|20)\d\d"
+    r")(?!\d)"
+    r"|(?<!\d)(?<!\d\.)\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)"  # an IPv4 address
+)
+_NUMBER: Final = (
+    r"(?<![^\W_])[^\W\d_]*"  # the start of a word, and the letters glued to the number if any
+    r"(?P<number>[+(]*\d+(?:(?: ?[./-] ?| |\) ?| ?\()\d+)*)"  # digit groups, one separator between them
+    r"(?:(?![^\W_])|(?=(?i:x|ext)\.? ?\d))"  # no letter or digit right after it, but an extension's x or ext
+)
+_CANDIDATE: Final = re.compile(f"{_KEEP}|{_NUMBER}")
+_DIGIT_RUN: Final = re.compile(r"\d+")
+MIN_DIGITS: Final = 7  # a local number without its area code
+MAX_DIGITS: Final = 15  # ITU-T E.164: at most 15 digits
+KEEP_LAST: Final = 4
+
+# Controls that break or space a line become a space, the rest U+FFFD (a reader sees something was there).
+_LINE_AND_SPACE_CONTROLS: Final = "\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\u2028\u2029"
+_CONTROLS: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f"  # C0, DEL, C1
+    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidirectional marks, embeddings, overrides, isolates
+    "\u2028\u2029\ud800-\udfff\ufffe\uffff]"  # line/paragraph separators, lone surrogates, non-characters
+)
+_URL_SCHEME: Final = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*):(?=//)")
+
+
+def mask_phone_numbers_in(text: str) -> str:
+    """``text`` with every phone number in it masked but for its last four digits."""
+    if len(text) < MIN_DIGITS or not _SEVEN_DIGITS.search(text):
+        return text
+    return _CANDIDATE.sub(_mask, text)
+
+
+def neutralise_controls(text: str) -> str:
+    """``text`` as one line that reads as it is stored: no line break, control or bidirectional override."""
+    return _CONTROLS.sub(_replacement, text) if _CONTROLS.search(text) else text
+
+
+def inline_text(text: str) -> str:
+    """Event text shown inside a line of a plain-text email: one line, and no link a mail client would make
+    clickable (``https://x`` is shown as ``https[:]//x``); only the alert's own lines carry links."""
+    return _URL_SCHEME.sub(r"\1[:]", neutralise_controls(text))
+
+
+def _mask(match: re.Match[str]) -> str:
+    found = match.group()
+    number = match.group("number")
+    if number is None:  # a SID, a UUID, a date or an address
+        return found
+    runs = [len(run) for run in _DIGIT_RUN.findall(number)]
+    if sum(runs) < MIN_DIGITS or max(runs) > MAX_DIGITS:
+        return found
+    to_mask = sum(runs) - KEEP_LAST
+    masked = []
+    for char in number:
+        if to_mask and char.isdecimal():  # isdecimal: the digits \d matches
+            char, to_mask = "*", to_mask - 1
+        masked.append(char)
+    return found[: len(found) - len(number)] + "".join(masked)
+
+
+def _replacement(match: re.Match[str]) -> str:
+    return " " if match.group() in _LINE_AND_SPACE_CONTROLS else "\ufffd"

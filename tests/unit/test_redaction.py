@@ -1,0 +1,121 @@
+"""Given free text from an event, when it is made safe for alerts, items and logs, then phone numbers keep only
+their last four digits and nothing in it can break a line or hide what the text says."""
+
+from __future__ import annotations
+
+import pytest
+
+from voice_insights.redaction import inline_text, mask_phone_numbers_in, neutralise_controls
+
+# (as written, as masked): every digit but the last four becomes '*', the rest is kept.
+NUMBERS = [
+    ("+14155551234", "+*******1234"),  # E.164
+    ("(415) 555-1234", "(***) ***-1234"),
+    ("415-555-1234", "***-***-1234"),
+    ("415.555.1234", "***.***.1234"),
+    ("415 555 1234", "*** *** 1234"),
+    ("4155551234", "******1234"),
+    ("555-1234", "***-1234"),  # 7 digits: a local number
+    ("+1 (415) 555-1234", "+* (***) ***-1234"),
+    ("+1-415-555-1234", "+*-***-***-1234"),
+    ("+44 20 7946 0958", "+** ** **** 0958"),
+    ("+44 (0)20 7946 0958", "+** (*)** **** 0958"),
+    ("020 7946 0958", "*** **** 0958"),
+    ("0049 30 123456", "**** ** **3456"),
+    ("011 44 20 7946 0958", "*** ** ** **** 0958"),
+    ("sip:+14155551234@example.com", "sip:+*******1234@example.com"),
+    ("sips:4155551234@10.0.0.1;transport=tls", "sips:******1234@10.0.0.1;transport=tls"),
+    ("tel:+1-415-555-1234", "tel:+*-***-***-1234"),
+    ("client:+14155551234", "client:+*******1234"),
+    ("+14155551234x22", "+*******1234x22"),
+    ("415-555-1234 ext. 22", "***-***-1234 ext. 22"),
+]
+
+
+@pytest.mark.parametrize(("number", "masked"), NUMBERS)
+def test_phone_numbers_keep_only_their_last_four_digits(number: str, masked: str) -> None:
+    assert mask_phone_numbers_in(number) == masked
+    assert mask_phone_numbers_in(f"Caller {number}, VIP") == f"Caller {masked}, VIP"
+    assert mask_phone_numbers_in(masked) == masked  # masking twice changes nothing
+
+
+def test_digits_of_other_scripts_are_digits() -> None:
+    fullwidth = str.maketrans("0123456789", "".join(chr(0xFF10 + digit) for digit in range(10)))
+    assert mask_phone_numbers_in("+14155551234".translate(fullwidth)) == "+*******1234".translate(fullwidth)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("agent4155551234", "agent******1234"),  # a word glued to the number
+        ("customer_+14155551234", "customer_+*******1234"),
+        ("caller-4155551234-vip", "caller-******1234-vip"),
+        ("+14155551234 / +442079460958", "+*******1234 / +********0958"),
+        ("4155551234 4155556789", "********** ******6789"),  # two numbers read as one: both masked
+        ("Bridge (415) 555-1234, backup 020 7946 0958.", "Bridge (***) ***-1234, backup *** **** 0958."),
+        ("ticket 1234567", "ticket ***4567"),  # any seven digits read as a local number
+    ],
+)
+def test_numbers_inside_free_text(text: str, masked: str) -> None:
+    assert mask_phone_numbers_in(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CA0000000000000000000000000000001",  # Twilio's sample SIDs
+        "PA1234567890abcdef1234567890abcdef",  # a SID whose hex starts with ten digits
+        "CAabcdefabcdefabcdefabcdef01234567",  # a SID whose hex ends with eight digits
+        "NO00000000000000000000000001",
+        "EZ00000000000000000000000000000001",
+        "fdb3cc6ca3fc603ce6e629f1c65cae5f",
+        "123e4567-e89b-12d3-a456-426614174000",  # a UUID
+        "2023-10-01T15:30:00Z",
+        "2025-10-08T07:17:02.363Z",
+        "2025-10-08T07:17:02.363000Z",
+        "2023-10-01 15:30:00+02:00",
+        "started 2023-10-01, ended 2023-10-02",
+        "01/10/2023",
+        "10.01.2023",
+        "duration 3600 s, 1800 s connected",
+        "12345",  # a short code or an extension
+        "192.168.100.200",
+        "sip:alice@example.com",
+        "sip:1001@pbx.example.com",  # an extension
+        "1234567890123456789",  # longer than E.164 allows: an id
+        "agent-7",
+        "v1.2.3",
+    ],
+)
+def test_ids_times_and_short_numbers_are_left_alone(text: str) -> None:
+    assert mask_phone_numbers_in(text) == text
+
+
+def test_text_without_seven_digits_is_returned_as_is() -> None:
+    text = "High packet loss detected"
+    assert mask_phone_numbers_in(text) is text
+
+
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        ("Support\r\nOpen in Twilio Console: x", "Support  Open in Twilio Console: x"),
+        ("a\tb\vc\fd", "a b c d"),
+        ("a\x85b\u2028c\u2029d", "a b c d"),  # NEL and Unicode line/paragraph separators break lines too
+        ("\x1b[31mred\x1b[0m", "\ufffd[31mred\ufffd[0m"),  # ESC
+        ("a\x00b\x7fc\x9bd", "a\ufffdb\ufffdc\ufffdd"),  # NUL, DEL, a C1 control
+        ("invoice\u202egnp.exe", "invoice\ufffdgnp.exe"),  # right-to-left override
+        ("a\u2066b\u2069c\u200fd\u061ce", "a\ufffdb\ufffdc\ufffdd\ufffde"),  # isolates and marks
+        ("a\ud800b", "a\ufffdb"),  # a lone surrogate: not Unicode text
+        ("Équipe Zürich — 東京", "Équipe Zürich — 東京"),
+    ],
+)
+def test_controls_are_neutralised(text: str, safe: str) -> None:
+    assert neutralise_controls(text) == safe
+
+
+def test_inline_text_is_one_line_without_links() -> None:
+    text = "Bridge\nOpen in Twilio Console: https://evil.example/x?to=+14155551234"
+    assert inline_text(text) == "Bridge Open in Twilio Console: https[:]//evil.example/x?to=+14155551234"
+    assert inline_text("HTTP://a and ftp://b") == "HTTP[:]//a and ftp[:]//b"
+    assert inline_text("sip:alice@example.com") == "sip:alice@example.com"
