@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +228,38 @@ def test_twilio_kinesis_role_is_optional_and_exactly_as_twilio_needs() -> None:
         (("kinesis:DescribeLimits",), json.dumps("*")),
     }
     assert TEMPLATE["Outputs"]["TwilioKinesisSinkRoleArn"]["Condition"] == "CreateKinesisRole"
+
+
+# STS takes an external id of 2-1224 characters from [\w+=,.@:/-] (AssumeRole, API reference); Twilio's own setup
+# makes one with `openssl rand -hex 40` (80 characters). Empty is valid only while no role is created (the rule).
+@pytest.mark.parametrize(
+    ("external_id", "accepted"),
+    [
+        ("", True),
+        ("0123456789abcdef" * 5, True),  # openssl rand -hex 40
+        ("a" * 32, True),
+        ("Zm9vYmFy+/=,.@:-_" * 2, True),  # every character STS takes
+        ("a" * 1224, True),
+        ("a" * 31, False),  # guessable: at least 32 characters (128 bits as hex)
+        ("a" * 1225, False),  # longer than STS takes
+        ("0123456789abcdef" * 2 + " ", False),
+        ("0123456789abcdef" * 2 + "\n", False),
+    ],
+)
+def test_the_external_id_is_long_enough_or_empty_without_the_role(external_id: str, accepted: bool) -> None:
+    parameter = TEMPLATE["Parameters"]["TwilioExternalId"]
+    # CloudFormation matches AllowedPattern against the whole value; MinLength would also refuse the empty default.
+    assert (re.fullmatch(parameter["AllowedPattern"], external_id) is not None) is accepted
+    assert "MinLength" not in parameter and parameter["Default"] == ""
+    assert "32" in parameter["ConstraintDescription"]
+
+
+def test_summaries_expire_after_13_months_by_default() -> None:
+    # They hold phone numbers: a limit by default (storage limitation), long enough to compare any month with the
+    # same month a year before. 0 still keeps them forever.
+    parameter = TEMPLATE["Parameters"]["RetentionDays"]
+    assert (parameter["Default"], parameter["MinValue"]) == (395, 0)
+    assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["RETENTION_DAYS"] == {"Ref": "RetentionDays"}
 
 
 def test_only_the_processors_may_read_the_twilio_token() -> None:
