@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from devtools.cfn import Resolver, load_template
+from devtools.cfn import ACCOUNT, REGION, Resolver, load_template
 from voice_insights import routes
 from voice_insights.alerting import METRIC_NAMES, AlertOutcome
 from voice_insights.quality import MIN_SEVERITY_ENV, THRESHOLD_ENV, Severity, Thresholds
@@ -335,6 +336,62 @@ def test_the_account_wide_api_gateway_logging_role_is_set_only_when_asked() -> N
         "Fn::If": ["SetApiGatewayAccount", {"Ref": "ApiGatewayAccount"}, ""]
     }
     assert api["Properties"]["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["WebhookAccessLogs", "Arn"]}
+
+
+# --- logs --------------------------------------------------------------------------------------------
+
+# CloudWatch Logs takes these retention periods only (PutRetentionPolicy).
+LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653]  # fmt: skip
+FUNCTION_IDS = [k for k, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"]
+
+
+def log_group_of(function_id: str) -> str:
+    reference = RESOURCES[function_id]["Properties"]["LoggingConfig"]["LogGroup"]
+    assert set(reference) == {"Ref"}
+    group_id: str = reference["Ref"]
+    return group_id
+
+
+def test_every_function_has_its_own_declared_log_group() -> None:
+    groups = [log_group_of(function_id) for function_id in FUNCTION_IDS]
+    assert len(set(groups)) == len(FUNCTION_IDS) == 5
+    declared = {k for k, r in RESOURCES.items() if r["Type"] == "AWS::Logs::LogGroup"}
+    assert declared == {*groups, "WebhookAccessLogs"}
+    assert RESOURCES["WebhookApi"]["Properties"]["AccessLogSetting"]["DestinationArn"] == {
+        "Fn::GetAtt": ["WebhookAccessLogs", "Arn"]
+    }
+
+
+def test_every_log_group_expires_and_is_encrypted_with_a_key_that_lets_only_this_stacks_groups_in() -> None:
+    parameter = TEMPLATE["Parameters"]["LogRetentionDays"]
+    assert parameter["AllowedValues"] == LOG_RETENTION_DAYS and parameter["Default"] == 90
+    key = RESOURCES["LogsKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html: the regional service
+    # principal, conditioned on the log group the data belongs to.
+    (logs_use,) = [s for s in key["KeyPolicy"]["Statement"] if "Service" in s["Principal"]]
+    assert logs_use["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}}
+    assert logs_use["Action"] == [
+        "kms:Encrypt*",
+        "kms:Decrypt*",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:Describe*",
+    ]
+    (condition,) = logs_use["Condition"].items()
+    assert condition[0] == "ArnLike" and set(condition[1]) == {"kms:EncryptionContext:aws:logs:arn"}
+    resolver = Resolver(TEMPLATE, "voice-insights")
+    patterns = resolver.resolve(condition[1]["kms:EncryptionContext:aws:logs:arn"])
+    other_stack = Resolver(TEMPLATE, "voice-insights-2")
+    for group_id in [log_group_of(function_id) for function_id in FUNCTION_IDS] + ["WebhookAccessLogs"]:
+        group = RESOURCES[group_id]["Properties"]
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert group["KmsKeyId"] == {"Fn::GetAtt": ["LogsKey", "Arn"]}
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{resolver.resolve(group['LogGroupName'])}"
+        assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in patterns), arn
+        other_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{other_stack.resolve(group['LogGroupName'])}"
+        assert not any(fnmatch.fnmatchcase(other_arn, pattern) for pattern in patterns), other_arn
 
 
 def test_every_checkov_suppression_says_why() -> None:
