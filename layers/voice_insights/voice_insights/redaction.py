@@ -22,30 +22,32 @@ from __future__ import annotations
 import re
 from typing import Final
 
+MIN_DIGITS: Final = 7  # a local number without its area code
+MAX_DIGITS: Final = 15  # ITU-T E.164: at most 15 digits
+KEEP_LAST: Final = 4
+
 # A quick pre-check before the full pattern: the processors mask a few attributes of every event.
 _SEVEN_DIGITS: Final = re.compile(r"\d(?:\D*\d){6}")
 
 _HEX: Final = "[0-9a-fA-F]"
 _KEEP: Final = (  # tokens whose digits are not a phone number
-    rf"(?<![^\W_])[A-Z]{{2}}{_HEX}{{32}}(?![^\W_])"  # a Twilio SID (CA…, CF…, AC…: two letters, 32 hex)
-    rf"|(?<![^\W_]){_HEX}{{8}}(?:-{_HEX}{{4}}){{3}}-{_HEX}{{12}}(?![^\W_])"  # a UUID
-    r"|(?<!\d)(?:"  # a date (2023-10-01, with its ISO 8601 time if any; 2023/10/01, 01/10/2023, 10.31.2023)
+    rf"[A-Z]{{2}}{_HEX}{{32}}(?![^\W_])"  # a Twilio SID (CA…, CF…, AC…: two letters, 32 hex)
+    rf"|{_HEX}{{8}}(?:-{_HEX}{{4}}){{3}}-{_HEX}{{12}}(?![^\W_])"  # a UUID
+    r"|(?:"  # a date (2023-10-01, with its ISO 8601 time if any; 2023/10/01, 01/10/2023, 10.31.2023)
     r"\d{4}(?P<ymd>[-./])[01]?\d(?P=ymd)[0-3]?\d"
     r"(?:[T ][0-2]\d:[0-5]\d(?::[0-6]\d(?:[.,]\d+)?)?(?:Z|[+-][0-2]\d(?::?\d\d)?)?)?"
     r"|[0-3]?\d(?P<dmy>[-./])[0-3]?\d(?P=dmy)(?:19|20)\d\d"
     r")(?!\d)"
-    r"|(?<!\d)(?<!\d\.)\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)"  # an IPv4 address
+    r"|\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)"  # an IPv4 address
 )
+_GROUP: Final = rf"\d{{1,{MAX_DIGITS}}}"  # longer runs of digits are ids, not numbers
 _NUMBER: Final = (
-    r"(?<![^\W_])[^\W\d_]*"  # the start of a word, and the letters glued to the number if any
-    r"(?P<number>[+(]*\d+(?:(?: ?[./-] ?| |\) ?| ?\()\d+)*)"  # digit groups, one separator between them
+    r"[^\W\d_]*"  # letters glued to the number, if any
+    rf"(?P<number>[+(]*{_GROUP}(?:(?: ?[./-] ?| |\) ?| ?\(){_GROUP})*)(?!\d)"  # digit groups, one separator apart
     r"(?:(?![^\W_])|(?=(?i:x|ext)\.? ?\d))"  # no letter or digit right after it, but an extension's x or ext
 )
-_CANDIDATE: Final = re.compile(f"{_KEEP}|{_NUMBER}")
-_DIGIT_RUN: Final = re.compile(r"\d+")
-MIN_DIGITS: Final = 7  # a local number without its area code
-MAX_DIGITS: Final = 15  # ITU-T E.164: at most 15 digits
-KEEP_LAST: Final = 4
+# Only where a word starts (not after a letter or digit), so that a SID's digits are never a candidate.
+_CANDIDATE: Final = re.compile(rf"(?<![^\W_])(?:{_KEEP}|{_NUMBER})")
 
 # Controls that break or space a line become a space, the rest U+FFFD (a reader sees something was there).
 _LINE_AND_SPACE_CONTROLS: Final = "\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\u2028\u2029"
@@ -80,10 +82,10 @@ def _mask(match: re.Match[str]) -> str:
     number = match.group("number")
     if number is None:  # a SID, a UUID, a date or an address
         return found
-    runs = [len(run) for run in _DIGIT_RUN.findall(number)]
-    if sum(runs) < MIN_DIGITS or max(runs) > MAX_DIGITS:
+    digits = sum(map(str.isdecimal, number))
+    if digits < MIN_DIGITS:
         return found
-    to_mask = sum(runs) - KEEP_LAST
+    to_mask = digits - KEEP_LAST
     masked = []
     for char in number:
         if to_mask and char.isdecimal():  # isdecimal: the digits \d matches
