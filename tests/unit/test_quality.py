@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import healthy_conference, healthy_participant, load_seed, with_stream
+from tests.unit.test_redaction import CALLER_NUMBERS, shows_whole
 from voice_insights.models import ConferenceSummary, ParticipantSummary
 from voice_insights.quality import Severity, Thresholds, alerting, issues_of
 
@@ -232,3 +233,35 @@ def test_severity_words_read_the_same_in_events_and_in_settings(word: str, sever
     elif word:
         with pytest.raises(ValueError, match="must be low, medium or high"):
             Thresholds.from_env({"ALERT_MIN_SEVERITY": word})
+
+
+# --- event text in issues ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", CALLER_NUMBERS)
+def test_issues_quote_event_text_with_phone_numbers_masked(number: str) -> None:
+    """Given a caller's number in every free text a summary's issues quote (tags, Twilio's tag description,
+    a tags_info entry and severity word, a duplicate identity, a start failure reason, a detected issue name),
+    when the rules run, then no issue's code, kind, title or details shows it whole: they reach the items'
+    issue codes, logs and alerts."""
+    participant = with_stream(
+        healthy_participant(),
+        "inbound",
+        tags=[f"caller {number}"],
+        tags_info={"description": f"Loss on {number}", number: {"severity": f"high {number}"}},
+    )
+    conference = healthy_conference(
+        data__tags=[number],
+        data__tag_info={
+            "duplicate_identity": [{"participant_identity": f"client:{number}", "participant_sids": [number]}],
+            "start_failure": {"reason": f"Dialled {number}: no answer"},
+        },
+        data__detected_issues={"call_quality": 0, f"{number} issues": 2},
+    )
+    issues = issues_of(ParticipantSummary.model_validate(participant["data"]), DEFAULTS) + issues_of(
+        ConferenceSummary.model_validate(conference["data"]), DEFAULTS
+    )
+    assert len(issues) == 6
+    quoted = [text for i in issues for text in (i.code, i.kind, i.title, i.details)]
+    assert not [text for text in quoted if shows_whole(number, text)]
+    assert any(text.startswith("reason: Dialled ") for text in quoted)  # the rest of the text is kept

@@ -3,9 +3,29 @@ their last four digits and nothing in it can break a line or hide what the text 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from voice_insights.redaction import inline_text, mask_phone_numbers_in, neutralise_controls
+
+# A caller's number as applications write it: the tests of every field it can reach put it there.
+CALLER_NUMBERS = [
+    "+14155551234",
+    "(415) 555-1234",
+    "415-555-1234",
+    "415.555.1234",
+    "+44 20 7946 0958",
+    "020 7946 0958",
+    "0049 30 123456",
+    "sip:+14155551234@example.com",
+]
+
+
+def shows_whole(number: str, text: str) -> bool:
+    """Whether ``text`` shows ``number`` whole: as written, or its digits in a row whatever separates them."""
+    return number in text or re.sub(r"\D", "", number) in re.sub(r"\D", "", text)
+
 
 # (as written, as masked): every digit but the last four becomes '*', the rest is kept.
 NUMBERS = [
@@ -89,6 +109,12 @@ def test_numbers_inside_free_text(text: str, masked: str) -> None:
 )
 def test_ids_times_and_short_numbers_are_left_alone(text: str) -> None:
     assert mask_phone_numbers_in(text) == text
+
+
+@pytest.mark.parametrize("number", CALLER_NUMBERS)
+def test_shows_whole_sees_a_number_however_it_is_written(number: str) -> None:
+    assert shows_whole(number, f'{{"label": "x{number.replace(" ", "-")}"}}')
+    assert not shows_whole(number, mask_phone_numbers_in(f"label {number} 2023-10-01T15:30:00Z CA0000000000000001"))
 
 
 def test_text_without_seven_digits_is_returned_as_is() -> None:

@@ -13,6 +13,9 @@ Severities, low < medium < high:
   region issues are ``medium``; a conference that failed to start is ``high``;
 - a bare ``quality_issues`` count, detected participant-behaviour issues and a ``summary_timeout``
   status (data that never completed, not a bad call) are ``low``.
+
+Issues quote event text (tags, Twilio's descriptions, identities, reasons) only through
+``mask_phone_numbers_in``: codes, kinds, titles and details reach items, logs and alerts.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from operator import attrgetter
 from typing import Any, cast
 
 from voice_insights.models import ConferenceSummary, ParticipantSummary, StreamMetrics
+from voice_insights.redaction import mask_phone_numbers_in as _quote
 
 
 class Severity(IntEnum):
@@ -195,7 +199,7 @@ def _stream_issues(direction: str, stream: StreamMetrics, limits: Thresholds) ->
                 code = f"{direction}.{metric}_{'avg' if statistic == 'average' else 'max'}"
                 found.append(_breach(code, kind, f"{side} {metric} {statistic}", value, limit, "ms"))
     # Measured values first: at equal severity the first issue names the alert's subject.
-    for tag in stream["tags"]:
+    for tag in map(_quote, stream["tags"]):
         found.append(
             Issue(
                 code=f"{direction}.tag.{tag}",
@@ -212,7 +216,7 @@ def _tags_info_issues(direction: str, stream: StreamMetrics) -> list[Issue]:
     if not info:
         return []
     side = direction.capitalize()
-    description = info.get("description") or ""
+    description = _quote(info.get("description") or "")
     found = []
     # Known names first, then any entry Twilio adds later that carries a severity (open enum).
     names = [name for name in _TAGS_INFO_KINDS if name in info] + [name for name in info if name not in _TAGS_INFO_KEYS]
@@ -221,13 +225,14 @@ def _tags_info_issues(direction: str, stream: StreamMetrics) -> list[Issue]:
         word = detail.get("severity") if isinstance(detail, dict) else None
         if not isinstance(word, str):
             continue
-        words = _TAGS_INFO_WORDS.get(name) or name.replace("_", " ")
+        quoted = name if name in _TAGS_INFO_KINDS else _quote(name)
+        words = _TAGS_INFO_WORDS.get(name) or quoted.replace("_", " ")
         found.append(
             Issue(
-                code=f"{direction}.twilio.{name}",
-                kind=_TAGS_INFO_KINDS.get(name, name),
+                code=f"{direction}.twilio.{quoted}",
+                kind=_TAGS_INFO_KINDS.get(name, quoted),
                 severity=Severity.parse(word),
-                title=f"{side} {words} flagged by Twilio ({word})",
+                title=f"{side} {words} flagged by Twilio ({_quote(word)})",
                 details=description,
             )
         )
@@ -261,25 +266,28 @@ def conference_issues(summary: ConferenceSummary) -> list[Issue]:
     details = _tag_details(summary)
     # tag_info can carry details for a tag the list omits (Twilio's own sample does): report them too.
     tags += [tag for tag in details if tag not in tags]
-    found = [
-        Issue(
-            code=f"tag.{tag}",
-            kind=tag,
-            severity=Severity.HIGH if tag in _HIGH_CONFERENCE_TAGS else Severity.MEDIUM,
-            title=f"Conference tagged '{tag}' by Twilio",
-            details=details.get(tag, ""),
+    found = []
+    for tag in tags:
+        quoted = _quote(tag)
+        found.append(
+            Issue(
+                code=f"tag.{quoted}",
+                kind=quoted,
+                severity=Severity.HIGH if tag in _HIGH_CONFERENCE_TAGS else Severity.MEDIUM,
+                title=f"Conference tagged '{quoted}' by Twilio",
+                details=details.get(tag, ""),
+            )
         )
-        for tag in tags
-    ]
     if summary.detected_issues is not None:
         for name, count in summary.detected_issues.items():
             if isinstance(count, (int, float)) and not isinstance(count, bool) and count > 0:
+                quoted = _quote(name)  # Twilio's three names, or any other an event carries
                 found.append(
                     Issue(
-                        code=f"detected.{name}",
-                        kind=f"detected_{name}",
+                        code=f"detected.{quoted}",
+                        kind=f"detected_{quoted}",
                         severity=Severity.LOW if name in _LOW_CONFERENCE_DETECTIONS else Severity.MEDIUM,
-                        title=f"Twilio detected {count:g} {name.replace('_', ' ')} issue(s)",
+                        title=f"Twilio detected {count:g} {quoted.replace('_', ' ')} issue(s)",
                         measured=float(count),
                         threshold=0,
                     )
@@ -303,11 +311,13 @@ def _tag_details(summary: ConferenceSummary) -> dict[str, str]:
         return {}
     details = {}
     if info["duplicate_identity"]:
-        details["duplicate_identity"] = "; ".join(
-            f"identity {dup['participant_identity']} used by {', '.join(dup['participant_sids'])}"
-            for dup in info["duplicate_identity"]
+        details["duplicate_identity"] = _quote(
+            "; ".join(
+                f"identity {dup['participant_identity']} used by {', '.join(dup['participant_sids'])}"
+                for dup in info["duplicate_identity"]
+            )
         )
     reason = (info.get("start_failure") or {}).get("reason")
     if reason:
-        details["start_failure"] = f"reason: {reason}"
+        details["start_failure"] = f"reason: {_quote(reason)}"
     return details
