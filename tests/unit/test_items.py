@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_seed, variant
+from tests.unit.test_redaction import CALLER_NUMBERS, shows_whole
 from voice_insights import routes
 from voice_insights.decoding import Accepted, decode
 from voice_insights.items import INLINE_DATA_LIMIT, ItemTooLarge, StoredItem, summary_from_item, to_item, version_of
@@ -172,3 +173,28 @@ def test_items_without_issues_carry_no_issue_attributes() -> None:
                       data__detected_issues=None)  # fmt: skip
     attrs = to_item(accepted(healthy), NOW).attributes
     assert "issue_severity" not in attrs and "issue_codes" not in attrs
+
+
+@pytest.mark.parametrize("number", CALLER_NUMBERS)
+def test_flat_attributes_show_no_phone_number_whole_and_data_keeps_the_event(number: str) -> None:
+    """Given a caller's number in a participant's label, a conference's name, tags and tag details,
+    when the items are built, then no flat attribute shows it whole; ``data`` (the stored record) keeps it."""
+    participant = variant(load_seed("participant_summary_complete"), data__label=f"Caller {number}")
+    participant["data"]["metrics"]["inbound"]["tags"].append(number)
+    participant["data"]["metrics"]["inbound"]["tags_info"]["description"] = f"Loss on {number}"
+    conference = variant(
+        load_seed("conference_summary_complete"),
+        data__friendly_name=f"Bridge {number}",
+        data__tags=["silent", number],
+        data__tag_info={
+            "duplicate_identity": [{"participant_identity": number, "participant_sids": ["CP1"]}],
+            "start_failure": {"reason": f"Dialled {number}"},
+        },
+    )
+    for event, masked in ((participant, "label"), (conference, "friendly_name")):
+        attrs = to_item(accepted(event), NOW).attributes
+        flat = {name: value for name, value in attrs.items() if name != "data"}
+        assert not shows_whole(number, json.dumps(flat, ensure_ascii=False)), flat
+        assert attrs[masked]["S"].split(" ")[0] in ("Caller", "Bridge")  # the rest of the text is kept
+        assert number in json.loads(attrs["data"]["S"]).get(masked, "")
+    assert to_item(accepted(conference), NOW).attributes["tags"]["L"][0] == {"S": "silent"}

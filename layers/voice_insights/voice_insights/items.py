@@ -13,7 +13,8 @@ Table layout (one table):
 
 Items are written at most once per ``version`` and only over a lower one (see ``version_of``).
 The event's ``data`` is kept whole as JSON text (or gzip when large), so every field, unknown ones
-included, reads back into the same model; the flat attributes beside it are for queries and people.
+included, reads back into the same model; the flat attributes beside it are for queries and people,
+so the free text among them (label, friendly name, tags) has its phone numbers masked.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from voice_insights.models import (
     SummaryEvent,
 )
 from voice_insights.quality import DEFAULT_THRESHOLDS, Thresholds, issues_of
+from voice_insights.redaction import mask_phone_numbers_in
 
 # DynamoDB's item limit is 400 KB including attribute names
 # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
@@ -176,7 +178,7 @@ def _conference_attributes(data: ConferenceSummary, attrs: dict[str, AttributeVa
         attrs,
         account_sid=data.account_sid,
         conference_sid=data.conference_sid,
-        friendly_name=data.friendly_name,
+        friendly_name=_masked(data.friendly_name),
         status=data.status,
         processing_state=data.processing_state,
         start_time=data.start_time,
@@ -185,12 +187,12 @@ def _conference_attributes(data: ConferenceSummary, attrs: dict[str, AttributeVa
         mixer_region=data.mixer_region,
     )
     _put_numbers(attrs, duration_seconds=data.duration_seconds)
-    attrs["tags"] = {"L": [_s(tag) for tag in data.tags]}
+    attrs["tags"] = {"L": [_s(mask_phone_numbers_in(tag)) for tag in data.tags]}
     return f"CONF#{data.conference_sid}", "SUMMARY"
 
 
 def _participant_attributes(data: ParticipantSummary, attrs: dict[str, AttributeValue]) -> tuple[str, str]:
-    # Phone numbers (from/to) stay inside `data` only: no flat attribute, no index, no log line.
+    # Phone numbers stay inside `data` only: from/to are no flat attribute, a label's are masked.
     attrs["entity"] = _s(PARTICIPANT_SUMMARY)
     attrs["gsi2pk"] = _s(f"CALL#{data.call_sid}")
     _put_strings(
@@ -199,7 +201,7 @@ def _participant_attributes(data: ParticipantSummary, attrs: dict[str, Attribute
         conference_sid=data.conference_sid,
         participant_sid=data.participant_sid,
         call_sid=data.call_sid,
-        label=data.label,
+        label=_masked(data.label),
         call_direction=data.call_direction,
         call_state=data.call_state,
         call_type=data.call_type,
@@ -235,6 +237,11 @@ def summary_from_item(item: dict[str, AttributeValue]) -> ConferenceSummary | Pa
         data = json.loads(item["data"]["S"])
     model = ParticipantSummary if item["entity"]["S"] == PARTICIPANT_SUMMARY else ConferenceSummary
     return model.model_validate(data)
+
+
+def _masked(text: str | None) -> str | None:
+    # Applications often put the caller's number in labels and names: readers of the table see it masked.
+    return mask_phone_numbers_in(text) if text else text
 
 
 def _put_strings(attrs: dict[str, AttributeValue], **values: str | None) -> None:
