@@ -1,0 +1,258 @@
+"""Given template.yaml as CloudFormation receives it, after SAM's transform (aws-sam-translator, run offline), then
+every IAM role grants exactly what its code uses, on this stack's resources, and no AWS managed policy widens it.
+
+SAM attaches AWSLambdaKinesisExecutionRole / AWSLambdaDynamoDBExecutionRole (stream reads on every stream of the
+account) and AWSLambdaBasicExecutionRole to a role it makes for a function with a stream trigger; only a function
+given its own Role gets none of them, which the source template alone cannot show.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devtools.cfn import REGION, load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+# aws-sam-translator lives with the SAM CLI: it pins pydantic 2.13, the layer (and so .venv) 2.14.
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+TRANSFORM = """
+import json, sys
+from samtranslator.translator.transform import transform
+
+class NoManagedPolicyNames:  # SAM asks IAM for managed policy ARNs only to resolve one named by its short name
+    def load(self):
+        return {}
+
+json.dump(transform(json.load(sys.stdin), {}, NoManagedPolicyNames()), sys.stdout)
+"""
+
+
+def packaged(template: dict[str, Any]) -> dict[str, Any]:
+    """The template as `sam deploy` hands it to CloudFormation: code and layer folders uploaded to S3."""
+    for logical_id, resource in template["Resources"].items():
+        uri = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}.get(
+            resource["Type"]
+        )
+        if uri:
+            resource["Properties"][uri] = f"s3://deployment-bucket/{logical_id}.zip"
+    return template
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
+    if not SAM_PYTHON.exists():
+        pytest.fail(f"{SAM_PYTHON} is missing: run make setup (it installs the SAM CLI and aws-sam-translator)")
+    with tempfile.TemporaryDirectory() as home:  # no ~/.aws of the user's; the region is all SAM needs
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "AWS_DEFAULT_REGION": REGION,
+               "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+        out = subprocess.run(
+            [str(SAM_PYTHON), "-c", TRANSFORM],
+            input=json.dumps(packaged(load_template(ROOT / "template.yaml"))),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+    assert out.returncode == 0, out.stderr
+    template: dict[str, Any] = json.loads(out.stdout)
+    return template
+
+
+def getatt(logical_id: str, attribute: str = "Arn") -> str:
+    return json.dumps({"Fn::GetAtt": [logical_id, attribute]})
+
+
+def sub(text: str) -> str:
+    return json.dumps({"Fn::Sub": text})
+
+
+def grants(actions: list[str], resource: str) -> set[tuple[str, str]]:
+    return {(action, resource) for action in actions}
+
+
+# Actions IAM authorises on no resource, so "*" is the only Resource they take (Service Authorization Reference).
+ACTIONS_WITHOUT_RESOURCES = {
+    # Lambda sends a traced function's segments (Tracing: Active) with its execution role; X-Ray has no resource
+    # types for these: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html
+    "xray:PutTraceSegments": "the function's trace segments",
+    "xray:PutTelemetryRecords": "the X-Ray telemetry sent with them",
+    # Account-level (the shard limits): no resource type in
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonkinesisdatastreams.html
+    "kinesis:DescribeLimits": "Twilio's Kinesis sink reads the account's shard limits",
+}
+
+# Managed policies a role may carry, each with why an inline policy naming this stack's resources cannot replace it.
+ALLOWED_MANAGED_POLICIES = {
+    # The region's API Gateway account role (only with SetApiGatewayAccountLoggingRole=true) writes the logs of every
+    # REST API of the region, not only this stack's; AWS documents this policy for it:
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
+    "ApiGatewayLoggingRole": {
+        sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+    },
+}
+
+
+def basics(log_group: str) -> set[tuple[str, str]]:
+    """What every function's role needs: its own log group (Lambda writes the logs with the function's role) and
+    X-Ray (Tracing: Active)."""
+    return grants(["logs:CreateLogStream", "logs:PutLogEvents"], getatt(log_group)) | grants(
+        ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], json.dumps("*")
+    )
+
+
+# Lambda's poller reads the stream with the function's role; SubscribeToShard (an enhanced fan-out consumer) is
+# not used: https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-create.html
+READ_EVENT_STREAM = grants(
+    [
+        "kinesis:DescribeStream",
+        "kinesis:DescribeStreamSummary",
+        "kinesis:GetRecords",
+        "kinesis:GetShardIterator",
+        "kinesis:ListShards",
+    ],
+    getatt("EventStream"),
+)
+KEEP_REJECTED = grants(["s3:PutObject"], sub("${RejectedEventsBucket.Arn}/rejected/*"))
+
+
+def processor(log_group: str) -> set[tuple[str, str]]:
+    return (
+        basics(log_group)
+        | READ_EVENT_STREAM
+        # TransactWriteItems is authorised per item as PutItem + ConditionCheckItem
+        | grants(["dynamodb:PutItem", "dynamodb:ConditionCheckItem"], getatt("SummariesTable"))
+        | KEEP_REJECTED
+        # the bounded record of a webhook request refused before it proved to be Twilio's
+        | grants(["s3:PutObject"], sub("${RejectedEventsBucket.Arn}/refused/*"))
+        | grants(["sqs:SendMessage"], getatt("StreamFailuresQueue"))
+        | grants(["secretsmanager:GetSecretValue"], json.dumps({"Ref": "TwilioWebhookSecret"}))
+    )
+
+
+EXPECTED_GRANTS = {
+    "ConferenceSummaryCompleteRole": processor("ConferenceSummaryCompleteLogs"),
+    "ConferenceSummaryPartialRole": processor("ConferenceSummaryPartialLogs"),
+    "ParticipantSummaryCompleteRole": processor("ParticipantSummaryCompleteLogs"),
+    "UnroutedEventsRole": (
+        basics("UnroutedEventsLogs")
+        | READ_EVENT_STREAM
+        | KEEP_REJECTED
+        | grants(["sqs:SendMessage"], getatt("StreamFailuresQueue"))
+    ),
+    "QualityAlertsRole": (
+        basics("QualityAlertsLogs")
+        # the table's streams only, as https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-lamda-process-dynamodb-streams.html
+        | grants(
+            ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+            sub("${SummariesTable.Arn}/stream/*"),
+        )
+        | grants(["sns:Publish"], json.dumps({"Ref": "AlertTopic"}))  # PublishBatch is authorised as sns:Publish
+        | grants(["kms:GenerateDataKey", "kms:Decrypt"], getatt("AlertTopicKey"))  # the topic's key
+        | grants(["dynamodb:BatchGetItem"], getatt("SummariesTable"))  # conference names
+        | grants(["dynamodb:BatchGetItem", "dynamodb:UpdateItem"], getatt("AlertLedgerTable"))
+        | KEEP_REJECTED
+        | grants(["sqs:SendMessage"], getatt("AlertFailuresQueue"))
+    ),
+    "TwilioKinesisSinkRole": (
+        grants(["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:ListShards"], getatt("EventStream"))
+        | grants(["kinesis:DescribeLimits"], json.dumps("*"))
+    ),
+    "ApiGatewayLoggingRole": set(),
+}
+FUNCTION_ROLES = {
+    "ConferenceSummaryCompleteFunction": "ConferenceSummaryCompleteRole",
+    "ConferenceSummaryPartialFunction": "ConferenceSummaryPartialRole",
+    "ParticipantSummaryCompleteFunction": "ParticipantSummaryCompleteRole",
+    "UnroutedEventsFunction": "UnroutedEventsRole",
+    "QualityAlertsFunction": "QualityAlertsRole",
+}
+
+
+def roles(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+
+
+def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in role["Properties"].get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+
+
+def listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def granted(role: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (action, json.dumps(resource))
+        for statement in statements(role)
+        for action in listed(statement["Action"])
+        for resource in listed(statement["Resource"])
+    }
+
+
+def test_every_function_runs_with_the_role_declared_for_it_and_sam_makes_none(transformed: dict[str, Any]) -> None:
+    functions = {k: r for k, r in transformed["Resources"].items() if r["Type"] == "AWS::Lambda::Function"}
+    assert {k: r["Properties"]["Role"] for k, r in functions.items()} == {
+        function: {"Fn::GetAtt": [role, "Arn"]} for function, role in FUNCTION_ROLES.items()
+    }
+    assert set(roles(transformed)) == set(EXPECTED_GRANTS)
+
+
+def test_no_role_carries_a_managed_policy_but_the_allowed_ones(transformed: dict[str, Any]) -> None:
+    carried = {
+        k: {json.dumps(arn) for arn in r["Properties"].get("ManagedPolicyArns", [])}
+        for k, r in roles(transformed).items()
+    }
+    assert {k: arns for k, arns in carried.items() if arns} == ALLOWED_MANAGED_POLICIES
+
+
+@pytest.mark.parametrize("role_id", EXPECTED_GRANTS)
+def test_each_role_grants_exactly_what_its_code_uses(transformed: dict[str, Any], role_id: str) -> None:
+    role = roles(transformed)[role_id]
+    assert all(s["Effect"] == "Allow" and {"Action", "Resource"} <= set(s) for s in statements(role))
+    assert not any({"NotAction", "NotResource"} & set(s) for s in statements(role))
+    assert granted(role) == EXPECTED_GRANTS[role_id]
+
+
+def referenced_ids(value: Any) -> set[str]:
+    """The logical ids a Ref, GetAtt or Sub names (pseudo parameters and parameters included)."""
+    if isinstance(value, list):
+        return {i for v in value for i in referenced_ids(v)}
+    if not isinstance(value, dict):
+        return set()
+    if "Ref" in value:
+        return {value["Ref"]}
+    if "Fn::GetAtt" in value:
+        return {value["Fn::GetAtt"][0]}
+    if "Fn::Sub" in value:
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        return {part.split("}", 1)[0].split(".", 1)[0] for part in text.split("${")[1:]}
+    return {i for v in value.values() for i in referenced_ids(v)}
+
+
+def test_every_grant_names_a_resource_of_this_stack_or_has_none_to_name(transformed: dict[str, Any]) -> None:
+    resources = set(transformed["Resources"])
+    for role_id, role in roles(transformed).items():
+        for statement in statements(role):
+            for resource in listed(statement["Resource"]):
+                if resource == "*":
+                    assert set(listed(statement["Action"])) <= set(ACTIONS_WITHOUT_RESOURCES), (role_id, statement)
+                else:
+                    assert referenced_ids(resource) & resources, (role_id, resource)
+
+
+def test_function_roles_can_be_assumed_by_lambda_only(transformed: dict[str, Any]) -> None:
+    for role_id in FUNCTION_ROLES.values():
+        (trust,) = roles(transformed)[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust == {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
