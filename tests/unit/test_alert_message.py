@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, healthy_conference, healthy_participant, load_seed, with_stream
+from tests.unit.test_redaction import CALLER_NUMBERS, shows_whole
 from voice_insights.alert_message import (
     ALERT_SCHEMA,
     AlertContext,
@@ -185,3 +186,50 @@ def test_published_json_schema_is_the_models() -> None:
     assert json.loads(Path(SCHEMA_FILE).read_text()) == AlertPayload.model_json_schema(), (
         "docs/alert.schema.json is stale: run `python scripts/alert_schema.py`"
     )
+
+
+def everything_published(message: SnsMessage) -> str:
+    """What subscribers can see of a message: subject, every body, every attribute."""
+    return "\n".join([message.subject, *bodies(message).values(), message.message, json.dumps(message.attributes)])
+
+
+@pytest.mark.parametrize("number", CALLER_NUMBERS)
+def test_a_phone_number_in_any_free_text_is_masked_everywhere(number: str) -> None:
+    """Given a caller's number in a participant's label, the conference name (read from a stored item, maybe
+    written before names were masked), a conference's name, tags, duplicate identity and start failure reason,
+    and Twilio's tag description, when the alerts are rendered, then the number is nowhere whole: subject,
+    text, JSON body, attributes."""
+    participant = with_stream(
+        healthy_participant(data__label=f"Caller {number}"),
+        "inbound",
+        mos=2.0,
+        tags=[number],
+        tags_info={"description": f"Loss on {number}", "packet_loss": {"severity": "high"}},
+    )
+    conference = healthy_conference(
+        data__friendly_name=f"Bridge {number}",
+        data__tags=[number, "start_failure"],
+        data__tag_info={
+            "duplicate_identity": [{"participant_identity": f"client:{number}", "participant_sids": [number]}],
+            "start_failure": {"reason": f"Dialled {number}: no answer"},
+        },
+        data__end_reason=f"ended by {number}",
+    )
+    messages = [participant_alert(participant, conference_name=f"Bridge {number}"), conference_alert(conference)]
+    for message in messages:
+        assert not shows_whole(number, everything_published(message)), everything_published(message)
+    assert "Caller " in messages[0].payload.subject and "Bridge " in messages[1].payload.subject  # text kept
+    assert messages[1].payload.conference is not None
+    assert messages[1].payload.conference.end_reason.startswith("ended by ")
+
+
+def test_ids_and_times_in_an_alert_are_not_masked() -> None:
+    message = participant_alert(load_seed("participant_summary_complete"), event_id="EZ" + "0123456789abcdef" * 2)
+    payload = message.payload
+    assert payload.participant is not None
+    assert (payload.participant.call_sid, payload.participant.join_time) == (
+        "CA0000000000000000000000000000001",
+        "2023-01-01T12:00:00Z",
+    )
+    assert payload.event_id == "EZ" + "0123456789abcdef" * 2
+    assert payload.console_url.endswith("/calls/CA0000000000000000000000000000001")

@@ -2,7 +2,9 @@
 
 Pure functions, no AWS. One alert covers one stored summary (a participant or a conference) and
 lists the issues that are new on it. Phone numbers never appear whole: Powertools data masking
-keeps their last four characters.
+keeps the last four characters of ``from``/``to``, and every other string taken from the event (a
+label, a conference name, an end reason; the issues quote theirs masked already) has whatever looks
+like a phone number masked but its last four digits (``redaction``).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final, Literal
+from urllib.parse import quote
 
 from aws_lambda_powertools.utilities.data_masking import DataMasking
 from pydantic import BaseModel
 
 from voice_insights.models import ConferenceSummary, ParticipantSummary
 from voice_insights.quality import Issue, Severity
+from voice_insights.redaction import mask_phone_numbers_in
 
 ALERT_SCHEMA: Final = "voice-insights-events/alert/1"
 
@@ -126,38 +130,42 @@ def build_alert(
     ordered = sorted(issues, key=lambda issue: -issue.severity)
     fingerprints = ",".join(sorted(issue.fingerprint for issue in ordered))
     alert_id = hashlib.sha256(f"{context.item_key}|{fingerprints}".encode()).hexdigest()[:32]
+    conference_sid = mask_phone_numbers_in(summary.conference_sid)
     common: dict[str, Any] = {
         "alert_id": alert_id,
         "severity": ordered[0].severity.label,
-        "event_type": context.event_type,
-        "event_id": context.event_id,
-        "account_sid": summary.account_sid,
-        "conference_sid": summary.conference_sid,
+        "event_type": mask_phone_numbers_in(context.event_type),
+        "event_id": mask_phone_numbers_in(context.event_id),
+        "account_sid": mask_phone_numbers_in(summary.account_sid),
+        "conference_sid": conference_sid,
         "issues": [_alert_issue(issue) for issue in ordered],
         "detected_at": context.detected_at,
     }
     if isinstance(summary, ParticipantSummary):
         participant = _participant(summary)
-        who = _clip(f"{summary.label or summary.participant_sid} ({summary.call_direction})", 28)
-        where = f"{who} in {_clip(context.conference_name or summary.conference_sid, 36)}"
+        # The stored conference name: masked when stored, but an item written before that was not.
+        conference_name = _masked(context.conference_name)
+        who = _clip(f"{participant.label or participant.participant_sid} ({participant.call_direction})", 28)
+        where = f"{who} in {_clip(conference_name or conference_sid, 36)}"
         return AlertPayload(
             **common,
             subject=_subject(ordered[0], where),
             summary_type="participant",
-            conference_name=context.conference_name,
+            conference_name=conference_name,
             participant=participant,
-            occurred_at=summary.leave_time,
-            console_url=CALL_CONSOLE_URL.format(call_sid=summary.call_sid),
+            occurred_at=participant.leave_time,
+            console_url=CALL_CONSOLE_URL.format(call_sid=quote(participant.call_sid, safe="")),
         )
-    name = summary.friendly_name or context.conference_name
+    name = _masked(summary.friendly_name or context.conference_name)
+    conference = AlertConference.model_validate(_masked_strings(summary, AlertConference))
     return AlertPayload(
         **common,
-        subject=_subject(ordered[0], _clip(name or summary.conference_sid, 48)),
+        subject=_subject(ordered[0], _clip(name or conference_sid, 48)),
         summary_type="conference",
         conference_name=name,
-        conference=AlertConference.model_validate(summary.model_dump(include=set(AlertConference.model_fields))),
-        occurred_at=summary.end_time,
-        console_url=CONFERENCE_CONSOLE_URL.format(conference_sid=summary.conference_sid),
+        conference=conference,
+        occurred_at=conference.end_time,
+        console_url=CONFERENCE_CONSOLE_URL.format(conference_sid=quote(conference_sid, safe="")),
     )
 
 
@@ -261,8 +269,18 @@ def _clip(text: str, limit: int) -> str:
 
 def _participant(summary: ParticipantSummary) -> AlertParticipant:
     masked = mask_phone_numbers({"from": summary.from_, "to": summary.to})
-    fields = summary.model_dump(include=set(AlertParticipant.model_fields) - {"from_masked", "to_masked"})
+    fields = _masked_strings(summary, AlertParticipant)
     return AlertParticipant(**fields, from_masked=masked["from"], to_masked=masked["to"])
+
+
+def _masked_strings(summary: BaseModel, into: type[BaseModel]) -> dict[str, Any]:
+    """The summary's fields that ``into`` shows, every string with its phone numbers masked."""
+    fields = summary.model_dump(include=set(into.model_fields) - {"from_masked", "to_masked"})
+    return {name: mask_phone_numbers_in(value) if isinstance(value, str) else value for name, value in fields.items()}
+
+
+def _masked(text: str | None) -> str | None:
+    return mask_phone_numbers_in(text) if text else text
 
 
 def _alert_issue(issue: Issue) -> AlertIssue:
