@@ -91,15 +91,21 @@ class Rejection:
 
 
 def rejections(endpoint_url: str, bucket: str) -> list[Rejection]:
-    s3 = local_client("s3", endpoint_url)
-    found = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="rejected/"):
+    records = kept_records(local_client("s3", endpoint_url), bucket)
+    return [
+        Rejection(_rejected_key(record), record["reason"], record.get("source", ""), record.get("function", ""))
+        for record in records
+    ]
+
+
+def kept_records(s3: Any, bucket: str, prefix: str = "rejected/") -> list[dict[str, Any]]:
+    """Every record kept under ``prefix``: each object is JSON Lines, one record a line (ListObjectsV2 pages)."""
+    records = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for entry in page.get("Contents", []):
-            record = json.loads(s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read())
-            found.append(
-                Rejection(_rejected_key(record), record["reason"], record.get("source", ""), record.get("function", ""))
-            )
-    return found
+            body = s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read().decode()
+            records.extend(json.loads(line) for line in body.split("\n") if line)  # not splitlines: U+2028 is text
+    return records
 
 
 def _rejected_key(record: dict[str, Any]) -> str:

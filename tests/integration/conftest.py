@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from devtools.accounting import kept_records
 from devtools.cfn import create_data_resources, filter_patterns, load_template, local_client
 from devtools.lambda_events import (
     LOCAL_WEBHOOK_SECRET,
@@ -77,9 +78,12 @@ class LocalStack:
         return self.dynamodb.scan(TableName=self.table_name)["Items"]
 
     def rejected(self) -> list[dict[str, Any]]:
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)  # 1,000 keys a page
-        keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
-        return [json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()) for key in keys]
+        """Every rejected event kept (one record per event, whatever the objects hold)."""
+        return kept_records(self.s3, self.bucket, "rejected/")
+
+    def refused(self) -> list[dict[str, Any]]:
+        """Every refused (unauthenticated) webhook request kept."""
+        return kept_records(self.s3, self.bucket, "refused/")
 
     def new_table_stream_records(self) -> list[dict[str, Any]]:
         """Table stream records not handed out before, in stream order (what the next poll would read)."""

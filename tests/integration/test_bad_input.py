@@ -49,7 +49,8 @@ class Accounting:
         self.webhook_elements = 0
         self.statuses: Counter[int] = Counter()
         self.webhook_outcomes: Counter[str] = Counter()
-        self.bodies_kept = 0  # whole bodies refused with 4xx after being kept
+        self.bodies_kept = 0  # whole bodies Twilio signed, refused with 4xx after being kept
+        self.requests_refused = 0  # requests not proven Twilio's: a bounded record kept
 
     def on_kinesis(self, inputs: list[bytes]) -> None:
         before = self._settled()
@@ -76,8 +77,10 @@ class Accounting:
             assert counts["failed"] == 0
             self.webhook_outcomes.update({k: v for k, v in counts.items() if v})
             self.webhook_elements += elements
-        else:
+        elif "rejected" in json.loads(answer["body"]):
             self.bodies_kept += 1
+        else:
+            self.requests_refused += 1
 
     def _settled(self) -> int:
         return int(sum(self.metrics.totals[name] for name in OUTCOME_METRICS))
@@ -92,6 +95,9 @@ class Accounting:
         assert len(kept) == rejected
         assert all(record["reason"] for record in kept)
         assert all("raw" in record or "raw_base64" in record for record in kept)
+        refused = self.stack.refused()
+        assert len(refused) == self.requests_refused
+        assert all(record["reason"] and "raw" not in record for record in refused)
         return {
             "kinesis_inputs": self.kinesis_inputs,
             "webhook_requests": self.webhook_requests,
@@ -102,6 +108,7 @@ class Accounting:
                 + sum(self.webhook_outcomes[n] for n in ("duplicates", "stale", "test_events"))
             ),
             "rejected_with_reason": len(kept),
+            "refused_requests_kept": len(refused),
             **{f"status_{status}": count for status, count in sorted(self.statuses.items())},
         }
 

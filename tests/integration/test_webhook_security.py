@@ -5,8 +5,11 @@ letting anything in."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
+
+import pytest
 
 from devtools.lambda_events import LOCAL_AUTH_TOKEN, api_gateway_event
 from tests.conftest import load_seed
@@ -22,32 +25,81 @@ def post(handler: Handler, **options: Any) -> tuple[int, dict[str, Any]]:
     return response["statusCode"], json.loads(response["body"])
 
 
-def test_only_signed_requests_are_stored_and_every_refused_body_is_kept(
+def compact(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_only_signed_requests_are_stored_and_every_refused_request_is_recorded(
     stack: LocalStack, handlers: dict[str, Handler], metrics_capture: MetricsCapture
 ) -> None:
     handler = handlers[ROUTE]
     refused = [
         metrics_capture.run(lambda: post(handler, auth_token=None)),
-        metrics_capture.run(lambda: post(handler, auth_token="not-the-token")),
+        metrics_capture.run(lambda: post(handler, auth_token="not-the-token", headers={"Authorization": "Basic eDp5"})),
         metrics_capture.run(lambda: post(handler, headers={"Content-Type": "text/plain"})),
     ]
     assert [status for status, _ in refused] == [403, 403, 415]
     assert refused[0][1] == {"message": "missing X-Twilio-Signature header"}
-    assert stack.items() == []
-    kept = stack.rejected()
-    assert len(kept) == 3 and {k["raw"] for k in kept} == {BODY}  # replayable once the cause is fixed
+    assert stack.items() == [] and stack.rejected() == []  # nothing replayable from an unproven request
+    kept = stack.refused()
     assert sorted(k["reason"] for k in kept) == [
         "request refused (403): invalid X-Twilio-Signature",
         "request refused (403): missing X-Twilio-Signature header",
         "request refused (415): the content type must be application/json",
     ]
-    assert all("authorization" not in k["origin"]["headers"] for k in kept)
+    body = BODY.encode()
+    assert {(k["body_bytes"], k["body_sha256"], k["body_head"]) for k in kept} == {
+        (len(body), hashlib.sha256(body).hexdigest(), BODY)  # a short body fits whole in its head
+    }
+    assert all("raw" not in k and "authorization" not in {h.lower() for h in k["headers"]} for k in kept)
+    assert all(k["source_ip"] == "127.0.0.1" and k["authenticated"] is False for k in kept)
     assert metrics_capture.totals["WebhookRequestsRefused"] == 3
+    assert metrics_capture.totals["RefusedRequestBytesKept"] == sum(len(compact(k)) for k in kept)
 
     assert metrics_capture.run(lambda: post(handler)) == (
         200, {"stored": 1, "duplicates": 0, "stale": 0, "rejected": 0, "test_events": 0, "failed": 0}
     )  # fmt: skip
     assert len(stack.items()) == 1
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_a_refused_request_leaves_at_most_64_kb_whatever_it_sends(
+    stack: LocalStack, handlers: dict[str, Handler], signed: bool
+) -> None:
+    # 5.5 MB body (over WebhookMaxBodyBytes), 60 headers of 8 KB of control characters (escaped 6x in JSON).
+    huge = b"[" + b" " * (5 * 1024 * 1024 + 512 * 1024) + b"]"
+    headers = {f"X-Junk-{n}": "\x01" * 8192 for n in range(60)}
+    status, _ = post(handlers[ROUTE], body=huge, headers=headers, auth_token=LOCAL_AUTH_TOKEN if signed else None)
+    assert status == 413
+    (kept,) = stack.refused()
+    size = len(compact(kept))
+    assert size <= 64 * 1024, size
+    assert kept["body_bytes"] == len(huge) and kept["body_truncated"] is True
+    assert stack.rejected() == []
+
+
+def test_a_signed_body_over_the_event_cap_is_kept_whole_once_and_answered_413(
+    stack: LocalStack, handlers: dict[str, Handler], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_MAX_EVENTS", "5")
+    body = json.dumps([load_seed(ROUTE)] * 6)
+    status, answer = post(load_handlers()[ROUTE], body=body)
+    assert (status, answer["rejected"]) == (413, 1)
+    assert answer["message"] == "the body holds 6 events, more than the 5 one request may carry"
+    (kept,) = stack.rejected()
+    assert kept["raw"] == body and stack.items() == []  # Twilio's own: whole, replayable
+
+
+def test_the_rejected_events_of_one_request_are_kept_together_in_one_object(
+    stack: LocalStack, handlers: dict[str, Handler]
+) -> None:
+    invalid = [{"specversion": "1.0", "type": "com.twilio.voice.insights.conference-summary.complete", "id": f"E{n}"}
+               for n in range(300)]  # fmt: skip
+    status, answer = post(handlers[ROUTE], body=json.dumps([load_seed(ROUTE), *invalid]))
+    assert (status, answer["stored"], answer["rejected"]) == (200, 1, 300)
+    objects = stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix="rejected/")["Contents"]
+    assert len(objects) == 1
+    assert sorted(record["event_id"] for record in stack.rejected()) == sorted(f"E{n}" for n in range(300))
 
 
 def test_the_secondary_token_is_accepted_for_rotation(stack: LocalStack) -> None:

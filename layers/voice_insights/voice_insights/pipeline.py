@@ -110,8 +110,10 @@ class Pipeline:
                 outcomes[index] = Outcome.SKIPPED
 
         self._write(items, outcomes, rejections)
-        for index, rejection in rejections:
-            outcomes[index] = self.keep_rejection(inbound[index], rejection, source, received_at)
+        if rejections:
+            kept = self.keep_rejections([(inbound[i], rejection) for i, rejection in rejections], source, received_at)
+            for index, _ in rejections:
+                outcomes[index] = kept
 
         report = BatchReport(outcomes)
         counts = report.counts()
@@ -174,30 +176,41 @@ class Pipeline:
         self, inbound: Inbound, rejection: Rejected, source: str, received_at: datetime | None = None
     ) -> Outcome:
         """Keep one rejected event with its raw payload and reason: REJECTED once kept, FAILED if it could not be."""
+        return self.keep_rejections([(inbound, rejection)], source, received_at)
+
+    def keep_rejections(
+        self, rejected: Sequence[tuple[Inbound, Rejected]], source: str, received_at: datetime | None = None
+    ) -> Outcome:
+        """Keep a batch's rejected events together (one object), each with its raw payload and reason:
+        REJECTED once kept, FAILED (all of them) if they could not be."""
         received_at = received_at or self.clock()
-        record = {
-            "reason": rejection.reason,
-            "errors": rejection.errors,
-            "event_id": rejection.event_id,
-            "event_type": rejection.event_type,
-            "function": self.route.name,
-            "source": source,
-            "received_at": received_at.isoformat(),
-            "origin": inbound.origin,
-            **raw_payload_fields(inbound.raw),
-        }
+        records = [
+            {
+                "reason": rejection.reason,
+                "errors": rejection.errors,
+                "event_id": rejection.event_id,
+                "event_type": rejection.event_type,
+                "function": self.route.name,
+                "source": source,
+                "received_at": received_at.isoformat(),
+                "origin": inbound.origin,
+                **raw_payload_fields(inbound.raw),
+            }
+            for inbound, rejection in rejected
+        ]
         try:
-            key = self.rejected.keep(record, received_at)
-        except Exception:  # failing to keep it means it must come again, never that it is dropped
-            logger.exception("Could not keep a rejected event, will be retried", event_id=rejection.event_id)
+            key = self.rejected.keep_all(records, received_at)
+        except Exception:  # failing to keep them means they must come again, never that they are dropped
+            logger.exception("Could not keep rejected events, will be retried", events=len(records))
             return Outcome.FAILED
-        logger.warning(
-            "Event rejected",
-            reason=rejection.reason[:1000],
-            event_id=rejection.event_id,
-            event_type=rejection.event_type,
-            rejected_key=key,
-        )
+        for _, rejection in rejected:
+            logger.warning(
+                "Event rejected",
+                reason=rejection.reason[:1000],
+                event_id=rejection.event_id,
+                event_type=rejection.event_type,
+                rejected_key=key,
+            )
         return Outcome.REJECTED
 
 

@@ -14,6 +14,9 @@ class ConfigurationError(RuntimeError):
 
 # API Gateway hands Lambda at most 6 MB (Lambda's synchronous payload limit).
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+# Twilio documents no batch size; this bounds one request's work well inside Twilio's 5 s response timeout
+# (Event Streams webhook quickstart) and API Gateway's 29 s integration timeout.
+DEFAULT_MAX_WEBHOOK_EVENTS = 1000
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Settings:
     webhook_secret_id: str = ""
     public_base_url: str = ""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_webhook_events: int = DEFAULT_MAX_WEBHOOK_EVENTS
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -37,6 +41,7 @@ class Settings:
                 webhook_secret_id=os.environ.get("WEBHOOK_SECRET_ARN", ""),
                 public_base_url=os.environ.get("WEBHOOK_PUBLIC_BASE_URL", ""),
                 max_body_bytes=int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", "") or DEFAULT_MAX_BODY_BYTES),
+                max_webhook_events=int(os.environ.get("WEBHOOK_MAX_EVENTS", "") or DEFAULT_MAX_WEBHOOK_EVENTS),
             )
         except KeyError as missing:
             raise ConfigurationError(f"environment variable {missing} is not set (see template.yaml)") from None

@@ -180,7 +180,8 @@ class SummaryStore:
 
 
 class RejectedEventStore:
-    """Keeps every rejected event in S3 with the raw payload and the reason, one JSON object each."""
+    """Keeps rejected events in S3 with the raw payload and the reason: one JSON Lines object per batch, one line
+    per event (a single JSON object reads the same way), so a batch of bad events costs one request."""
 
     def __init__(self, bucket: str, client: Any = None) -> None:
         self.bucket = bucket
@@ -188,29 +189,24 @@ class RejectedEventStore:
 
     def keep(self, record: dict[str, Any], received_at: datetime) -> str:
         """Store one rejection record; returns its key. Raises on AWS errors (the caller retries)."""
-        event_id = record.get("event_id") or "no-id"
+        return self.keep_all([record], received_at)
+
+    def keep_all(self, records: Sequence[dict[str, Any]], received_at: datetime, prefix: str = "rejected") -> str:
+        """Store the records of one batch together; returns the key. Raises on AWS errors (the caller retries)."""
+        first = records[0]
+        event_id = first.get("event_id") or ("batch" if len(records) > 1 else "no-id")
         safe_id = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(event_id))[:64]
         key = (
-            f"rejected/{received_at:%Y/%m/%d}/{record.get('function', 'unknown')}/"
-            f"{received_at:%H%M%S}-{safe_id}-{uuid.uuid4().hex[:12]}.json"
+            f"{prefix}/{received_at:%Y/%m/%d}/{first.get('function', 'unknown')}/"
+            f"{received_at:%H%M%S}-{safe_id}-{uuid.uuid4().hex[:12]}.jsonl"
         )
         self.client.put_object(
             Bucket=self.bucket,
             Key=key,
-            Body=utf8_json(record).encode(),
-            ContentType="application/json",
+            Body="".join(utf8_json(record) + "\n" for record in records).encode(),
+            ContentType="application/x-ndjson",
         )
         return key
-
-    def list_keys(self, prefix: str = "rejected/") -> list[str]:
-        paginator = self.client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-        return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
-
-    def read(self, key: str) -> dict[str, Any]:
-        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        record: dict[str, Any] = json.loads(body)
-        return record
 
 
 def raw_payload_fields(raw: bytes | str | Any) -> dict[str, Any]:

@@ -2,13 +2,14 @@
 
 What Twilio sees decides what happens next: a 5xx or a timeout is retried for up to 4 hours,
 a 4xx is never retried (the events are discarded by Twilio). So:
-- first the request must be Twilio's (``signature.check_request``): 401/403/413/415 when it is not,
-  each only after the body was kept with the reason, so a request refused by mistake (a token
-  rotated without updating the secret) can still be replayed; 503 when the secret cannot be read,
-  so Twilio delivers again later and nothing unsigned is ever accepted;
-- 200 with counts once every event is stored, ignored as a duplicate/stale, or kept as rejected;
-- 400 only when the body is not a JSON array at all (or not even UTF-8 text), and only after the body
-  was kept;
+- first the request must be Twilio's (``signature.check_request``): 400/401/403/413/415 when it is not,
+  each after a bounded record of the request is kept (``refused_requests``; never the whole body, since
+  anyone can send one); 503 when the secret cannot be read, so Twilio delivers again later and nothing
+  unsigned is ever accepted;
+- 200 with counts once every event is stored, ignored as a duplicate/stale, or kept as rejected
+  (the rejected events of one request together, in one object);
+- 400 when Twilio's body is not a JSON array, 413 when it holds more than ``max_events`` events,
+  each only after the whole body was kept;
 - 500 when anything is not settled yet (AWS trouble), so Twilio delivers the batch again;
   the events already stored then come back as duplicates, which is harmless.
 """
@@ -27,13 +28,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from voice_insights.decoding import NotJson, Rejected, load_json
-from voice_insights.observability import logger, metrics
+from voice_insights.observability import logger, metrics, utf8_json
 from voice_insights.pipeline import Inbound, Outcome, Pipeline
-from voice_insights.settings import ConfigurationError, Settings
+from voice_insights.refused_requests import refused_request_record
+from voice_insights.settings import DEFAULT_MAX_WEBHOOK_EVENTS, ConfigurationError, Settings
 from voice_insights.signature import CredentialSource, CredentialsUnavailable, check_request
-
-# Request headers kept with a refused body: enough to diagnose, never the Authorization header.
-KEPT_HEADERS = ("content-type", "user-agent", "x-twilio-signature", "i-twilio-idempotency-token", "host")
+from voice_insights.store import now_utc
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class WebhookAuth:
     credentials: CredentialSource
     public_base_url: str
     max_body_bytes: int
+    max_events: int = DEFAULT_MAX_WEBHOOK_EVENTS
 
 
 def route_path(route_name: str) -> str:
@@ -54,7 +55,12 @@ def auth_from_settings() -> WebhookAuth:
         # Without a secret nothing can be checked and nothing unchecked is accepted: the function fails,
         # API Gateway answers 502 and Twilio delivers again.
         raise ConfigurationError("WEBHOOK_SECRET_ARN is not set (see template.yaml)")
-    return WebhookAuth(CredentialSource(settings.webhook_secret_id), settings.public_base_url, settings.max_body_bytes)
+    return WebhookAuth(
+        CredentialSource(settings.webhook_secret_id),
+        settings.public_base_url,
+        settings.max_body_bytes,
+        settings.max_webhook_events,
+    )
 
 
 def build_resolver(
@@ -70,19 +76,24 @@ def build_resolver(
         request = app.current_event
         origin = {"request_id": request.request_context.request_id, "path": request.path}
         raw = request_body(request)
+        checks = auth()
         try:
             body = raw.decode("utf-8")
-        except UnicodeDecodeError:  # Twilio sends JSON, which is UTF-8 (RFC 8259); keep it as bytes
-            return _refuse_body(pipeline(), raw, origin, "the body is not UTF-8 text")
-        refused = _authenticate(request, auth(), pipeline, body, origin)
+        except UnicodeDecodeError:  # Twilio sends JSON, which is UTF-8 (RFC 8259): not Twilio's
+            return _refuse_request(pipeline(), request, raw, 400, "the body is not UTF-8 text")
+        refused = _authenticate(request, checks, pipeline, raw, body)
         if refused is not None:
             return refused
+        # From here the request is Twilio's: what cannot be stored is kept whole.
         try:
             events = load_json(body)
         except NotJson as exc:
-            return _refuse_body(pipeline(), body, origin, f"the body is {exc}")
+            return _refuse_body(pipeline(), body, origin, 400, f"the body is {exc}")
         if not isinstance(events, list):
-            return _refuse_body(pipeline(), body, origin, "the body must be a JSON array of CloudEvents")
+            return _refuse_body(pipeline(), body, origin, 400, "the body must be a JSON array of CloudEvents")
+        if len(events) > checks.max_events:
+            reason = f"the body holds {len(events)} events, more than the {checks.max_events} one request may carry"
+            return _refuse_body(pipeline(), body, origin, 413, reason)
 
         report = pipeline().process(
             [Inbound(raw=event, origin={**origin, "position": i}) for i, event in enumerate(events)], source="webhook"
@@ -99,10 +110,10 @@ def _authenticate(
     request: APIGatewayProxyEvent,
     auth: WebhookAuth,
     pipeline: Callable[[], Pipeline],
+    raw: bytes,
     body: str,
-    origin: dict[str, Any],
 ) -> Response[str] | None:
-    """None when the request is Twilio's; else the answer, given after the body is kept."""
+    """None when the request is Twilio's; else the answer, given after a bounded record of it is kept."""
     try:
         refusal = check_request(request, body, auth.credentials, auth.public_base_url, auth.max_body_bytes)
     except CredentialsUnavailable as error:
@@ -111,31 +122,47 @@ def _authenticate(
         return _json(503, {"message": "the request cannot be verified right now; deliver it again"})
     if refusal is None:
         return None
-    metrics.add_metric(name="WebhookRequestsRefused", unit=MetricUnit.Count, value=1)
-    headers = {k.lower(): v for k, v in (request.headers or {}).items() if k.lower() in KEPT_HEADERS}
-    logger.warning(  # never the body: it may be forged, and it holds phone numbers
-        "Webhook request refused", reason=refusal.name, status=refusal.status, body_bytes=len(body.encode())
-    )
-    reason = f"request refused ({refusal.status}): {refusal.value}"
-    kept = pipeline().keep_rejection(
-        Inbound(raw=body, origin={**origin, "headers": headers}), Rejected(reason), source="webhook"
-    )
-    if kept is not Outcome.REJECTED:
+    return _refuse_request(pipeline(), request, raw, refusal.status, refusal.value)
+
+
+def _refuse_request(
+    pipeline: Pipeline, request: APIGatewayProxyEvent, raw: bytes, status: int, reason: str
+) -> Response[str]:
+    """Refuse a request not proven Twilio's, keeping only a bounded record of it (``refused/`` in the bucket)."""
+    record = {"function": pipeline.route.name, **refused_request_record(request, raw, status, reason)}
+    record["request_id"] = request.request_context.request_id
+    received_at = now_utc()
+    record["received_at"] = received_at.isoformat()
+    try:
+        key = pipeline.rejected.keep_all([record], received_at, prefix="refused")
+    except Exception:  # not kept: answer 5xx, so that a genuine request comes again
+        logger.exception("Could not keep a refused webhook request")
         return _json(500, {"message": "the request could not be kept; deliver it again"})
-    return _json(refusal.status, {"message": refusal.value})
+    metrics.add_metric(name="WebhookRequestsRefused", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="RefusedRequestBytesKept", unit=MetricUnit.Bytes, value=len(utf8_json(record).encode()))
+    logger.warning(  # never the body: it may be forged, and it holds phone numbers
+        "Webhook request refused", reason=reason, status=status, body_bytes=len(raw), refused_key=key
+    )
+    return _json(status, {"message": reason})
 
 
 def request_body(request: APIGatewayProxyEvent) -> bytes:
     """The body as sent: API Gateway passes a body it does not take for text base64-encoded."""
     body = request.body or ""
-    return base64.b64decode(body) if request.is_base64_encoded else body.encode()
+    if request.is_base64_encoded:
+        try:
+            return base64.b64decode(body)
+        except ValueError:  # not from API Gateway, which encodes correctly: read as it came
+            pass
+    return body.encode(errors="surrogatepass")  # a lone surrogate: not UTF-8, refused as such
 
 
-def _refuse_body(pipeline: Pipeline, body: str | bytes, origin: dict[str, Any], reason: str) -> Response[str]:
+def _refuse_body(pipeline: Pipeline, body: str, origin: dict[str, Any], status: int, reason: str) -> Response[str]:
+    """Refuse a body Twilio signed, after keeping it whole with the reason (``rejected/``, replayable)."""
     outcome = pipeline.keep_rejection(Inbound(raw=body, origin=origin), Rejected(reason), source="webhook")
     if outcome is not Outcome.REJECTED:
         return _json(500, {"message": "the request could not be kept; deliver it again"})
-    return _json(400, {"message": reason, "rejected": 1})
+    return _json(status, {"message": reason, "rejected": 1})
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[str]:
