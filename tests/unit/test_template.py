@@ -259,6 +259,64 @@ def test_only_the_processors_may_read_the_twilio_token() -> None:
     }
 
 
+def evaluate(value: Any, parameters: dict[str, list[str]], conditions: dict[str, bool]) -> Any:
+    """The intrinsics of the secret's policy, as CloudFormation evaluates them (role ARNs as arn:...:role/<id>)."""
+    if isinstance(value, list):
+        return [evaluate(v, parameters, conditions) for v in value]
+    if not isinstance(value, dict):
+        return value
+    ((function, arg),) = value.items()
+    if function == "Fn::If":
+        return evaluate(arg[1] if conditions[arg[0]] else arg[2], parameters, conditions)
+    if function == "Fn::Join":
+        return arg[0].join(evaluate(arg[1], parameters, conditions))
+    if function == "Fn::Split":
+        return evaluate(arg[1], parameters, conditions).split(arg[0])
+    if function == "Fn::GetAtt":
+        return f"arn:aws:iam::{ACCOUNT}:role/{arg[0]}"
+    return parameters[arg]  # Ref
+
+
+@pytest.mark.parametrize(
+    "administrators",
+    [[""], [f"arn:aws:iam::{ACCOUNT}:role/Admin", f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/*"]],
+)
+def test_the_twilio_token_secret_denies_reading_to_all_but_the_processors_and_named_administrators(
+    administrators: list[str],
+) -> None:
+    parameter = TEMPLATE["Parameters"]["TwilioSecretAdministratorArns"]
+    assert (parameter["Type"], parameter["Default"]) == ("CommaDelimitedList", "")
+    has_administrators = TEMPLATE["Conditions"]["HasTwilioSecretAdministrators"]
+    assert has_administrators == {
+        "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "TwilioSecretAdministratorArns"}]}, ""]}]
+    }
+    conditions = {"HasTwilioSecretAdministrators": administrators != [""]}
+    policy = RESOURCES["TwilioWebhookSecretPolicy"]["Properties"]
+    assert policy["SecretId"] == {"Ref": "TwilioWebhookSecret"} and policy["BlockPublicPolicy"] is True
+    (deny,) = policy["ResourcePolicy"]["Statement"]
+    # Reading only: CloudFormation creates and deletes the secret and puts or deletes this policy with other actions.
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "secretsmanager:GetSecretValue")
+    ((operator, keys),) = deny["Condition"].items()
+    assert operator == "ArnNotLike" and set(keys) == {"aws:PrincipalArn"}
+    exempt = evaluate(keys["aws:PrincipalArn"], {"TwilioSecretAdministratorArns": administrators}, conditions)
+    assert "" not in exempt
+
+    def may_read(principal_arn: str) -> bool:  # ArnNotLike: denied unless the ARN matches one of them
+        return any(fnmatch.fnmatchcase(principal_arn, pattern) for pattern in exempt)
+
+    roles = [k for k, r in RESOURCES.items() if r["Type"] == "AWS::IAM::Role"]
+    readers = {k for k in roles if may_read(evaluate({"Fn::GetAtt": [k, "Arn"]}, {}, {}))}
+    assert readers == {role_of(logical_id) for logical_id in FUNCTIONS}
+    sso_admin = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0a1b"
+    assert (
+        may_read(f"arn:aws:iam::{ACCOUNT}:role/Admin")
+        is may_read(sso_admin)
+        is conditions["HasTwilioSecretAdministrators"]
+    )
+    assert not may_read(f"arn:aws:iam::{ACCOUNT}:root")
+    assert not may_read(f"arn:aws:iam::{ACCOUNT}:role/AdminOther")
+
+
 def test_an_unreadable_token_alarms_on_the_alert_topic() -> None:
     alarm = RESOURCES["WebhookSignatureUncheckableAlarm"]["Properties"]
     assert "SignatureCheckUnavailable" in alarm["Metrics"][0]["Expression"]
