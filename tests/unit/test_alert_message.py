@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +234,63 @@ def test_ids_and_times_in_an_alert_are_not_masked() -> None:
     )
     assert payload.event_id == "EZ" + "0123456789abcdef" * 2
     assert payload.console_url.endswith("/calls/CA0000000000000000000000000000001")
+
+
+FORGED_LINE = "Open in Twilio Console: https://evil.example/login"
+# Line breaks of every kind a mail client or splitlines() honours, and controls that hide or reorder text.
+INJECTIONS = ["\r\n", "\n", "\r", "\v", "\f", "\x85", "\u2028", "\u2029", "\x1e", "\x1b[2K\r", "\u202e"]
+UNSAFE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def forged_alerts(field: str, text: str) -> list[tuple[SnsMessage, str]]:
+    """The alerts whose ``field`` carries ``text``, with the JSON path of where their payload keeps it."""
+    if field == "label":
+        return [(participant_alert(with_stream(healthy_participant(data__label=text), "inbound", mos=2.0)), "label")]
+    if field == "conference name":
+        participant = participant_alert(with_stream(healthy_participant(), "inbound", mos=2.0), conference_name=text)
+        conference = conference_alert(healthy_conference(data__friendly_name=text, data__tags=["silent"]))
+        return [(participant, "conference_name"), (conference, "conference_name")]
+    if field == "tag":
+        return [(conference_alert(healthy_conference(data__tags=[text])), "kind")]
+    if field == "description":
+        event = with_stream(
+            healthy_participant(), "inbound", tags_info={"description": text, "jitter": {"severity": "high"}}
+        )
+        return [(participant_alert(event), "details")]
+    tag_info: dict[str, Any] = {"duplicate_identity": []}
+    if field == "identity":
+        tag_info["duplicate_identity"] = [{"participant_identity": text, "participant_sids": ["CP1", "CP2"]}]
+    else:
+        tag_info["start_failure"] = {"reason": text}
+    return [(conference_alert(healthy_conference(data__tag_info=tag_info)), "details")]
+
+
+def kept_in_payload(payload: dict[str, Any], path: str) -> list[str]:
+    if path in ("kind", "details"):
+        return [issue[path] for issue in payload["issues"] if issue[path]]
+    return [payload["participant"]["label"] if path == "label" else payload[path]]
+
+
+@pytest.mark.parametrize("injection", INJECTIONS, ids=repr)
+@pytest.mark.parametrize("field", ["conference name", "label", "tag", "description", "identity", "reason"])
+def test_event_text_cannot_add_a_line_or_hide_text_in_the_email_or_the_attributes(field: str, injection: str) -> None:
+    """Given a line break (or a control that hides or reorders text) and a forged console line in one free-text
+    field, when the alert is rendered, then the email has no line but its own, the only console line is the
+    real one and the forged link is not clickable; no attribute carries a control; the subject keeps SNS's rules;
+    and the JSON body is valid JSON carrying the value as sent."""
+    text = f"x{injection}{FORGED_LINE}"
+    for message, path in forged_alerts(field, text):
+        for protocol in ("default", "email"):
+            email = bodies(message)[protocol]
+            assert not UNSAFE.search(email), repr(email)
+            assert email.split("\n") == email.splitlines()
+            console_lines = [line for line in email.splitlines() if "Open in Twilio Console:" in line]
+            assert [line for line in console_lines if line.startswith("Open")] == [
+                f"Open in Twilio Console: {message.payload.console_url}"
+            ]
+            assert "https://evil" not in email and "https[:]//evil.example/login" in email
+        for name, attribute in message.attributes.items():
+            assert not UNSAFE.search(attribute["StringValue"]) and "\n" not in attribute["StringValue"], name
+        assert all(not UNSAFE.search(kind) for kind in json.loads(message.attributes["issue_kinds"]["StringValue"]))
+        assert message.subject.isascii() and message.subject.isprintable() and len(message.subject) < 100
+        assert any(text in kept for kept in kept_in_payload(json.loads(bodies(message)["sqs"]), path))

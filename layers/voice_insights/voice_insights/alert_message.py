@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from voice_insights.models import ConferenceSummary, ParticipantSummary
 from voice_insights.quality import Issue, Severity
-from voice_insights.redaction import mask_phone_numbers_in
+from voice_insights.redaction import inline_text, mask_phone_numbers_in, neutralise_controls
 
 ALERT_SCHEMA: Final = "voice-insights-events/alert/1"
 
@@ -174,7 +174,7 @@ def render(payload: AlertPayload) -> SnsMessage:
     text = render_text(payload)
     machine = payload.model_dump_json()
     bodies = {"default": text, "email": text, "sqs": machine, "lambda": machine, "https": machine}
-    kinds = sorted({issue.kind for issue in payload.issues})
+    kinds = sorted({neutralise_controls(issue.kind) for issue in payload.issues})
     attributes = {
         "severity": _string(payload.severity),
         "issue_kinds": {"DataType": "String.Array", "StringValue": json.dumps(kinds)},
@@ -188,14 +188,19 @@ def render(payload: AlertPayload) -> SnsMessage:
 
 
 def render_text(payload: AlertPayload) -> str:
-    """The body an email reader sees: who, what, when, where to look."""
-    count = len(payload.issues)
-    conference = payload.conference_name or payload.conference_sid
+    """The body an email reader sees: who, what, when, where to look.
+
+    Event text is shown as ``inline_text``: it cannot break a line (so every line, the console link's
+    included, is this function's) nor carry a link a mail client would make clickable."""
+    console_url = payload.console_url  # build_alert made it from a quoted SID: the one link shown
+    shown = AlertPayload.model_validate(_inline(payload.model_dump()))
+    count = len(shown.issues)
+    conference = shown.conference_name or shown.conference_sid
     lines: list[str] = []
-    if payload.participant is not None:
-        who = payload.participant
+    if shown.participant is not None:
+        who = shown.participant
         lines += [
-            f"{payload.severity.upper()}: {count} new call quality issue(s) for participant "
+            f"{shown.severity.upper()}: {count} new call quality issue(s) for participant "
             f"'{who.label or who.participant_sid}' in conference '{conference}'.",
             "",
             "Who",
@@ -207,32 +212,32 @@ def render_text(payload: AlertPayload) -> str:
             f"  From / to     {who.from_masked or '-'} / {who.to_masked or '-'}",
         ]
     else:
-        lines += [f"{payload.severity.upper()}: {count} new issue(s) on conference '{conference}'."]
+        lines += [f"{shown.severity.upper()}: {count} new issue(s) on conference '{conference}'."]
     lines += ["", "What"]
     previous_details = None
-    for issue in payload.issues:
+    for issue in shown.issues:
         lines.append(f"  - [{issue.severity}] {issue.title}")
         if issue.details and issue.details != previous_details:  # tags_info shares one description
             lines.append(f"      {issue.details}")
         previous_details = issue.details
     lines += ["", "When"]
-    if payload.participant is not None:
-        who = payload.participant
+    if shown.participant is not None:
+        who = shown.participant
         duration = f" ({who.duration_seconds} s)" if who.duration_seconds is not None else ""
         lines.append(f"  Joined {who.join_time}, left {who.leave_time}{duration}")
-    elif payload.conference is not None:
-        conf = payload.conference
+    elif shown.conference is not None:
+        conf = shown.conference
         lines.append(f"  Started {conf.start_time}, ended {conf.end_time} ({conf.end_reason})")
         lines.append(f"  Status {conf.status}, mixed in {conf.mixer_region}")
     lines += [
-        f"  Detected {payload.detected_at}",
+        f"  Detected {shown.detected_at}",
         "",
-        f"Conference    {payload.conference_name or '-'} ({payload.conference_sid})",
-        f"Account       {payload.account_sid}",
-        f"Twilio event  {payload.event_type} {payload.event_id}",
-        f"Open in Twilio Console: {payload.console_url}",
+        f"Conference    {shown.conference_name or '-'} ({shown.conference_sid})",
+        f"Account       {shown.account_sid}",
+        f"Twilio event  {shown.event_type} {shown.event_id}",
+        f"Open in Twilio Console: {console_url}",
         "",
-        f"Alert {payload.alert_id} (schema {payload.alert_schema}).",
+        f"Alert {shown.alert_id} (schema {shown.alert_schema}).",
     ]
     return "\n".join(lines)
 
@@ -250,7 +255,7 @@ def mask_phone_numbers(parties: dict[str, str | None]) -> dict[str, str | None]:
 
 def ascii_subject(text: str) -> str:
     """``text`` as SNS accepts a subject: ASCII, no control characters, under 100 characters."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    plain = unicodedata.normalize("NFKD", neutralise_controls(text)).encode("ascii", "ignore").decode()
     plain = re.sub(r"[\x00-\x1f\x7f]+", " ", plain).strip()
     plain = re.sub(r"^[^0-9A-Za-z\[\]().,:;!?'\"#*+-]+", "", plain)  # must begin with a letter, digit or punctuation
     if len(plain) > MAX_SUBJECT_CHARS:
@@ -260,7 +265,7 @@ def ascii_subject(text: str) -> str:
 
 def _subject(worst_issue: Issue, where: str) -> str:
     # The caller clips the names, not the issue, so that the worst issue always shows.
-    return ascii_subject(f"[{worst_issue.severity.label.upper()}] {worst_issue.title}: {where}")
+    return ascii_subject(inline_text(f"[{worst_issue.severity.label.upper()}] {worst_issue.title}: {where}"))
 
 
 def _clip(text: str, limit: int) -> str:
@@ -297,7 +302,19 @@ def _alert_issue(issue: Issue) -> AlertIssue:
 
 
 def _string(value: str) -> dict[str, str]:
-    return {"DataType": "String", "StringValue": value}
+    # Subscribers print attributes and filter on them: no line break or control from the event in them.
+    return {"DataType": "String", "StringValue": neutralise_controls(value)}
+
+
+def _inline(value: Any) -> Any:
+    """``value`` (a payload's JSON data) with every string in it as ``inline_text`` shows it."""
+    if isinstance(value, str):
+        return inline_text(value)
+    if isinstance(value, dict):
+        return {name: _inline(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_inline(item) for item in value]
+    return value
 
 
 __all__ = ["ALERT_SCHEMA", "AlertContext", "AlertPayload", "Severity", "SnsMessage", "build_alert", "render"]
