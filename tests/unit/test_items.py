@@ -177,7 +177,7 @@ def test_items_without_issues_carry_no_issue_attributes() -> None:
 
 @pytest.mark.parametrize("number", CALLER_NUMBERS)
 def test_flat_attributes_show_no_phone_number_whole_and_data_keeps_the_event(number: str) -> None:
-    """Given a caller's number in a participant's label, a conference's name, tags and tag details,
+    """Given a caller's number in a participant's label, a conference's name, end reason, tags and tag details,
     when the items are built, then no flat attribute shows it whole; ``data`` (the stored record) keeps it."""
     participant = variant(load_seed("participant_summary_complete"), data__label=f"Caller {number}")
     participant["data"]["metrics"]["inbound"]["tags"].append(number)
@@ -185,6 +185,7 @@ def test_flat_attributes_show_no_phone_number_whole_and_data_keeps_the_event(num
     conference = variant(
         load_seed("conference_summary_complete"),
         data__friendly_name=f"Bridge {number}",
+        data__end_reason=f"ended by {number}",
         data__tags=["silent", number],
         data__tag_info={
             "duplicate_identity": [{"participant_identity": number, "participant_sids": ["CP1"]}],

@@ -14,7 +14,7 @@ Table layout (one table):
 Items are written at most once per ``version`` and only over a lower one (see ``version_of``).
 The event's ``data`` is kept whole as JSON text (or gzip when large), so every field, unknown ones
 included, reads back into the same model; the flat attributes beside it are for queries and people,
-so the free text among them (label, friendly name, tags) has its phone numbers masked.
+so the free text among them (label, friendly name, end reason, tags) has its phone numbers masked.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def _conference_attributes(data: ConferenceSummary, attrs: dict[str, AttributeVa
         processing_state=data.processing_state,
         start_time=data.start_time,
         end_time=data.end_time,
-        end_reason=data.end_reason,
+        end_reason=_masked(data.end_reason),  # "e.g. last participant left, modified by API": prose
         mixer_region=data.mixer_region,
     )
     _put_numbers(attrs, duration_seconds=data.duration_seconds)
