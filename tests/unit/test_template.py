@@ -431,6 +431,20 @@ def test_every_log_group_expires_and_is_encrypted_with_a_key_that_lets_only_this
         assert not any(fnmatch.fnmatchcase(other_arn, pattern) for pattern in patterns), other_arn
 
 
+def checkov_reasons(logical_id: str) -> dict[str, str]:
+    skips = RESOURCES[logical_id].get("Metadata", {}).get("checkov", {}).get("skip", [])
+    return {skip["id"]: skip["comment"] for skip in skips}
+
+
+@pytest.mark.parametrize("table_id", ["SummariesTable", "AlertLedgerTable"])
+def test_the_table_encryption_suppression_names_the_key_sse_enabled_selects(table_id: str) -> None:
+    # SSEEnabled true: KMS with the AWS managed key aws/dynamodb; false or absent: an AWS owned key
+    # (AWS::DynamoDB::Table SSESpecification, CloudFormation reference).
+    assert RESOURCES[table_id]["Properties"]["SSESpecification"] == {"SSEEnabled": True}
+    reason = checkov_reasons(table_id)["CKV_AWS_119"]
+    assert "AWS managed key aws/dynamodb" in reason and "with the AWS owned key" not in reason
+
+
 def test_every_checkov_suppression_says_why() -> None:
     skips = [
         skip
