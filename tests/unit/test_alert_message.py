@@ -194,19 +194,8 @@ def everything_published(message: SnsMessage) -> str:
     return "\n".join([message.subject, *bodies(message).values(), message.message, json.dumps(message.attributes)])
 
 
-@pytest.mark.parametrize("number", CALLER_NUMBERS)
-def test_a_phone_number_in_any_free_text_is_masked_everywhere(number: str) -> None:
-    """Given a caller's number in a participant's label, the conference name (read from a stored item, maybe
-    written before names were masked), a conference's name, tags, duplicate identity and start failure reason,
-    and Twilio's tag description, when the alerts are rendered, then the number is nowhere whole: subject,
-    text, JSON body, attributes."""
-    participant = with_stream(
-        healthy_participant(data__label=f"Caller {number}"),
-        "inbound",
-        mos=2.0,
-        tags=[number],
-        tags_info={"description": f"Loss on {number}", "packet_loss": {"severity": "high"}},
-    )
+def events_quoting(number: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A conference and a participant event with ``number`` in every free text an alert can show."""
     conference = healthy_conference(
         data__friendly_name=f"Bridge {number}",
         data__tags=[number, "start_failure"],
@@ -216,6 +205,23 @@ def test_a_phone_number_in_any_free_text_is_masked_everywhere(number: str) -> No
         },
         data__end_reason=f"ended by {number}",
     )
+    participant = with_stream(
+        healthy_participant(data__label=f"Caller {number}"),
+        "inbound",
+        mos=2.0,
+        tags=[number],
+        tags_info={"description": f"Loss on {number}", "packet_loss": {"severity": "high"}},
+    )
+    return conference, participant
+
+
+@pytest.mark.parametrize("number", CALLER_NUMBERS)
+def test_a_phone_number_in_any_free_text_is_masked_everywhere(number: str) -> None:
+    """Given a caller's number in a participant's label, the conference name (read from a stored item, maybe
+    written before names were masked), a conference's name, tags, duplicate identity and start failure reason,
+    and Twilio's tag description, when the alerts are rendered, then the number is nowhere whole: subject,
+    text, JSON body, attributes."""
+    conference, participant = events_quoting(number)
     messages = [participant_alert(participant, conference_name=f"Bridge {number}"), conference_alert(conference)]
     for message in messages:
         assert not shows_whole(number, everything_published(message)), everything_published(message)

@@ -6,13 +6,17 @@ AWS is replaced here by small in-memory fakes; tests/integration/test_alerts.py 
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.conftest import healthy_conference, healthy_participant, load_seed, variant, with_stream
+from tests.unit.test_alert_message import events_quoting, everything_published
+from tests.unit.test_redaction import CALLER_NUMBERS, shows_whole
 from voice_insights.alert_message import SnsMessage
 from voice_insights.alert_store import AlertPublisher
 from voice_insights.alerting import AlertOutcome, AlertPipeline, ItemChange, new_issues
@@ -22,6 +26,7 @@ from voice_insights.models import (
     ConferenceSummaryPartialEvent,
     ParticipantSummaryCompleteEvent,
 )
+from voice_insights.observability import logger
 from voice_insights.quality import Severity, Thresholds
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -345,3 +350,73 @@ def test_a_function_killed_mid_batch_sends_again_at_most_the_publish_batch_in_fl
     sent = sent_participants(killed) + sent_participants(retry)
     assert sorted(set(sent)) == [f"CP{n:02d}" for n in range(25)]  # none lost
     assert len(sent) - len(set(sent)) == 10  # the second PublishBatch, out before the kill, not yet remembered
+
+
+# --- phone numbers in event text --------------------------------------------------------------
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """What the functions' logger writes (its JSON lines), while the test runs."""
+    captured = io.StringIO()
+    previous = logger.registered_handler.setStream(captured)
+    yield captured
+    logger.registered_handler.setStream(previous)
+
+
+@pytest.mark.parametrize("number", CALLER_NUMBERS)
+def test_a_phone_number_in_event_text_is_nowhere_whole_from_the_item_to_the_alert(
+    number: str, log_output: io.StringIO
+) -> None:
+    """Given a caller's number in a conference's name, tags, duplicate identity, start failure reason and end
+    reason, and in a participant's label, tag and Twilio's tag description, when the items are built and their
+    changes alerted (the participant's conference name read from the stored conference item), then the number is
+    nowhere whole: not in a flat attribute, a subject, a body, a message attribute or a log line."""
+    conference, participant = events_quoting(number)
+    items = [image(conference), image(participant)]
+    assert items[0] is not None and items[1] is not None
+    stored_names = FakeNames({items[0]["conference_sid"]["S"]: items[0]["friendly_name"]["S"]})
+    publisher = FakePublisher()
+    pipeline = AlertPipeline(Thresholds(), FakeLedger(), stored_names, publisher, FakeRejected(), clock=lambda: NOW)  # type: ignore[arg-type]
+
+    report = pipeline.process([change(conference), change(participant)])
+
+    assert report.outcomes == [AlertOutcome.PUBLISHED] * 2
+    flat = [{name: value for name, value in item.items() if name != "data"} for item in items]
+    seen = {
+        "flat attributes": json.dumps(flat, ensure_ascii=False),
+        "log lines": log_output.getvalue(),
+        **{f"alert {index}": everything_published(message) for index, message in enumerate(publisher.published)},
+    }
+    assert "Alert published" in seen["log lines"]
+    assert [where for where, text in seen.items() if shows_whole(number, text)] == []
+
+
+class EchoingPublisher(FakePublisher):
+    """A topic that refuses every message, quoting what it was given (as an error text may)."""
+
+    def publish(self, messages: list[SnsMessage]) -> list[str | None]:
+        return [f"InvalidParameter: {json.loads(message.message)['sqs'][:400]} ({RAW_SID})" for message in messages]
+
+
+RAW_SID = "CA+14155551234"
+
+
+def test_a_phone_number_in_an_id_or_an_error_is_not_logged_whole(log_output: io.StringIO) -> None:
+    """Given a forged event whose SIDs are phone numbers, and SNS errors that quote a number back, when its changes
+    are alerted (or kept as unreadable), then no log line shows the number whole (the stored record keeps it)."""
+    forged = bad_participant("+14155551234")
+    forged["data"]["conference_sid"] = "(415) 555-1234"
+    unreadable = change(forged)
+    assert unreadable.new_image is not None
+    unreadable.new_image["data"] = {"S": "{not json"}
+    rejected = FakeRejected()
+    pipeline = AlertPipeline(Thresholds(), FakeLedger(), FakeNames(), EchoingPublisher(), rejected, clock=lambda: NOW)  # type: ignore[arg-type]
+
+    report = pipeline.process([change(forged), unreadable])
+
+    assert report.outcomes == [AlertOutcome.FAILED, AlertOutcome.UNREADABLE]
+    logged = log_output.getvalue()
+    assert "Alert not published" in logged and "Stream record unreadable" in logged
+    assert not shows_whole("+14155551234", logged) and not shows_whole("(415) 555-1234", logged), logged
+    assert rejected.kept[0]["item"] == "CONF#(415) 555-1234|PART#+14155551234"  # the kept record is the record

@@ -30,6 +30,7 @@ from voice_insights.items import PARTICIPANT_SUMMARY, summary_from_item
 from voice_insights.models import ConferenceSummary, ParticipantSummary
 from voice_insights.observability import logger, metrics
 from voice_insights.quality import Issue, Thresholds, alerting, issues_of
+from voice_insights.redaction import mask_phone_numbers_in
 from voice_insights.store import RejectedEventStore, describe_error, now_utc
 
 FUNCTION_NAME = "quality_alerts"
@@ -207,13 +208,17 @@ class AlertPipeline:
         for (one, fresh, message), error in zip(chunk, results, strict=True):
             if error is not None:
                 outcomes[one.index] = AlertOutcome.FAILED
-                logger.warning("Alert not published, will be retried", item=_key_text(one.change.key), error=error)
+                logger.warning(
+                    "Alert not published, will be retried",
+                    item=_logged_key(one.change.key),
+                    error=mask_phone_numbers_in(error),  # SNS's reason may quote what it was given
+                )
                 continue
             outcomes[one.index] = AlertOutcome.PUBLISHED
             sent.append(message)
             logger.info(
                 "Alert published",
-                item=_key_text(one.change.key),
+                item=_logged_key(one.change.key),
                 alert_id=message.payload.alert_id,
                 severity=message.payload.severity,
                 issues=[issue.code for issue in fresh],
@@ -239,7 +244,7 @@ class AlertPipeline:
         except Exception:
             logger.exception("Could not keep an unreadable stream record, will be retried")
             return AlertOutcome.FAILED
-        logger.error("Stream record unreadable, kept", item=_key_text(change.key), rejected_key=key)
+        logger.error("Stream record unreadable, kept", item=_logged_key(change.key), rejected_key=key)
         return AlertOutcome.UNREADABLE
 
 
@@ -265,3 +270,8 @@ def _context(
 
 def _key_text(key: ItemKey) -> str:
     return f"{key[0]}|{key[1]}"
+
+
+def _logged_key(key: ItemKey) -> str:
+    # The keys hold the event's SIDs: a forged event can put a phone number there, and logs never show one.
+    return mask_phone_numbers_in(_key_text(key))
