@@ -445,6 +445,44 @@ def test_the_table_encryption_suppression_names_the_key_sse_enabled_selects(tabl
     assert "AWS managed key aws/dynamodb" in reason and "with the AWS owned key" not in reason
 
 
+def test_who_reads_the_rejected_events_is_logged_in_a_bucket_of_its_own() -> None:
+    # The bucket holds internet-supplied bodies and phone numbers: S3 server access logs record every request to it.
+    assert "CKV_AWS_18" not in checkov_reasons("RejectedEventsBucket")
+    assert RESOURCES["RejectedEventsBucket"]["Properties"]["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": "RejectedEventsAccessLogsBucket"},
+        "LogFilePrefix": "rejected-events/",
+    }
+    logs = RESOURCES["RejectedEventsAccessLogsBucket"]
+    assert logs["DeletionPolicy"] == "Retain"
+    properties = logs["Properties"]
+    assert "LoggingConfiguration" not in properties and "CKV_AWS_18" in checkov_reasons(
+        "RejectedEventsAccessLogsBucket"
+    )
+    # Server access logs go only to a bucket whose default encryption is SSE-S3 (not SSE-KMS).
+    (rule,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert set(properties["PublicAccessBlockConfiguration"].values()) == {True}
+    assert properties["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    (expire,) = properties["LifecycleConfiguration"]["Rules"]
+    assert expire["ExpirationInDays"] == {"Ref": "LogRetentionDays"}
+    # With ACLs disabled, log delivery is allowed by the bucket policy, for this source bucket and account only.
+    policy = RESOURCES["RejectedEventsAccessLogsBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "RejectedEventsAccessLogsBucket"}
+    statements = {statement["Sid"]: statement for statement in policy["PolicyDocument"]["Statement"]}
+    assert statements["S3ServerAccessLogs"] == {
+        "Sid": "S3ServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": {"Fn::Sub": "${RejectedEventsAccessLogsBucket.Arn}/rejected-events/*"},
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": {"Fn::GetAtt": ["RejectedEventsBucket", "Arn"]}},
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        },
+    }
+    assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
 def test_every_checkov_suppression_says_why() -> None:
     skips = [
         skip
