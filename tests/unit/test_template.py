@@ -483,6 +483,29 @@ def test_who_reads_the_rejected_events_is_logged_in_a_bucket_of_its_own() -> Non
     assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def test_the_processors_concurrency_can_be_reserved_and_is_not_by_default() -> None:
+    # API Gateway throttling bounds the request rate, not how many requests run at once: a reservation caps the
+    # processors (webhook and Kinesis together). None by default: it is taken from the rest of the account, and an
+    # account must keep 100 unreserved.
+    parameter = TEMPLATE["Parameters"]["ProcessorReservedConcurrency"]
+    assert (parameter["Default"], parameter["MinValue"]) == (0, 0)
+    assert TEMPLATE["Conditions"]["HasProcessorReservedConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ProcessorReservedConcurrency"}, "0"]}]
+    }
+    for logical_id in FUNCTION_IDS:
+        reserved = RESOURCES[logical_id]["Properties"].get("ReservedConcurrentExecutions")
+        if logical_id in FUNCTIONS:  # 0 would stop the function: without a reservation the property is left out
+            assert reserved == {
+                "Fn::If": [
+                    "HasProcessorReservedConcurrency",
+                    {"Ref": "ProcessorReservedConcurrency"},
+                    {"Ref": "AWS::NoValue"},
+                ]
+            }
+        else:  # invoked by their stream trigger only: one batch per shard (and parallelization factor) at a time
+            assert reserved is None and "shard" in checkov_reasons(logical_id)["CKV_AWS_115"]
+
+
 def test_every_checkov_suppression_says_why() -> None:
     skips = [
         skip
