@@ -137,6 +137,7 @@ class MetricsCapture:
 
     def __init__(self) -> None:
         self.totals: Counter[str] = Counter()
+        self.documents: list[dict[str, Any]] = []
 
     def run(self, call: Callable[[], Any]) -> Any:
         out = io.StringIO()
@@ -146,10 +147,20 @@ class MetricsCapture:
             if '"_aws"' not in line:
                 continue
             document = json.loads(line)
+            self.documents.append(document)
             for directive in document["_aws"]["CloudWatchMetrics"]:
                 for metric in directive["Metrics"]:
                     self.totals[metric["Name"]] += sum(_values(document[metric["Name"]]))
         return result
+
+
+    def by_dimension(self, name: str, dimension: str) -> Counter[str]:
+        """``name``'s values summed per value of ``dimension``, from the documents that carry that dimension."""
+        counts: Counter[str] = Counter()
+        for document in self.documents:
+            if name in document and dimension in document:
+                counts[document[dimension]] += int(sum(_values(document[name])))
+        return counts
 
 
 def _values(value: Any) -> list[float]:

@@ -42,7 +42,7 @@ def workload(sink_test_event: dict[str, Any]) -> tuple[list[bytes], dict[str, in
     partial_b = conference("partial", "CFB", "NOb1", "2026-01-01T11:00:00Z")
     p2 = participant("CP2", "NOp2")
     invalid_participant = participant("CP9", "NOp9")
-    del invalid_participant["data"]["call_sid"]
+    del invalid_participant["data"]["participant_sid"]
     events = [
         conference("partial", "CFA", "NOa1", "2026-01-01T10:00:00Z"),  # stale: superseded by the later partial
         complete_a,
@@ -54,8 +54,8 @@ def workload(sink_test_event: dict[str, Any]) -> tuple[list[bytes], dict[str, in
         p2,
         p2,  # duplicate
         participant("CP3", "NOp3", type=PARTICIPANT_ALIAS),
-        invalid_participant,  # rejected: call_sid missing
-        variant(complete_a, id="NOa9", data__duration_seconds="an hour"),  # rejected: wrong type
+        invalid_participant,  # rejected: participant_sid (its key) missing
+        variant(complete_a, id="NOa9", data__account_sid=42),  # rejected: wrong type of a field storing needs
         {"specversion": "1.0", "type": "com.twilio.voice.insights.call-summary.complete", "id": "NOx1"},  # unknown
         sink_test_event,
     ]
@@ -108,8 +108,8 @@ def test_kinesis_batches_account_for_every_record(
     rejected = stack.rejected()
     assert len(rejected) == expected["rejected"]
     reasons = sorted(r["reason"] for r in rejected)
-    assert any("data.call_sid: Field required" in r for r in reasons)
-    assert any("data.duration_seconds: Input should be a valid integer" in r for r in reasons)
+    assert any("data.participant_sid: Field required" in r for r in reasons)
+    assert any("data.account_sid: Input should be a valid string" in r for r in reasons)
     assert any("'com.twilio.voice.insights.call-summary.complete' is not one this application" in r for r in reasons)
     assert any("not valid JSON" in r for r in reasons)
     # The raw payload is kept exactly, with where it came from, so it can be replayed.
@@ -184,7 +184,7 @@ def test_aws_failure_is_retried_never_rejected(
     monkeypatch.setenv("SUMMARIES_TABLE_NAME", "no-such-table")
     fresh = load_handlers()  # built again: they read the environment on first use
     good = load_seed("conference_summary_complete")
-    bad = variant(good, id="NObad", data__status=None)
+    bad = variant(good, id="NObad", data__conference_sid=None)
     data = [json.dumps(good).encode(), json.dumps(bad).encode()]
     stack.kinesis.put_records(StreamName=stack.stream_name, Records=[{"Data": d, "PartitionKey": "k"} for d in data])
     records = read_stream_records(stack.kinesis, stack.stream_name)

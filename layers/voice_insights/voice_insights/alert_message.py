@@ -54,30 +54,32 @@ class AlertIssue(BaseModel):
     details: str | None = None
 
 
+# Fields Twilio documents as required may be null: an event that lacks one is stored and alerted on all the
+# same (schema_drift.py); only the SIDs that make an item's keys are always there.
 class AlertParticipant(BaseModel):
     participant_sid: str
-    call_sid: str
+    call_sid: str | None
     label: str | None = None
-    call_direction: str
-    call_type: str
-    call_state: str
-    participant_region: str
-    conference_region: str
+    call_direction: str | None
+    call_type: str | None
+    call_state: str | None
+    participant_region: str | None
+    conference_region: str | None
     country_code: str | None = None
     from_masked: str | None = None
     to_masked: str | None = None
-    join_time: str
-    leave_time: str
+    join_time: str | None
+    leave_time: str | None
     duration_seconds: int | None = None
 
 
 class AlertConference(BaseModel):
-    status: str
+    status: str | None
     processing_state: str | None = None
-    start_time: str
-    end_time: str
-    end_reason: str
-    mixer_region: str
+    start_time: str | None
+    end_time: str | None
+    end_reason: str | None
+    mixer_region: str | None
     unique_participants: int | None = None
 
 
@@ -97,7 +99,7 @@ class AlertPayload(BaseModel):
     participant: AlertParticipant | None = None
     conference: AlertConference | None = None
     issues: list[AlertIssue]
-    occurred_at: str
+    occurred_at: str | None
     detected_at: str
     console_url: str
 
@@ -145,7 +147,8 @@ def build_alert(
         participant = _participant(summary)
         # The stored conference name: masked when stored, but an item written before that was not.
         conference_name = _masked(context.conference_name)
-        who = _clip(f"{participant.label or participant.participant_sid} ({participant.call_direction})", 28)
+        direction = f" ({participant.call_direction})" if participant.call_direction else ""
+        who = _clip(f"{participant.label or participant.participant_sid}{direction}", 28)
         where = f"{who} in {_clip(conference_name or conference_sid, 36)}"
         return AlertPayload(
             **common,
@@ -154,7 +157,9 @@ def build_alert(
             conference_name=conference_name,
             participant=participant,
             occurred_at=participant.leave_time,
-            console_url=CALL_CONSOLE_URL.format(call_sid=quote(participant.call_sid, safe="")),
+            console_url=CALL_CONSOLE_URL.format(call_sid=quote(participant.call_sid, safe=""))
+            if participant.call_sid
+            else CONFERENCE_CONSOLE_URL.format(conference_sid=quote(conference_sid, safe="")),
         )
     name = _masked(summary.friendly_name or context.conference_name)
     conference = AlertConference.model_validate(_masked_strings(summary, AlertConference))
@@ -205,9 +210,9 @@ def render_text(payload: AlertPayload) -> str:
             "",
             "Who",
             f"  Participant   {who.label or '-'} ({who.participant_sid})",
-            f"  Call SID      {who.call_sid}",
-            f"  Call          {who.call_direction} {who.call_type} call, {who.call_state}",
-            f"  Region        {who.participant_region} (conference mixed in {who.conference_region})",
+            f"  Call SID      {who.call_sid or '-'}",
+            f"  Call          {who.call_direction or '-'} {who.call_type or '-'} call, {who.call_state or '-'}",
+            f"  Region        {who.participant_region or '-'} (conference mixed in {who.conference_region or '-'})",
             f"  Country       {who.country_code or '-'}",
             f"  From / to     {who.from_masked or '-'} / {who.to_masked or '-'}",
         ]
@@ -224,11 +229,11 @@ def render_text(payload: AlertPayload) -> str:
     if shown.participant is not None:
         who = shown.participant
         duration = f" ({who.duration_seconds} s)" if who.duration_seconds is not None else ""
-        lines.append(f"  Joined {who.join_time}, left {who.leave_time}{duration}")
+        lines.append(f"  Joined {who.join_time or '-'}, left {who.leave_time or '-'}{duration}")
     elif shown.conference is not None:
         conf = shown.conference
-        lines.append(f"  Started {conf.start_time}, ended {conf.end_time} ({conf.end_reason})")
-        lines.append(f"  Status {conf.status}, mixed in {conf.mixer_region}")
+        lines.append(f"  Started {conf.start_time or '-'}, ended {conf.end_time or '-'} ({conf.end_reason or '-'})")
+        lines.append(f"  Status {conf.status or '-'}, mixed in {conf.mixer_region or '-'}")
     lines += [
         f"  Detected {shown.detected_at}",
         "",

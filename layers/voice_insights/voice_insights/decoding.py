@@ -16,7 +16,9 @@ from aws_lambda_powertools.utilities.parser import parse
 from pydantic import ValidationError
 
 from voice_insights.models import EventType, SinkTestEvent, SummaryEvent
+from voice_insights.observability import utf8_json
 from voice_insights.routes import ROUTED_EVENT_TYPES, UNROUTED, Route
+from voice_insights.schema_drift import drift_only, field_name, validate_leniently
 
 MAX_REASON_ERRORS = 10
 
@@ -24,6 +26,10 @@ MAX_REASON_ERRORS = 10
 @dataclass(frozen=True, slots=True)
 class Accepted:
     event: SummaryEvent
+    # Fields where the event differs from Twilio's documented schema (stored all the same: schema_drift.py),
+    # and then its data as sent (JSON text): the event's model lacks the values set aside.
+    violations: tuple[str, ...] = ()
+    data_as_sent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +68,40 @@ def decode(raw: bytes | str | Any, route: Route) -> Decision:
         # parse() validates a str as JSON in one pass (pydantic validate_json); its annotation says dict only.
         event = parse(event=cast(dict[str, Any], raw), model=route.model)
     except ValidationError as exc:
-        return _rejection(raw, exc, route, tagged=True)
+        return _drifted(raw, exc, route) or _rejection(raw, exc, route, tagged=True)
     if isinstance(event, SinkTestEvent):
         return SinkTest(event_id=event.id, test_id=event.data.test_id)
     return Accepted(event=event)
+
+
+def _drifted(raw: str | Any, exc: ValidationError, route: Route) -> Accepted | None:
+    """The event, when it failed Twilio's documented schema only on fields storing does not need; else None."""
+    errors = exc.errors(include_url=False, include_input=False)
+    if not all(err["loc"] and err["loc"][0] in route.event_types for err in errors):
+        return None  # not an object of the route's summary type (not JSON, an unknown type, a sink test event)
+    errors = [{**err, "loc": err["loc"][1:]} for err in errors]  # the location below the matched type
+    if not drift_only(errors):
+        return None
+    value = _as_dict(raw)
+    if value is None:
+        return None
+    try:
+        event = validate_leniently(route.event_model, value, errors)
+    except ValidationError:
+        return None
+    violations = tuple(sorted({field_name(err["loc"]) for err in errors}))
+    return Accepted(event=event, violations=violations, data_as_sent=utf8_json(value.get("data")))
+
+
+def _as_dict(raw: str | Any) -> dict[str, Any] | None:
+    """The event as a dict with ``data`` as an object (Twilio's Kinesis sink sends it as a JSON string)."""
+    try:
+        value = load_json(raw) if isinstance(raw, str) else raw
+        if isinstance(value, dict) and isinstance(value.get("data"), str):
+            value = {**value, "data": load_json(value["data"])}
+    except NotJson:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 class NotJson(ValueError):

@@ -22,10 +22,11 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from voice_insights.models import (
     ConferenceSummary,
@@ -38,6 +39,7 @@ from voice_insights.models import (
 )
 from voice_insights.quality import DEFAULT_THRESHOLDS, Thresholds, issues_of
 from voice_insights.redaction import mask_phone_numbers_in
+from voice_insights.schema_drift import lenient_summary
 
 # DynamoDB's item limit is 400 KB including attribute names
 # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
@@ -115,9 +117,15 @@ def version_of(event: SummaryEvent, time: str | None = None) -> str:
 
 
 def to_item(
-    event: SummaryEvent, received_at: datetime, retention_days: int = 0, thresholds: Thresholds = DEFAULT_THRESHOLDS
+    event: SummaryEvent,
+    received_at: datetime,
+    retention_days: int = 0,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    violations: Sequence[str] = (),
+    data_as_sent: str | None = None,
 ) -> StoredItem:
-    """The DynamoDB item (low-level attribute values) that stores ``event``."""
+    """The DynamoDB item (low-level attribute values) that stores ``event``. An event that differs from Twilio's
+    documented schema (``violations``: the fields) keeps its data as sent (``data_as_sent``, JSON text)."""
     time = event_time(event)
     version = version_of(event, time)
     received, expires_at = _receipt_attributes(received_at, retention_days)
@@ -125,10 +133,13 @@ def to_item(
         "version": _s(version),
         "event_id": _s(event.id),
         "event_type": _s(event.type.value),
-        "event_source": _s(event.source),
         "event_time": _s(time),
         "received_at": received,
     }
+    if event.source is not None:
+        attrs["event_source"] = _s(event.source)
+    if violations:
+        attrs["schema_violations"] = {"SS": sorted(violations)}
     if event.schema_version:
         attrs["schema_version"] = _s(event.schema_version)
     if expires_at is not None:
@@ -141,7 +152,7 @@ def to_item(
     attrs["pk"], attrs["sk"] = _s(pk), _s(sk)
     _put_issues(attrs, event.data, thresholds)
 
-    data_json = event.data.model_dump_json(by_alias=True, exclude_unset=True)
+    data_json = data_as_sent or event.data.model_dump_json(by_alias=True, exclude_unset=True)
     data_bytes = _text_size(data_json)
     flat_size = item_size(attrs)
     size = flat_size + len("data") + data_bytes
@@ -172,8 +183,9 @@ def _receipt_attributes(received_at: datetime, retention_days: int) -> tuple[Att
 
 def _conference_attributes(data: ConferenceSummary, attrs: dict[str, AttributeValue]) -> tuple[str, str]:
     attrs["entity"] = _s(CONFERENCE_SUMMARY)
-    attrs["gsi1pk"] = _s(f"ACCT#{data.account_sid}")
-    attrs["gsi1sk"] = _s(f"{data.start_time}#{data.conference_sid}")
+    if data.start_time is not None:  # documented, not needed to store: without it, not in ByAccountStartTime
+        attrs["gsi1pk"] = _s(f"ACCT#{data.account_sid}")
+        attrs["gsi1sk"] = _s(f"{data.start_time}#{data.conference_sid}")
     _put_strings(
         attrs,
         account_sid=data.account_sid,
@@ -187,14 +199,15 @@ def _conference_attributes(data: ConferenceSummary, attrs: dict[str, AttributeVa
         mixer_region=data.mixer_region,
     )
     _put_numbers(attrs, duration_seconds=data.duration_seconds)
-    attrs["tags"] = {"L": [_s(mask_phone_numbers_in(tag)) for tag in data.tags]}
+    attrs["tags"] = {"L": [_s(mask_phone_numbers_in(tag)) for tag in data.tags or ()]}
     return f"CONF#{data.conference_sid}", "SUMMARY"
 
 
 def _participant_attributes(data: ParticipantSummary, attrs: dict[str, AttributeValue]) -> tuple[str, str]:
     # Phone numbers stay inside `data` only: from/to are no flat attribute, a label's are masked.
     attrs["entity"] = _s(PARTICIPANT_SUMMARY)
-    attrs["gsi2pk"] = _s(f"CALL#{data.call_sid}")
+    if data.call_sid is not None:  # documented, not needed to store: without it, not in ByCallSid
+        attrs["gsi2pk"] = _s(f"CALL#{data.call_sid}")
     _put_strings(
         attrs,
         account_sid=data.account_sid,
@@ -236,7 +249,8 @@ def summary_from_item(item: dict[str, AttributeValue]) -> ConferenceSummary | Pa
     else:
         data = json.loads(item["data"]["S"])
     model = ParticipantSummary if item["entity"]["S"] == PARTICIPANT_SUMMARY else ConferenceSummary
-    return model.model_validate(data)
+    summary, _ = lenient_summary(model, data)  # data as sent, whether or not it follows Twilio's documentation
+    return cast(ConferenceSummary | ParticipantSummary, summary)
 
 
 def _masked(text: str | None) -> str | None:

@@ -48,6 +48,14 @@ class EventType(StrEnum):
     SINK_TEST = "com.twilio.eventstreams.test-event"
 
 
+# What storing an event needs: its id and type, and the SIDs its keys are made of. Any other field may
+# differ from Twilio's documentation: the event is stored with the difference recorded (schema_drift.py).
+REQUIRED_TO_STORE = {
+    "envelope": frozenset({"id", "type", "data"}),
+    "data": frozenset({"conference_sid", "participant_sid", "account_sid"}),
+}
+
+
 # --- VoiceInsights.ConferenceSummary -------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from voice_insights.decoding import Accepted, Rejected, SinkTest, Skipped, decode, peek_header
 from voice_insights.items import ItemTooLarge, StoredItem, to_item
@@ -109,6 +109,7 @@ class Pipeline:
             else:
                 outcomes[index] = Outcome.SKIPPED
 
+        self._count_schema_violations([item for _, item in items])
         self._write(items, outcomes, rejections)
         if rejections:
             kept = self.keep_rejections([(inbound[i], rejection) for i, rejection in rejections], source, received_at)
@@ -123,6 +124,19 @@ class Pipeline:
         metrics.add_metric(name="InternalErrors", unit=MetricUnit.Count, value=internal_errors)  # InternalErrorsAlarm
         logger.info("Batch settled", extra={"source": source, "received": len(inbound), **counts})
         return report
+
+    def _count_schema_violations(self, items: list[StoredItem]) -> None:
+        """``SchemaViolations``: events that differ from Twilio's documented schema (SchemaViolationsAlarm), and the
+        same by field. Field names come from the documented models only, so the metric's dimensions are bounded."""
+        fields = Counter(name for item in items for name in item.attributes.get("schema_violations", {}).get("SS", ()))
+        drifted = sum(1 for item in items if "schema_violations" in item.attributes)
+        metrics.add_metric(name="SchemaViolations", unit=MetricUnit.Count, value=drifted)
+        for name, count in sorted(fields.items()):
+            with single_metric(name="SchemaViolations", unit=MetricUnit.Count, value=count) as metric:
+                metric.add_dimension(name="function", value=self.route.name)
+                metric.add_dimension(name="field", value=name)
+        if fields:
+            logger.warning("Events differ from Twilio's documented schema: stored, flagged", fields=dict(fields))
 
     def _settle(self, raw: bytes | str | Any, received_at: datetime) -> StoredItem | Rejected | SinkTest | Skipped:
         """Decode one event and build its item. Both read nothing but the event, so an exception here is a
@@ -139,7 +153,9 @@ class Pipeline:
             return decision
         event = decision.event
         try:
-            return to_item(event, received_at, self.retention_days, self.thresholds)
+            return to_item(
+                event, received_at, self.retention_days, self.thresholds, decision.violations, decision.data_as_sent
+            )
         except ItemTooLarge as too_large:
             return Rejected(str(too_large), event.id, event.type)
         except Exception as exc:

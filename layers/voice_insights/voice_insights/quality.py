@@ -199,7 +199,7 @@ def _stream_issues(direction: str, stream: StreamMetrics, limits: Thresholds) ->
                 code = f"{direction}.{metric}_{'avg' if statistic == 'average' else 'max'}"
                 found.append(_breach(code, kind, f"{side} {metric} {statistic}", value, limit, "ms"))
     # Measured values first: at equal severity the first issue names the alert's subject.
-    for tag in map(_quote, stream["tags"]):
+    for tag in map(_quote, stream.get("tags") or ()):
         found.append(
             Issue(
                 code=f"{direction}.tag.{tag}",
@@ -262,7 +262,7 @@ def _number(value: float) -> str:
 
 
 def conference_issues(summary: ConferenceSummary) -> list[Issue]:
-    tags = list(dict.fromkeys(summary.tags))
+    tags = list(dict.fromkeys(summary.tags or ()))
     details = _tag_details(summary)
     # tag_info can carry details for a tag the list omits (Twilio's own sample does): report them too.
     tags += [tag for tag in details if tag not in tags]
@@ -310,11 +310,12 @@ def _tag_details(summary: ConferenceSummary) -> dict[str, str]:
     if info is None:
         return {}
     details = {}
-    if info["duplicate_identity"]:
+    if duplicates := info.get("duplicate_identity"):
         details["duplicate_identity"] = _quote(
             "; ".join(
-                f"identity {dup['participant_identity']} used by {', '.join(dup['participant_sids'])}"
-                for dup in info["duplicate_identity"]
+                f"identity {dup.get('participant_identity', '-')} used by "
+                f"{', '.join(dup.get('participant_sids') or [])}"
+                for dup in duplicates
             )
         )
     reason = (info.get("start_failure") or {}).get("reason")

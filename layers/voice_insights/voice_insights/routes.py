@@ -28,11 +28,12 @@ class Route:
     event_types: frozenset[EventType]
     # A discriminated union on CloudEvent `type`: the route's summary event or Twilio's sink test event.
     model: Any
+    event_model: Any = None  # the route's summary event alone (None for the catch-all function)
 
 
 def _route(name: str, event_model: Any, *event_types: EventType) -> Route:
     model = Annotated[event_model | SinkTestEvent, Field(discriminator="type")]
-    return Route(name=name, event_types=frozenset(event_types), model=model)
+    return Route(name=name, event_types=frozenset(event_types), model=model, event_model=event_model)
 
 
 CONFERENCE_SUMMARY_COMPLETE = _route(
