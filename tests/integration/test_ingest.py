@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from devtools.lambda_events import api_gateway_event, read_stream_records
-from tests.conftest import load_seed, variant
+from tests.conftest import FIXTURES, load_seed, variant
 from tests.integration.conftest import Handler, LocalStack, MetricsCapture, load_handlers, run_kinesis
+from tests.unit.test_redaction import shows_whole
 from voice_insights.items import summary_from_item
 from voice_insights.observability import logger
 from voice_insights.webhook import route_path
@@ -275,3 +276,41 @@ def test_an_event_the_code_fails_on_is_kept_as_rejected_and_the_others_stored(
     assert (metrics_capture.totals["EventsStored"], metrics_capture.totals["EventsRejected"]) == (2, 1)
     assert metrics_capture.totals["InternalErrors"] == 1  # what InternalErrorsAlarm watches
     assert metrics_capture.totals["EventsFailed"] == 0
+
+
+CALLER = "+14155551234"
+
+
+def string_values(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [text for child in value.values() for text in string_values(child)]
+    if isinstance(value, list):
+        return [text for child in value for text in string_values(child)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_event_text_reaches_no_log_line_whole_or_unescaped(
+    stack: LocalStack, handlers: dict[str, Handler], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forged event can put a phone number (or a line break) in any field that gets logged: its id, its type,
+    the SIDs that make its item's key, a sink test id."""
+    events = [
+        variant(load_seed("conference_summary_complete"), id=f"NO{CALLER}\r\nFAKE", type=f"x.{CALLER}\nFAKE"),
+        variant(load_seed("conference_summary_complete"), id=CALLER, data__account_sid=None),  # rejected
+        participant(CALLER, CALLER + "\n"),  # stored, then ignored as a duplicate: its key is logged
+        participant(CALLER, CALLER + "\n"),
+        variant(json.loads((FIXTURES / "sink-test-event.json").read_text()), id=CALLER, data__test_id=CALLER),
+    ]
+    log = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", log)
+    records = [{"Data": json.dumps(event).encode(), "PartitionKey": "k"} for event in events]
+    stack.kinesis.put_records(StreamName=stack.stream_name, Records=records)
+    run_kinesis(stack, handlers, MetricsCapture())
+    for route in ("conference_summary_complete", "participant_summary_complete"):
+        post(handlers[route], route, json.dumps(events))
+
+    lines = log.getvalue().splitlines()
+    assert len(lines) > 10
+    for line in lines:
+        for text in string_values(json.loads(line)):  # each line one JSON document: no forged line
+            assert not shows_whole(CALLER, text), line

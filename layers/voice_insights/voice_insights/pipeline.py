@@ -20,6 +20,7 @@ from voice_insights.decoding import Accepted, Rejected, SinkTest, Skipped, decod
 from voice_insights.items import ItemTooLarge, StoredItem, to_item
 from voice_insights.observability import logger, metrics
 from voice_insights.quality import DEFAULT_THRESHOLDS, Thresholds
+from voice_insights.redaction import mask_phone_numbers_in
 from voice_insights.routes import Route
 from voice_insights.store import (
     RejectedEventStore,
@@ -32,6 +33,7 @@ from voice_insights.store import (
 
 MAX_MESSAGE_CHARS = 2000  # an exception's message can quote a whole event; the raw event is kept beside it
 MAX_TRACEBACK_FRAMES = 10
+MAX_LOGGED_CHARS = 1000
 
 
 class Outcome(StrEnum):
@@ -105,7 +107,9 @@ class Pipeline:
             elif isinstance(settled, SinkTest):
                 outcomes[index] = Outcome.SINK_TEST
                 # The owner validates the sink with this id (POST /v1/Sinks/{sid}/Validate).
-                logger.info("Twilio sink test event received", test_id=settled.test_id, event_id=settled.event_id)
+                logger.info(
+                    "Twilio sink test event received", test_id=shown(settled.test_id), event_id=shown(settled.event_id)
+                )
             else:
                 outcomes[index] = Outcome.SKIPPED
 
@@ -177,16 +181,22 @@ class Pipeline:
             outcomes[index] = _WRITE_OUTCOMES[result.status]
             if result.status is WriteStatus.FAILED:
                 failed_winners.add(item.key)
-                logger.warning("Event not stored, will be retried", event_id=item.event_id, error=result.detail)
+                logger.warning(
+                    "Event not stored, will be retried", event_id=shown(item.event_id), error=shown(result.detail)
+                )
             elif result.status is not WriteStatus.STORED:
                 logger.info(
-                    f"Event ignored: {outcomes[index].value}", event_id=item.event_id, key=item.pk + "|" + item.sk
+                    f"Event ignored: {outcomes[index].value}",
+                    event_id=shown(item.event_id),
+                    key=shown(item.pk + "|" + item.sk),
                 )
         for index, (item, outcome) in superseded.items():
             # Retry a superseded event too while the event that beat it is not stored: nothing is decided yet.
             outcomes[index] = Outcome.FAILED if item.key in failed_winners else outcome
             if outcomes[index] is not Outcome.FAILED:
-                logger.info(f"Event ignored: {outcome.value}", event_id=item.event_id, key=item.pk + "|" + item.sk)
+                logger.info(
+                    f"Event ignored: {outcome.value}", event_id=shown(item.event_id), key=shown(item.pk + "|" + item.sk)
+                )
 
     def keep_rejection(
         self, inbound: Inbound, rejection: Rejected, source: str, received_at: datetime | None = None
@@ -222,19 +232,24 @@ class Pipeline:
         for _, rejection in rejected:
             logger.warning(
                 "Event rejected",
-                reason=rejection.reason[:1000],
-                event_id=rejection.event_id,
-                event_type=rejection.event_type,
+                reason=shown(rejection.reason),
+                event_id=shown(rejection.event_id),
+                event_type=shown(rejection.event_type),
                 rejected_key=key,
             )
         return Outcome.REJECTED
+
+
+def shown(value: Any) -> Any:
+    """Event text as log lines show it: phone numbers masked, at most MAX_LOGGED_CHARS (JSON logs escape the rest)."""
+    return mask_phone_numbers_in(value[:MAX_LOGGED_CHARS]) if isinstance(value, str) else value
 
 
 def _internal_error(stage: str, exc: Exception, event_id: Any, event_type: Any) -> Rejected:
     # Logs get the exception's type and where it was raised, not its message, which may quote the
     # event (phone numbers stay out of logs): the message goes in ``errors``, kept with the raw event.
     where = traceback.format_tb(exc.__traceback__)[-MAX_TRACEBACK_FRAMES:]
-    logger.error("Internal error on one event: kept as rejected", stage=stage, event_id=event_id,
+    logger.error("Internal error on one event: kept as rejected", stage=stage, event_id=shown(event_id),
                  error_type=type(exc).__name__, traceback=where)  # fmt: skip
     return Rejected(
         reason=f"internal error ({stage}): {type(exc).__name__}",

@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from voice_insights.dynamodb_wire import use_direct_endpoint_parameters, use_wire_format_bodies
 from voice_insights.items import StoredItem
 from voice_insights.observability import utf8_json
+from voice_insights.redaction import mask_phone_numbers_in
 
 # TransactWriteItems: at most 100 actions and 4 MB per request
 # (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
@@ -195,7 +196,8 @@ class RejectedEventStore:
         """Store the records of one batch together; returns the key. Raises on AWS errors (the caller retries)."""
         first = records[0]
         event_id = first.get("event_id") or ("batch" if len(records) > 1 else "no-id")
-        safe_id = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(event_id))[:64]
+        # Keys show in listings and logs: a forged id's phone number is masked there too (the record keeps it).
+        safe_id = "".join(c if c.isalnum() or c in "-_" else "_" for c in mask_phone_numbers_in(str(event_id)))[:64]
         key = (
             f"{prefix}/{received_at:%Y/%m/%d}/{first.get('function', 'unknown')}/"
             f"{received_at:%H%M%S}-{safe_id}-{uuid.uuid4().hex[:12]}.jsonl"
