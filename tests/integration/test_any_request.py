@@ -84,6 +84,9 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
     event = proxy_event(method, path, path, "v1", headers, multi_query, body)
     if draw(st.integers(0, 9)) == 0:  # base64 flag flipped: a body API Gateway would not send
         event["isBase64Encoded"] = not event["isBase64Encoded"]
+    for key in ("identity", "requestId"):  # a context thinner than API Gateway's (a test tool's event)
+        if draw(st.integers(0, 9)) == 0:
+            del event["requestContext"][key]
     return event
 
 

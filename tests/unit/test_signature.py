@@ -250,3 +250,16 @@ def test_a_host_that_is_no_url_host_fails_the_signature_without_raising(host: st
     raw = api_gateway_event(PATH, BODY, host=host)
     raw["requestContext"]["domainName"] = host
     assert check(APIGatewayProxyEvent(raw)) is Refusal.BAD_SIGNATURE
+
+
+def test_a_body_hash_that_is_not_ascii_fails_on_the_hash_without_raising() -> None:
+    raw = api_gateway_event(PATH, BODY, host=HOST)
+    raw["multiValueQueryStringParameters"]["bodySHA256"] = ["é" * 64]
+    raw["queryStringParameters"]["bodySHA256"] = "é" * 64
+    assert check(APIGatewayProxyEvent(raw)) is Refusal.BODY_HASH
+
+
+def test_basic_credentials_that_are_not_ascii_fail_without_raising() -> None:
+    encoded = base64.b64encode("usér:pässword".encode()).decode()
+    event = request(headers={"Authorization": f"Basic {encoded}"})
+    assert check(event, Secret(TOKEN, basic=("user", "password"))) is Refusal.BASIC_AUTH

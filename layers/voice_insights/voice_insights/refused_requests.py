@@ -34,7 +34,7 @@ def refused_request_record(request: APIGatewayProxyEvent, body: bytes, status: i
         "reason": f"request refused ({status}): {reason}",
         "status": status,
         "authenticated": False,
-        "source_ip": _clip(request.request_context.identity.source_ip or "", MAX_NAME_CHARS),
+        "source_ip": _clip(str(_source_ip(request.raw_event)), MAX_NAME_CHARS),
         "method": _clip(request.http_method or "", MAX_NAME_CHARS),
         "path": _clip(request.path or "", MAX_VALUE_CHARS),
         "query": _clip(_query_text(request), MAX_QUERY_CHARS),
@@ -61,6 +61,12 @@ def kept_headers(request: APIGatewayProxyEvent) -> dict[str, list[str]]:
             continue
         kept[_clip(str(name), MAX_NAME_CHARS)] = [_clip(str(v), MAX_VALUE_CHARS) for v in (values or [])[:4]]
     return kept
+
+
+def _source_ip(event: dict[str, Any]) -> Any:
+    context = event.get("requestContext")
+    identity = context.get("identity") if isinstance(context, dict) else None
+    return (identity.get("sourceIp") if isinstance(identity, dict) else None) or ""
 
 
 def _query_text(request: APIGatewayProxyEvent) -> str:

@@ -151,7 +151,7 @@ def check_request(
     sent_hashes = (request.multi_value_query_string_parameters or {}).get("bodySHA256") or []
     if len(sent_hashes) != 1:
         return Refusal.NO_BODY_HASH
-    if not hmac.compare_digest(RequestValidator("").compute_hash(body), sent_hashes[0]):
+    if not _same_text(RequestValidator("").compute_hash(body), sent_hashes[0]):
         return Refusal.BODY_HASH
     # Checked here, not by twilio's validator, which logs the unsupported value as sent.
     algorithm = get_signature_algorithm(_header(request, SIGNATURE_SETTINGS_HEADER)).upper()
@@ -199,4 +199,9 @@ def _basic_auth_matches(request: APIGatewayProxyEvent, expected: tuple[str, str]
         user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
     except ValueError:
         return False
-    return hmac.compare_digest(user, expected[0]) & hmac.compare_digest(password, expected[1])
+    return _same_text(user, expected[0]) & _same_text(password, expected[1])
+
+
+def _same_text(sent: str, expected: str) -> bool:
+    # Compared as bytes: compare_digest raises TypeError on str with non-ASCII characters, which anyone can send.
+    return hmac.compare_digest(sent.encode(errors="surrogatepass"), expected.encode(errors="surrogatepass"))
