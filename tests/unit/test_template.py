@@ -14,6 +14,7 @@ from devtools.cfn import ACCOUNT, REGION, Resolver, load_template
 from voice_insights import routes
 from voice_insights.alerting import METRIC_NAMES, AlertOutcome
 from voice_insights.quality import MIN_SEVERITY_ENV, THRESHOLD_ENV, Severity, Thresholds
+from voice_insights.settings import DEFAULT_MAX_WEBHOOK_EVENTS
 from voice_insights.webhook import route_path
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
@@ -513,3 +514,41 @@ def test_every_checkov_suppression_says_why() -> None:
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
     ]
     assert skips and all(len(skip.get("comment", "")) > 20 for skip in skips)
+
+
+@pytest.mark.parametrize(
+    ("alarm_id", "expression", "threshold"),
+    [
+        # written by webhook.py (test_webhook_security reads it back); threshold a parameter: scanners exist
+        ("WebhookRequestsRefusedAlarm", "SELECT SUM(WebhookRequestsRefused) FROM VoiceInsightsEvents",
+         {"Ref": "WebhookRefusedRequestsAlarmThreshold"}),
+        # written by pipeline.py in total and by field (test_schema_drift_paths): the alarm reads the total only
+        ("SchemaViolationsAlarm", "SELECT SUM(SchemaViolations) FROM SCHEMA(VoiceInsightsEvents, function, service)",
+         0),
+    ],
+)  # fmt: skip
+def test_refused_requests_and_schema_drift_alarm_on_the_alert_topic(
+    alarm_id: str, expression: str, threshold: Any
+) -> None:
+    alarm = RESOURCES[alarm_id]["Properties"]
+    (query,) = alarm["Metrics"]
+    assert query["Expression"] == expression
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", threshold)
+    assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+
+
+def test_the_webhook_event_cap_is_a_parameter_with_the_codes_default() -> None:
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["WEBHOOK_MAX_EVENTS"] == {"Ref": "WebhookMaxEvents"}
+    assert TEMPLATE["Parameters"]["WebhookMaxEvents"]["Default"] == DEFAULT_MAX_WEBHOOK_EVENTS
+
+
+def test_refused_requests_are_kept_for_a_shorter_while_than_rejected_events() -> None:
+    rules = {
+        rule["Prefix"]: rule
+        for rule in RESOURCES["RejectedEventsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    }
+    assert rules["rejected/"]["ExpirationInDays"] == {"Ref": "RejectedEventsRetentionDays"}
+    assert rules["refused/"]["ExpirationInDays"] == {"Ref": "RefusedRequestsRetentionDays"}
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["RefusedRequestsRetentionDays"]["Default"] < parameters["RejectedEventsRetentionDays"]["Default"]
