@@ -153,7 +153,6 @@ class MetricsCapture:
                     self.totals[metric["Name"]] += sum(_values(document[metric["Name"]]))
         return result
 
-
     def by_dimension(self, name: str, dimension: str) -> Counter[str]:
         """``name``'s values summed per value of ``dimension``, from the documents that carry that dimension."""
         counts: Counter[str] = Counter()
