@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from voice_insights.alert_store import AlertLedger, AlertPublisher, ConferenceNames
+from voice_insights.alert_store import AlertLedger, AlertPublisher, ChatPublisher, ConferenceNames
 from voice_insights.alerting import FUNCTION_NAME, AlertOutcome, AlertPipeline, ItemChange
 from voice_insights.heap import keep_out_of_full_collections, without_cycle_collection
 from voice_insights.observability import Handler, logger, metrics, tracer
 from voice_insights.settings import AlertSettings
 from voice_insights.store import RejectedEventStore, make_client
 from voice_insights.stream_batch import process_stream_batch
+
+# The chat topic's ARN (template: AlertChatTopic, when a chat channel or PublishChatAlerts asks for it); empty: none.
+CHAT_TOPIC_ENV = "ALERT_CHAT_TOPIC_ARN"
 
 
 def make_alert_handler() -> Handler:
@@ -29,6 +33,7 @@ def make_alert_handler() -> Handler:
             AlertPublisher(settings.topic_arn),
             RejectedEventStore(settings.rejected_bucket),
             retention_days=settings.retention_days,
+            chat=ChatPublisher(chat_topic) if (chat_topic := os.environ.get(CHAT_TOPIC_ENV, "")) else None,
         )
         keep_out_of_full_collections()
         return built

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from voice_insights.alert_message import SnsMessage
+from voice_insights.chat_message import ChatMessage
 from voice_insights.store import batches, describe_error, make_client
 
 # BatchGetItem: at most 100 keys per request
@@ -120,6 +121,28 @@ class AlertPublisher:
             outcomes[int(success["Id"])] = None
         for failure in response.get("Failed", []):
             outcomes[int(failure["Id"])] = f"{failure.get('Code')}: {failure.get('Message')}"
+        return outcomes
+
+
+class ChatPublisher:
+    """Publishes the chat variant of alerts already sent to the alert topic (``chat_message``), best effort:
+    the alert is out and remembered, so a failure here is counted and logged, never retried (a retry would
+    send the alert topic's subscribers the alert again)."""
+
+    def __init__(self, topic_arn: str, client: Any = None) -> None:
+        self.topic_arn = topic_arn
+        self.client = client or make_client("sns")
+
+    def publish(self, messages: Sequence[ChatMessage]) -> list[str | None]:
+        """Per message, None once SNS accepted it, else the reason it did not."""
+        outcomes: list[str | None] = []
+        for message in messages:
+            try:
+                self.client.publish(TopicArn=self.topic_arn, Subject=message.subject, Message=message.message)
+            except Exception as error:
+                outcomes.append(describe_error(error))
+            else:
+                outcomes.append(None)
         return outcomes
 
 

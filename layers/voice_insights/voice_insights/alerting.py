@@ -25,7 +25,15 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from voice_insights.alert_message import AlertContext, SnsMessage, build_alert, render
-from voice_insights.alert_store import AlertLedger, AlertPublisher, ConferenceNames, ItemKey, sns_batches
+from voice_insights.alert_store import (
+    AlertLedger,
+    AlertPublisher,
+    ChatPublisher,
+    ConferenceNames,
+    ItemKey,
+    sns_batches,
+)
+from voice_insights.chat_message import render_chat
 from voice_insights.items import PARTICIPANT_SUMMARY, summary_from_item
 from voice_insights.models import ConferenceSummary, ParticipantSummary
 from voice_insights.observability import logger, metrics
@@ -56,6 +64,9 @@ METRIC_NAMES = {
     AlertOutcome.UNREADABLE: "UnreadableChanges",
     AlertOutcome.FAILED: "AlertsFailed",
 }
+# The chat variant (published after the alert, best effort): how many reached the chat topic, how many did not.
+CHAT_PUBLISHED_METRIC = "ChatAlertsPublished"
+CHAT_FAILED_METRIC = "ChatAlertsFailed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +133,7 @@ class AlertPipeline:
         rejected: RejectedEventStore,
         retention_days: int = 0,
         clock: Callable[[], datetime] = now_utc,
+        chat: ChatPublisher | None = None,
     ) -> None:
         self.thresholds = thresholds
         self.ledger = ledger
@@ -130,6 +142,7 @@ class AlertPipeline:
         self.rejected = rejected
         self.retention_days = retention_days
         self.clock = clock
+        self.chat = chat
 
     def process(self, changes: Sequence[ItemChange], time_left: Callable[[], float] = lambda: math.inf) -> AlertReport:
         """Settle one stream batch. ``time_left``: seconds before the function's timeout."""
@@ -154,6 +167,8 @@ class AlertPipeline:
                 for one in pending:
                     outcomes[one.index] = AlertOutcome.FAILED
 
+        if self.chat is not None:
+            self._publish_chat(messages)
         report = AlertReport(outcomes, messages)
         counts = report.counts()
         for outcome, name in METRIC_NAMES.items():
@@ -229,6 +244,26 @@ class AlertPipeline:
                 # The alert is out; only the memory of it is missing. Retrying would send it twice.
                 logger.exception("Alert sent but not recorded in the ledger", alert_id=message.payload.alert_id)
         return sent
+
+    def _publish_chat(self, sent: list[SnsMessage]) -> None:
+        assert self.chat is not None
+        failed = 0
+        if sent:
+            try:
+                errors = self.chat.publish([render_chat(message.payload) for message in sent])
+            except Exception:  # a bug in the chat variant must not fail alerts that are out already
+                logger.exception("Chat alerts not published")
+                errors = ["not published"] * len(sent)
+            for message, error in zip(sent, errors, strict=True):
+                if error is not None:
+                    failed += 1
+                    logger.warning(
+                        "Chat alert not published (the alert itself was)",
+                        alert_id=message.payload.alert_id,
+                        error=mask_phone_numbers_in(error),
+                    )
+        metrics.add_metric(name=CHAT_PUBLISHED_METRIC, unit=MetricUnit.Count, value=len(sent) - failed)
+        metrics.add_metric(name=CHAT_FAILED_METRIC, unit=MetricUnit.Count, value=failed)
 
     def _keep_unreadable(self, change: ItemChange, error: Exception, now: datetime) -> AlertOutcome:
         record = {
