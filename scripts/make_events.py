@@ -56,17 +56,15 @@ ALERT_ENV_VARS: dict[str, str] = {
     "ALERT_LEDGER_TABLE_NAME": "voice-insights-alert-ledger",
 }
 
+# `sam local invoke/start-api --env-vars events/env.json`: sam local applies only variables the template
+# declares, so this holds only those: every resource name (what `make local-aws` creates under these names)
+# and LOCAL_AWS_ENDPOINT_URL, the local endpoint as a container reaches it (README, "Try one function with
+# `sam local invoke`"). Everything else is the template's own value.
 ENV_VARS: dict[str, str] = {
     "SUMMARIES_TABLE_NAME": "voice-insights-summaries",
     "REJECTED_BUCKET_NAME": "voice-insights-rejected-events",
-    "RETENTION_DAYS": "0",
-    "POWERTOOLS_SERVICE_NAME": "voice-insights-events",
-    "POWERTOOLS_METRICS_NAMESPACE": "VoiceInsightsEvents",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_DEV": "false",
     "WEBHOOK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:voice-insights-twilio-webhook",
-    "AWS_ENDPOINT_URL": "http://host.docker.internal:5000",
+    "LOCAL_AWS_ENDPOINT_URL": "http://host.docker.internal:5000",
 }
 
 # Fake AWS / API Gateway coordinates.

@@ -201,7 +201,7 @@ def test_an_unreadable_secret_is_unavailable(monkeypatch: pytest.MonkeyPatch) ->
     def fail(*args: Any, **kwargs: Any) -> None:
         raise ConnectionError("no route to Secrets Manager")
 
-    monkeypatch.setattr(signature.parameters, "get_secret", fail)
+    monkeypatch.setattr(signature.CredentialSource, "_fetch", fail)
     with pytest.raises(CredentialsUnavailable, match="cannot be read: ConnectionError"):
         signature.CredentialSource("arn:secret").get()
 

@@ -18,6 +18,21 @@ DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 # (Event Streams webhook quickstart) and API Gateway's 29 s integration timeout.
 DEFAULT_MAX_WEBHOOK_EVENTS = 1000
 
+# Local runs only (`sam local invoke`/`start-api`, README "Try one function with `sam local invoke`"): the AWS
+# endpoint every client calls instead of AWS. template.yaml declares it empty, so a deployed function has none;
+# `sam local` applies only the variables a template declares, so AWS_ENDPOINT_URL in an env-vars file never
+# reaches a function.
+LOCAL_ENDPOINT_VARIABLE = "LOCAL_AWS_ENDPOINT_URL"
+# What local clients use whatever `sam local` passes from the user's profile: the local endpoint keeps its
+# resources in this region (events/env.json's ARNs), and a user's real credentials never sign a local request.
+LOCAL_REGION = "us-east-1"
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}  # nosec B105
+
+
+def local_endpoint_url() -> str:
+    """The local AWS endpoint to call instead of AWS, or "" (deployed: always "")."""
+    return os.environ.get(LOCAL_ENDPOINT_VARIABLE, "").strip()
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -33,6 +33,8 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
+from voice_insights.store import LocalEndpointUnreachable, make_client
+
 SECRET_CACHE_SECONDS = 300
 # A signature that fails with cached tokens is checked again with a fresh read of the secret (a token
 # rotated in the last few minutes), at most this often, so forged requests cannot hammer the API.
@@ -84,6 +86,7 @@ class CredentialSource:
     def __init__(self, secret_id: str) -> None:
         self.secret_id = secret_id
         self._last_forced_read = 0.0
+        self._secrets: parameters.SecretsProvider | None = None
 
     def get(self, fresh: bool = False) -> WebhookCredentials:
         try:
@@ -96,11 +99,17 @@ class CredentialSource:
 
     def _read(self, fresh: bool) -> Any:
         try:
-            return parameters.get_secret(
-                self.secret_id, transform="json", max_age=SECRET_CACHE_SECONDS, force_fetch=fresh
-            )
+            return self._fetch(fresh)
+        except LocalEndpointUnreachable:
+            raise  # a local run's setup error (logged once): the invoke fails, it is not the request's fault
         except Exception as error:  # any failure to read means: cannot check, answer 5xx
             raise CredentialsUnavailable(f"the webhook secret cannot be read: {type(error).__name__}") from error
+
+    def _fetch(self, fresh: bool) -> Any:
+        # The client every function uses (store.make_client): the local endpoint in local runs, as for DynamoDB.
+        if self._secrets is None:
+            self._secrets = parameters.SecretsProvider(boto3_client=make_client("secretsmanager"))
+        return self._secrets.get(self.secret_id, transform="json", max_age=SECRET_CACHE_SECONDS, force_fetch=fresh)
 
     def may_read_fresh(self) -> bool:
         now = time.monotonic()
