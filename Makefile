@@ -7,7 +7,8 @@ SAM := .venv-sam/bin/sam
 PY := .venv/bin/python
 SRC := layers/voice_insights/voice_insights functions scripts tests devtools bench
 
-.PHONY: setup validate build lint security audit format unit integration test reliability demo up invoke connect bench replay clean
+.PHONY: setup validate build lint security audit format unit integration test reliability demo up invoke connect bench replay clean \
+	local-aws local-aws-show sign-request sam-local-test
 
 setup:
 	@scripts/setup.sh
@@ -67,6 +68,25 @@ up: build
 #   EVENT=events/quality_alerts/stream-participant-with-issues.json ARGS=--seed
 invoke: build
 	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local invoke $(FUNCTION) $(EVENT) $(ARGS)
+
+# A local AWS endpoint for `sam local invoke`/`start-api` (Docker) until Ctrl-C: the template's data resources
+# under events/env.json's names, the local token in the secret; prints what to run on macOS and Linux, e.g.
+#   make local-aws ARGS="--host 172.17.0.1 --port 5000"    (Linux: the docker0 address)
+local-aws: setup
+	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local local-aws $(ARGS)
+
+# What the local table, bucket and alert queue hold, e.g. make local-aws-show ARGS="--endpoint-url http://127.0.0.1:5000"
+local-aws-show: setup
+	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local local-aws-show $(ARGS)
+
+# A signed curl for `sam local start-api`, e.g. make sign-request ARGS=events/participant_summary_complete/webhook.json
+sign-request: setup
+	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local sign-request $(ARGS)
+
+# The literal `sam local invoke` of every file in events/ (Docker and the Lambda base image needed; skipped
+# with the reason elsewhere), then the local table and bucket checked.
+sam-local-test: build
+	SAM_LOCAL_TESTS=1 $(PY) -m pytest -rs tests/docker
 
 # Throughput, CPU, memory, cold start, requests and cost; prints a table and writes bench/RESULTS.md.
 bench: build

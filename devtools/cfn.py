@@ -117,8 +117,12 @@ def create_data_resources(
     endpoint_url: str,
     parameters: dict[str, Any] | None = None,
     stack_name: str = "local",
+    names: dict[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Create the template's tables, streams, buckets, queues and topics; return {logical id: ref and attributes}."""
+    """Create the template's tables, streams, buckets, queues and topics; return {logical id: ref and attributes}.
+
+    Each resource is named ``<stack>-<logical id>-<random>``, unless ``names`` gives it a fixed name (`make
+    local-aws`: the names events/env.json gives `sam local`)."""
     template = load_template(template_path)
     resolver = Resolver(template, stack_name, parameters)
     creators = {
@@ -141,9 +145,14 @@ def create_data_resources(
         if create is None:
             continue
         properties = resolver.resolve(resource.get("Properties", {}))
-        name = f"{stack_name}-{logical_id}-{secrets.token_hex(3)}".lower()
+        name = (names or {}).get(logical_id) or f"{stack_name}-{logical_id}-{secrets.token_hex(3)}".lower()
+        if names and logical_id in names:
+            properties = {key: value for key, value in properties.items() if key not in _NAME_PROPERTIES}
         resolver.created[logical_id] = {"type": resource["Type"], **create(client, name, properties)}
     return resolver.created
+
+
+_NAME_PROPERTIES = ("BucketName", "QueueName", "TopicName", "Name", "TableName", "StreamName")
 
 
 def local_client(service: str, endpoint_url: str) -> Any:

@@ -3,6 +3,9 @@
     python -m devtools.local demo [--json] [--no-samples] [--conferences N] [--participants N]   # make demo
     python -m devtools.local up [--json]                                                          # make up
     python -m devtools.local invoke FUNCTION EVENT_FILE [--seed]    # `sam local invoke`, without Docker
+    python -m devtools.local local-aws [--host H] [--port P] [--json]  # make local-aws: for `sam local` itself
+    python -m devtools.local local-aws-show [--endpoint-url URL]       # make local-aws-show
+    python -m devtools.local sign-request EVENT_OR_BODY [--base-url URL] [--route R]   # make sign-request
 
 ``demo`` and ``up`` start the whole stack (devtools.runner): moto server, every built function under the
 Lambda Runtime Interface Emulator, the stream pollers and the webhook gateway. ``demo`` sends generated
@@ -15,6 +18,9 @@ template gives it (pointed at the local resources), hands it EVENT_FILE, prints 
 and its logs on stderr, then stops everything. ``--seed`` first stores the sample events of events/
 through the processing functions, so that, say, the alert function finds conference names. The exit
 status is 1 when the handler raised.
+
+``local-aws``, ``local-aws-show`` and ``sign-request`` serve `sam local invoke`/`start-api` themselves (Docker):
+a local AWS endpoint with the resources events/env.json names, what it holds, a signed `curl` (devtools.sam_local).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devtools import sam_local
 from devtools.cfn import create_data_resources, function_environment, function_for_code, load_template, local_client
 from devtools.lambda_events import LOCAL_AUTH_TOKEN, LOCAL_WEBHOOK_SECRET, twilio_signature
 from devtools.lambda_rie import BUILD_DIR, built_function
@@ -199,12 +206,29 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("function", help="a logical id from template.yaml, e.g. ConferenceSummaryCompleteFunction")
     one.add_argument("event_file", type=Path)
     one.add_argument("--seed", action="store_true", help="store the sample events first")
+    aws = commands.add_parser("local-aws", help="a local AWS endpoint for `sam local invoke`/`start-api` (Docker)")
+    aws.add_argument("--host", default="127.0.0.1", help="address to listen on (Linux: the docker0 address)")
+    aws.add_argument("--port", type=int, default=sam_local.DEFAULT_PORT)
+    aws.add_argument("--json", action="store_true", help="print the endpoint and resources as one JSON line")
+    look = commands.add_parser("local-aws-show", help="what the local table, bucket and alert queue hold")
+    look.add_argument("--endpoint-url", default=f"http://127.0.0.1:{sam_local.DEFAULT_PORT}")
+    sign = commands.add_parser("sign-request", help="a signed curl for `sam local start-api`")
+    sign.add_argument("source", type=Path, help="an API Gateway event from events/, or a JSON body file")
+    sign.add_argument("--base-url", default=sam_local.START_API_URL, help="start-api's URL (WebhookPublicBaseUrl)")
+    sign.add_argument("--route", help="the route, for a body file (e.g. /events/participant-summary-complete)")
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     if args.command == "demo":
         return demo(args)
     if args.command == "up":
         return up(args)
+    if args.command == "local-aws":
+        return sam_local.serve(args.host, args.port, args.json)
+    if args.command == "local-aws-show":
+        return sam_local.show(args.endpoint_url)
+    if args.command == "sign-request":
+        print(sam_local.signed_curl(args.source, args.base_url, args.route))
+        return 0
     return invoke(args.function, args.event_file, args.seed)
 
 

@@ -134,13 +134,14 @@ class MotoServer(BackgroundServer):
     """Start on a free loopback port; stop on exit. Never create Lambda functions in it (moto would
     try to run them in Docker and drain the DynamoDB stream)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
+        self.host = host  # `make local-aws` on Linux: where containers reach it (0.0.0.0, the docker0 address)
         self.port = port or free_port()
-        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.endpoint_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.port}"  # noqa: S104
 
     def start(self) -> MotoServer:
         app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
-        server = make_server("127.0.0.1", self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
         self._serve(server, "moto-server")
         return self
 
