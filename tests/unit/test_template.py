@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import json
 import re
@@ -13,6 +14,7 @@ import pytest
 from devtools.cfn import ACCOUNT, REGION, Resolver, load_template
 from voice_insights import routes
 from voice_insights.alerting import METRIC_NAMES, AlertOutcome
+from voice_insights.pipeline import METRIC_NAMES as PIPELINE_METRIC_NAMES
 from voice_insights.quality import MIN_SEVERITY_ENV, THRESHOLD_ENV, Severity, Thresholds
 from voice_insights.settings import DEFAULT_MAX_WEBHOOK_EVENTS
 from voice_insights.webhook import route_path
@@ -318,10 +320,10 @@ def test_the_twilio_token_secret_denies_reading_to_all_but_the_processors_and_na
     assert not may_read(f"arn:aws:iam::{ACCOUNT}:role/AdminOther")
 
 
-def test_an_unreadable_token_alarms_on_the_alert_topic() -> None:
+def test_an_unreadable_token_alarms_on_the_operations_topic() -> None:
     alarm = RESOURCES["WebhookSignatureUncheckableAlarm"]["Properties"]
     assert "SignatureCheckUnavailable" in alarm["Metrics"][0]["Expression"]
-    assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+    assert alarm["AlarmActions"] == [{"Ref": "OperationsTopic"}]
     # CloudWatch can publish only to a topic whose key lets it: a customer managed key, not aws/sns.
     assert RESOURCES["AlertTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertTopicKey"}
     key_statements = RESOURCES["AlertTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
@@ -335,13 +337,13 @@ def test_an_unreadable_token_alarms_on_the_alert_topic() -> None:
         ("UnreadableChangesAlarm", METRIC_NAMES[AlertOutcome.UNREADABLE]),
     ],
 )
-def test_an_event_the_code_cannot_handle_alarms_on_the_alert_topic(alarm_id: str, metric: str) -> None:
+def test_an_event_the_code_cannot_handle_alarms_on_the_operations_topic(alarm_id: str, metric: str) -> None:
     alarm = RESOURCES[alarm_id]["Properties"]
     (query,) = alarm["Metrics"]
     namespace = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
     assert query["Expression"] == f"SELECT SUM({metric}) FROM {namespace}"
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
-    assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+    assert alarm["AlarmActions"] == [{"Ref": "OperationsTopic"}]
 
 
 def test_webhook_api_is_throttled_and_access_logged() -> None:
@@ -527,14 +529,14 @@ def test_every_checkov_suppression_says_why() -> None:
          0),
     ],
 )  # fmt: skip
-def test_refused_requests_and_schema_drift_alarm_on_the_alert_topic(
+def test_refused_requests_and_schema_drift_alarm_on_the_operations_topic(
     alarm_id: str, expression: str, threshold: Any
 ) -> None:
     alarm = RESOURCES[alarm_id]["Properties"]
     (query,) = alarm["Metrics"]
     assert query["Expression"] == expression
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", threshold)
-    assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+    assert alarm["AlarmActions"] == [{"Ref": "OperationsTopic"}]
 
 
 def test_the_webhook_event_cap_is_a_parameter_with_the_codes_default() -> None:
@@ -552,3 +554,304 @@ def test_refused_requests_are_kept_for_a_shorter_while_than_rejected_events() ->
     assert rules["refused/"]["ExpirationInDays"] == {"Ref": "RefusedRequestsRetentionDays"}
     parameters = TEMPLATE["Parameters"]
     assert parameters["RefusedRequestsRetentionDays"]["Default"] < parameters["RejectedEventsRetentionDays"]["Default"]
+
+
+# --- Watch it (#22): the dashboard, the operations alarms, the saved queries and the chat channels -----------------
+
+LAYER = Path(__file__).resolve().parents[2] / "layers" / "voice_insights" / "voice_insights"
+NAMESPACE = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+SERVICE = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+WATCHED_FUNCTIONS = [*FUNCTIONS, "UnroutedEventsFunction", "QualityAlertsFunction"]
+
+
+def _code_calls(function_names: set[str]) -> list[ast.Call]:
+    calls = []
+    for module in LAYER.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Call):
+                called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if called in function_names:
+                    calls.append(node)
+    return calls
+
+
+def emitted_metric_names() -> set[str]:
+    """Every metric name the layer's code emits: literal names given to add_metric/single_metric, the values of its
+    METRIC_NAMES tables, and its *_METRIC constants (read from the source, so a renamed metric fails here)."""
+    names = set()
+    for call in _code_calls({"add_metric", "single_metric"}):
+        for keyword in call.keywords:
+            if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
+                names.add(keyword.value.value)
+    for module in LAYER.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                target = node.targets[0].id
+                if target == "METRIC_NAMES" and isinstance(node.value, ast.Dict):
+                    names |= {v.value for v in node.value.values if isinstance(v, ast.Constant)}
+                if target.endswith("_METRIC") and isinstance(node.value, ast.Constant):
+                    names.add(node.value.value)
+    return names
+
+
+def logged_messages() -> set[str]:
+    """The literal messages the layer's code logs."""
+    calls = _code_calls({"info", "warning", "error", "exception"})
+    return {c.args[0].value for c in calls if c.args and isinstance(c.args[0], ast.Constant)}
+
+
+def dashboard() -> dict[str, Any]:
+    body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    parsed: dict[str, Any] = json.loads(body)
+    return parsed
+
+
+def dashboard_metrics() -> list[list[Any]]:
+    """Every metric row of every widget, with CloudWatch's "." (same as the row above) filled in."""
+    rows = []
+    for widget in dashboard()["widgets"]:
+        previous: list[Any] = []
+        for row in widget["properties"].get("metrics", []):
+            if isinstance(row[0], dict):
+                rows.append(row)
+                continue
+            plain = [p for p in row if not isinstance(p, dict)]
+            filled = [prev if part == "." else part for part, prev in zip(plain, [*previous, *plain], strict=False)]
+            rows.append(filled)
+            previous = filled
+    return rows
+
+
+def search_metric_names(expression: str) -> list[tuple[str, str]]:
+    return re.findall(r"SEARCH\('\{(\w+),[\w,]+\} MetricName=\"(\w+)\"", expression)
+
+
+def alarms() -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def alarm_metric_names(alarm: dict[str, Any]) -> list[tuple[str, str]]:
+    props = alarm["Properties"]
+    found = [(props["Namespace"], props["MetricName"])] if "MetricName" in props else []
+    for metric in props.get("Metrics", []):
+        if "MetricStat" in metric:
+            found.append((metric["MetricStat"]["Metric"]["Namespace"], metric["MetricStat"]["Metric"]["MetricName"]))
+        expression = metric.get("Expression")
+        if isinstance(expression, str) and expression.startswith("SELECT"):
+            name, source = re.match(r"SELECT \w+\((\w+)\) FROM (?:SCHEMA\()?(\w+)", expression).groups()  # type: ignore[union-attr]
+            found.append((source, name))
+    return found
+
+
+METRIC_NAMES_BY_OUTCOME = {outcome.value: name for outcome, name in PIPELINE_METRIC_NAMES.items()}
+
+
+def test_the_code_emits_the_metrics_the_watching_needs() -> None:
+    emitted = emitted_metric_names()
+    assert {"EventsStored", "EventsRejected", "InternalErrors", "SchemaViolations", "WebhookRequestsRefused"} <= emitted
+    assert set(METRIC_NAMES.values()) <= emitted and {"ChatAlertsPublished", "ChatAlertsFailed"} <= emitted
+
+
+def test_every_dashboard_widget_shows_metrics_the_code_emits_or_this_stacks_resources_report() -> None:
+    emitted, own_metrics, aws_rows = emitted_metric_names(), set(), []
+    for row in dashboard_metrics():
+        if isinstance(row[0], dict):
+            expression = row[0]["expression"]
+            for namespace, name in search_metric_names(expression):
+                assert namespace == NAMESPACE
+                own_metrics.add(name)
+            assert "SEARCH" in expression or re.fullmatch(r"[a-z0-9 +\-]+", expression), expression
+        else:
+            aws_rows.append(row)
+    assert own_metrics <= emitted, own_metrics - emitted
+    assert own_metrics >= {"EventsStored", "DuplicatesIgnored", "StaleIgnored", "EventsRejected", "InternalErrors",
+                           "SchemaViolations", "AlertsPublished", "AlertsFailed", "WebhookRequestsRefused"}  # fmt: skip
+    # AWS's metrics, each named by one of this stack's resources (${LogicalId} or ${LogicalId.Attribute}).
+    types = {row[0]: set() for row in aws_rows}
+    for namespace, _name, *dimensions in aws_rows:
+        for dimension, value in zip(dimensions[::2], dimensions[1::2], strict=True):
+            if dimension == "Stage":
+                assert value == RESOURCES["WebhookApi"]["Properties"]["StageName"]
+                continue
+            logical_id = re.fullmatch(r"\$\{([\w:]+?)(?:\.\w+)?\}", value)
+            assert logical_id, (namespace, dimension, value)
+            types[namespace].add(RESOURCES.get(logical_id[1], {}).get("Type", logical_id[1]))
+    assert types == {
+        "AWS/ApiGateway": {"AWS::StackName"},  # SAM titles the REST API (ApiName) after the stack
+        "AWS/Kinesis": {"AWS::Kinesis::Stream"},
+        "AWS/Lambda": {"AWS::Serverless::Function"},
+        "AWS/DynamoDB": {"AWS::DynamoDB::Table"},
+        "AWS/SQS": {"AWS::SQS::Queue"},
+    }
+    shown = {(row[1], row[3]) for row in aws_rows if row[0] == "AWS/Lambda"}
+    for metric in ("Errors", "Throttles", "Duration", "ConcurrentExecutions", "IteratorAge"):
+        assert {(metric, f"${{{function}}}") for function in WATCHED_FUNCTIONS} <= shown
+
+
+def test_the_dashboard_lays_out_on_cloudwatchs_24_column_grid_without_overlap() -> None:
+    taken: set[tuple[int, int]] = set()
+    for widget in dashboard()["widgets"]:
+        assert widget["x"] + widget["width"] <= 24
+        cells = {(widget["x"] + i, widget["y"] + j) for i in range(widget["width"]) for j in range(widget["height"])}
+        assert not cells & taken
+        taken |= cells
+
+
+def test_every_alarm_watches_metrics_the_code_emits_or_aws_reports_and_goes_to_the_operations_topic() -> None:
+    emitted = emitted_metric_names()
+    for logical_id, alarm in alarms().items():
+        for namespace, name in alarm_metric_names(alarm):
+            assert namespace.startswith("AWS/") or (namespace == NAMESPACE and name in emitted), (logical_id, name)
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "OperationsTopic"}], logical_id
+        assert "docs/operations.md" in alarm["Properties"]["AlarmDescription"] or logical_id in {
+            "WebhookSignatureUncheckableAlarm", "InternalErrorsAlarm", "UnreadableChangesAlarm",
+            "WebhookRequestsRefusedAlarm", "SchemaViolationsAlarm",
+        }  # fmt: skip
+    runbook = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    per_function = re.compile(r"^(ConferenceSummaryComplete|ConferenceSummaryPartial|ParticipantSummaryComplete|"
+                              r"UnroutedEvents|QualityAlerts)(?=[A-Z])")  # fmt: skip
+    for logical_id in alarms():
+        assert f"| `{per_function.sub('<Function>', logical_id)}`" in runbook, logical_id
+
+
+@pytest.mark.parametrize(
+    ("suffix", "namespace", "metric", "threshold"),
+    [
+        ("IteratorAgeAlarm", "AWS/Lambda", "IteratorAge", "IteratorAgeAlarmSeconds"),
+        ("ErrorsAlarm", "AWS/Lambda", "Errors", "FunctionErrorsAlarmThreshold"),
+        ("ThrottlesAlarm", "AWS/Lambda", "Throttles", "FunctionThrottlesAlarmThreshold"),
+    ],
+)
+def test_each_function_has_its_stream_age_errors_and_throttles_alarmed(
+    suffix: str, namespace: str, metric: str, threshold: str
+) -> None:
+    for function in WATCHED_FUNCTIONS:
+        alarm = alarms()[function.removesuffix("Function") + suffix]["Properties"]
+        assert (namespace, metric) in alarm_metric_names({"Properties": alarm})
+        assert {"Name": "FunctionName", "Value": {"Ref": function}} in json_dimensions(alarm)
+        assert alarm["Threshold"] == {"Ref": threshold} and threshold in TEMPLATE["Parameters"]
+
+
+def json_dimensions(alarm: dict[str, Any]) -> list[Any]:
+    found = list(alarm.get("Dimensions", []))
+    for metric in alarm.get("Metrics", []):
+        found += metric.get("MetricStat", {}).get("Metric", {}).get("Dimensions", [])
+    return found
+
+
+@pytest.mark.parametrize("logical_id", ["StreamFailuresQueue", "AlertFailuresQueue"])
+def test_a_message_in_either_on_failure_queue_alarms(logical_id: str) -> None:
+    alarm = alarms()[f"{logical_id}Alarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [logical_id, "QueueName"]}}]
+    assert alarm["Threshold"] == {"Ref": "FailureQueueAlarmThreshold"}
+    assert TEMPLATE["Parameters"]["FailureQueueAlarmThreshold"]["Default"] == 0  # one message is one too many
+
+
+@pytest.mark.parametrize(("logical_id", "route"), [*FUNCTIONS.items(), ("UnroutedEventsFunction", routes.UNROUTED)])
+def test_each_function_alarms_on_its_rejected_share_of_received_events(logical_id: str, route: routes.Route) -> None:
+    alarm = alarms()[logical_id.removesuffix("Function") + "RejectionRateAlarm"]["Properties"]
+    stats = {m["Id"]: m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert {metric["MetricName"] for metric in stats.values()} == {
+        METRIC_NAMES_BY_OUTCOME[o] for o in ("stored", "duplicates", "stale", "rejected")
+    }
+    for metric in stats.values():
+        assert metric["Namespace"] == NAMESPACE
+        assert metric["Dimensions"] == [
+            {"Name": "function", "Value": route.name},
+            {"Name": "service", "Value": SERVICE},
+        ]
+    (share,) = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+    assert "100 * FILL(rejected, 0) / received" in share["Expression"]["Fn::Sub"]
+    assert "${RejectionRateAlarmMinEvents}" in share["Expression"]["Fn::Sub"]
+    assert alarm["Threshold"] == {"Ref": "RejectionRateAlarmPercent"}
+
+
+def test_dynamodb_throttles_on_both_tables_alarm() -> None:
+    alarm = alarms()["DynamoDbThrottlesAlarm"]["Properties"]
+    assert {d["Value"]["Ref"] for d in json_dimensions(alarm)} == {"SummariesTable", "AlertLedgerTable"}
+    assert {name for _, name in alarm_metric_names({"Properties": alarm})} == {
+        "ReadThrottleEvents", "WriteThrottleEvents"
+    }  # fmt: skip
+    assert alarm["Threshold"] == {"Ref": "DynamoDbThrottlesAlarmThreshold"}
+
+
+def test_silence_alarms_after_n_hours_with_missing_data_breaching_and_can_be_turned_off() -> None:
+    resource = alarms()["NoEventsAlarm"]
+    alarm = resource["Properties"]
+    assert resource["Condition"] == "NoEventsAlarmOn"
+    assert TEMPLATE["Conditions"]["NoEventsAlarmOn"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "NoEventsAlarmHours"}, "0"]}]
+    }
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == {"Ref": "NoEventsAlarmHours"}
+    assert all(m["MetricStat"]["Period"] == 3600 for m in alarm["Metrics"] if "MetricStat" in m)
+    assert TEMPLATE["Parameters"]["NoEventsAlarmHours"]["MaxValue"] == 24  # CloudWatch evaluates at most a day
+    assert ("AWS/Kinesis", "IncomingRecords") in alarm_metric_names(resource)
+    assert ("AWS/ApiGateway", "Count") in alarm_metric_names(resource)
+
+
+def test_the_operations_topic_takes_alarms_and_the_alert_emails_reader_keeps_getting_them() -> None:
+    statements = RESOURCES["OperationsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert {s["Sid"] for s in statements} == {"DenyInsecureTransport", "CloudWatchAlarmsPublish"}
+    assert RESOURCES["OperationsTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertTopicKey"}
+    subscription = RESOURCES["OperationsEmailSubscription"]
+    assert subscription["Properties"]["Endpoint"] == {
+        "Fn::If": ["HasOwnOperationsEmail", {"Ref": "OperationsEmail"}, {"Ref": "AlertEmail"}]
+    }
+    assert TEMPLATE["Conditions"]["HasOperationsEmail"] == {
+        "Fn::Or": [{"Condition": "HasOwnOperationsEmail"}, {"Condition": "HasAlertEmail"}]
+    }
+
+
+def test_saved_queries_read_what_the_code_logs_in_this_stacks_log_groups() -> None:
+    queries = {r["Properties"]["Name"]["Fn::Sub"]: r["Properties"] for r in RESOURCES.values()
+               if r["Type"] == "AWS::Logs::QueryDefinition"}  # fmt: skip
+    assert set(queries) == {f"${{AWS::StackName}}/{name}" for name in (
+        "event-path-by-event-id", "rejections-by-reason", "refused-webhook-requests-by-reason",
+        "slowest-webhook-requests")}  # fmt: skip
+    logged = logged_messages()
+    for query in queries.values():
+        for group in query["LogGroupNames"]:
+            assert RESOURCES[group["Ref"]]["Type"] == "AWS::Logs::LogGroup"
+        for message in re.findall(r'message = "([^"]+)"', query["QueryString"]):
+            assert message in logged, message
+    access_format = RESOURCES["WebhookApi"]["Properties"]["AccessLogSetting"]["Format"]
+    for field in ("requestId", "path", "status", "latencyMs"):
+        assert (
+            f'"{field}":' in access_format
+            and field in queries["${AWS::StackName}/slowest-webhook-requests"]["QueryString"]
+        )
+
+
+def test_chat_channels_are_optional_least_privilege_and_get_alarms_and_chat_alerts() -> None:
+    from voice_insights.alert_handler import CHAT_TOPIC_ENV
+
+    for logical_id, condition in (("SlackChannel", "HasSlackChannel"), ("TeamsChannel", "HasTeamsChannel")):
+        channel = RESOURCES[logical_id]
+        assert channel["Condition"] == condition
+        props = channel["Properties"]
+        assert props["SnsTopicArns"] == [{"Ref": "OperationsTopic"}, {"Ref": "AlertChatTopic"}]
+        assert props["GuardrailPolicies"] == [{"Ref": "ChatChannelPolicy"}]  # not AdministratorAccess, the default
+        assert props["IamRoleArn"] == {"Fn::GetAtt": ["ChatChannelRole", "Arn"]}
+    role = RESOURCES["ChatChannelRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "chatbot.amazonaws.com"}
+    assert "Policies" not in role and role["ManagedPolicyArns"] == [{"Ref": "ChatChannelPolicy"}]
+    (read,) = RESOURCES["ChatChannelPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert all(
+        action.startswith(("cloudwatch:Describe", "cloudwatch:Get", "cloudwatch:List")) for action in read["Action"]
+    )
+    environment = RESOURCES["QualityAlertsFunction"]["Properties"]["Environment"]["Variables"]
+    assert environment[CHAT_TOPIC_ENV] == {"Fn::If": ["PublishesChatAlerts", {"Ref": "AlertChatTopic"}, ""]}
+    assert RESOURCES["AlertChatTopic"]["Condition"] == "PublishesChatAlerts"
+    assert TEMPLATE["Conditions"]["PublishesChatAlerts"] == {
+        "Fn::Or": [{"Condition": "HasChatChannel"}, {"Fn::Equals": [{"Ref": "PublishChatAlerts"}, "true"]}]
+    }
+
+
+def test_the_dashboards_console_url_is_an_output() -> None:
+    assert TEMPLATE["Outputs"]["DashboardUrl"]["Value"] == {
+        "Fn::Sub": "https://console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards:name=${Dashboard}"
+    }
+    assert RESOURCES["Dashboard"]["Properties"]["DashboardName"] == {"Fn::Sub": "${AWS::StackName}-voice-insights"}

@@ -97,6 +97,8 @@ ALLOWED_MANAGED_POLICIES = {
     "ApiGatewayLoggingRole": {
         sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
     },
+    # The chat channels' role carries the stack's own policy, which is also their guardrail (only with a channel).
+    "ChatChannelRole": {json.dumps({"Ref": "ChatChannelPolicy"})},
 }
 
 
@@ -155,6 +157,11 @@ EXPECTED_GRANTS = {
             sub("${SummariesTable.Arn}/stream/*"),
         )
         | grants(["sns:Publish"], json.dumps({"Ref": "AlertTopic"}))  # PublishBatch is authorised as sns:Publish
+        # the chat variant (chat_message.py) to the chat topic; without one, the alert topic again
+        | grants(
+            ["sns:Publish"],
+            json.dumps({"Fn::If": ["PublishesChatAlerts", {"Ref": "AlertChatTopic"}, {"Ref": "AlertTopic"}]}),
+        )
         | grants(["kms:GenerateDataKey", "kms:Decrypt"], getatt("AlertTopicKey"))  # the topic's key
         | grants(["dynamodb:BatchGetItem"], getatt("SummariesTable"))  # conference names
         | grants(["dynamodb:BatchGetItem", "dynamodb:UpdateItem"], getatt("AlertLedgerTable"))
@@ -166,6 +173,7 @@ EXPECTED_GRANTS = {
         | grants(["kinesis:DescribeLimits"], json.dumps("*"))
     ),
     "ApiGatewayLoggingRole": set(),
+    "ChatChannelRole": set(),  # no inline policy: ChatChannelPolicy (read CloudWatch alarms and metrics)
 }
 FUNCTION_ROLES = {
     "ConferenceSummaryCompleteFunction": "ConferenceSummaryCompleteRole",
