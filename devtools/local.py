@@ -32,6 +32,7 @@ import logging
 import signal
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,14 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def deployed_dashboard_url() -> str:
+    """Where the template's Dashboard is once samconfig.toml's stack is deployed (its DashboardUrl output)."""
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text()).get("default", {})
+    settings = {**config.get("global", {}).get("parameters", {}), **config.get("deploy", {}).get("parameters", {})}
+    stack, region = settings.get("stack_name", "<stack>"), settings.get("region", "<region>")
+    return f"https://console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={stack}-voice-insights"
+
+
 def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False) -> str:
     assert runner.gateway is not None
     env = aws_env(runner.endpoint_url)
@@ -158,6 +167,7 @@ def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False)
         "webhook_routes": routes,
         "alert_queue": alert_queue,
         "twilio_auth_token": LOCAL_AUTH_TOKEN,
+        "deployed_dashboard_url": deployed_dashboard_url(),
         "pids": runner.process_ids(),
         "ports": runner.ports(),
     }
@@ -174,6 +184,8 @@ def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False)
             "Resources:",
             *(f"  {name:<28} {ref}" for name, ref in state["resources"].items()),
             f"Alerts are printed here as they arrive (queue {alert_queue} subscribed to the topic).",
+            "CloudWatch dashboard (deployed stack only: nothing local reports to CloudWatch):",
+            f"  {state['deployed_dashboard_url']}",
             "",
             "In another shell:",
             "  " + " ".join(f"export {k}={v};" for k, v in env.items()),

@@ -33,3 +33,14 @@ def test_a_search_is_drawn_as_one_line_per_function_it_finds() -> None:
     assert dashboard.series(stored) == [
         f"EventsStored {name}" for name in dashboard.SEARCHED_FUNCTIONS["function,service"]
     ]
+
+
+def test_make_up_prints_where_the_deployed_stacks_dashboard_is_in_the_form_of_the_stacks_output() -> None:
+    from devtools.cfn import load_template
+    from devtools.local import deployed_dashboard_url
+
+    output = load_template(ROOT / "template.yaml")["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
+    expected = output.replace("${AWS::Region}", "<region>").replace(
+        "${Dashboard}", "voice-insights-events-voice-insights"
+    )
+    assert deployed_dashboard_url() == expected  # samconfig.toml's stack, no region configured
