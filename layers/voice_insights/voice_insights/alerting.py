@@ -168,7 +168,7 @@ class AlertPipeline:
                     outcomes[one.index] = AlertOutcome.FAILED
 
         if self.chat is not None:
-            self._publish_chat(messages)
+            self._publish_chat(self.chat, messages)
         report = AlertReport(outcomes, messages)
         counts = report.counts()
         for outcome, name in METRIC_NAMES.items():
@@ -245,12 +245,11 @@ class AlertPipeline:
                 logger.exception("Alert sent but not recorded in the ledger", alert_id=message.payload.alert_id)
         return sent
 
-    def _publish_chat(self, sent: list[SnsMessage]) -> None:
-        assert self.chat is not None
+    def _publish_chat(self, chat: ChatPublisher, sent: list[SnsMessage]) -> None:
         failed = 0
         if sent:
             try:
-                errors = self.chat.publish([render_chat(message.payload) for message in sent])
+                errors = chat.publish([render_chat(message.payload) for message in sent])
             except Exception:  # a bug in the chat variant must not fail alerts that are out already
                 logger.exception("Chat alerts not published")
                 errors = ["not published"] * len(sent)
