@@ -30,7 +30,7 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 # The functions a SEARCH on the code's metrics finds (the route names: the metrics' function dimension).
 SEARCHED_FUNCTIONS = {
     "function,service": ["conference_summary_complete", "conference_summary_partial", "participant_summary_complete"],
-    "field,function": ["data.end_reason", "data.call_sid"],
+    "field,function,service": ["data.end_reason", "data.call_sid"],
 }
 
 
@@ -85,6 +85,8 @@ def render(body: dict[str, Any]) -> str:
                              f"{escape(line)}</text>")  # fmt: skip
         elif widget["type"] == "alarm":
             parts += _alarms(props, x, y, w)
+        elif widget["type"] == "log":
+            parts += _log_table(props, x, y, w)
         else:
             parts += _chart(props, series(widget), x, y, w, h)
     parts.append("</svg>")
@@ -125,6 +127,28 @@ def _alarms(props: dict[str, Any], x: int, y: int, w: int) -> list[str]:
         ay = y + 36 + 16 * (index // per_row)
         out.append(f'<circle cx="{ax + 4}" cy="{ay - 4}" r="4" fill="#1d8102"/>')
         out.append(f'<text x="{ax + 12}" y="{ay}" font-size="10">{escape(name)}</text>')
+    return out
+
+
+def _log_table(props: dict[str, Any], x: int, y: int, w: int) -> list[str]:
+    """A Logs Insights table: its columns from the query's ``stats … by …``, sample rows per function and path."""
+    out = [f'<text x="{x + 8}" y="{y + 16}" font-size="12" font-weight="bold">{escape(props["title"])}</text>']
+    stats, _, by = props["query"].rpartition("| stats ")[2].partition(" by ")
+    columns = [part.strip() for part in by.split(",")] + [part.rsplit(" as ", 1)[-1] for part in stats.split(",")]
+    rows = [[function, path] for function in SEARCHED_FUNCTIONS["function,service"] for path in ("kinesis", "webhook")]
+    step = w // len(columns)
+    for index, name in enumerate(columns):
+        out.append(
+            f'<text x="{x + 10 + index * step}" y="{y + 36}" font-size="10" font-weight="bold">{escape(name)}</text>'
+        )
+    for row_index, row in enumerate(rows):
+        rng = random.Random(f"{props['title']}|{row}")  # noqa: S311 (sample data: the same picture every run)
+        received = rng.randint(200, 5000)
+        values = [received, int(received * 0.9), int(received * 0.08), int(received * 0.01), rng.randint(0, 9), 0]
+        cells = [*row, *(f"{value:,}" for value in values)]
+        for index, cell in enumerate(cells[: len(columns)]):
+            cy = y + 52 + 14 * row_index
+            out.append(f'<text x="{x + 10 + index * step}" y="{cy}" font-size="10">{escape(str(cell))}</text>')
     return out
 
 

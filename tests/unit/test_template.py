@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import fnmatch
+import io
 import json
 import re
 from pathlib import Path
@@ -855,3 +857,59 @@ def test_the_dashboards_console_url_is_an_output() -> None:
         "Fn::Sub": "https://console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards:name=${Dashboard}"
     }
     assert RESOURCES["Dashboard"]["Properties"]["DashboardName"] == {"Fn::Sub": "${AWS::StackName}-voice-insights"}
+
+
+def emitted_dimension_sets() -> set[tuple[str, ...]]:
+    """The dimension sets of the EMF documents the code writes: a pipeline batch with a schema violation (its
+    metrics and the by-field series), as a processing function writes them."""
+    from aws_lambda_powertools.metrics import single_metric
+
+    from voice_insights.observability import metrics
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        metrics.set_default_dimensions(function="conference_summary_complete")
+        try:
+            metrics.add_metric(name="EventsStored", unit="Count", value=1)
+            metrics.flush_metrics()
+        finally:
+            metrics.clear_default_dimensions()
+        with single_metric(name="SchemaViolations", unit="Count", value=1) as metric:  # as pipeline.py writes it
+            metric.add_dimension(name="function", value="conference_summary_complete")
+            metric.add_dimension(name="field", value="data.status")
+    documents = [json.loads(line) for line in out.getvalue().splitlines() if '"_aws"' in line]
+    return {
+        tuple(sorted(dims)) for doc in documents for d in doc["_aws"]["CloudWatchMetrics"] for dims in d["Dimensions"]
+    }
+
+
+def test_every_dashboard_search_names_a_dimension_set_the_code_writes() -> None:
+    # SEARCH('{Namespace,dims}') matches metrics with exactly those dimensions: others show nothing.
+    emitted = emitted_dimension_sets()
+    searched = {
+        tuple(sorted(dims.split(",")))
+        for widget in dashboard()["widgets"]
+        for row in widget["properties"].get("metrics", [])
+        if isinstance(row[0], dict)
+        for dims in re.findall(r"SEARCH\('\{VoiceInsightsEvents,([\w,]+)\}", row[0]["expression"])
+    }
+    assert searched and searched <= emitted, (searched, emitted)
+
+
+def test_the_events_by_path_table_reads_the_line_each_batch_logs() -> None:
+    (widget,) = [w for w in dashboard()["widgets"] if w["type"] == "log"]
+    query = widget["properties"]["query"]
+    source = (LAYER / "pipeline.py").read_text()
+    assert (
+        "filter message = 'Batch settled'" in query and 'logger.info("Batch settled", extra={"source": source' in source
+    )
+    for field in ("received", "stored", "duplicates", "stale", "rejected", "failed"):
+        assert f"sum({field}) as {field}" in query
+    assert query.endswith("by function_name, source")
+    processors = [
+        "ConferenceSummaryComplete",
+        "ConferenceSummaryPartial",
+        "ParticipantSummaryComplete",
+        "UnroutedEvents",
+    ]
+    assert all(f"SOURCE '${{{name}Logs}}'" in query for name in processors)
