@@ -67,6 +67,8 @@ ENV_VARS: dict[str, str] = {
     "LOCAL_AWS_ENDPOINT_URL": "http://host.docker.internal:5000",
 }
 
+READ_CURSOR_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/voice-insights-read-cursor"
+
 # Fake AWS / API Gateway coordinates.
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -341,6 +343,8 @@ def build() -> dict[str, str]:
     logical_ids = [cfg["logical_id"] for cfg in FUNCTIONS.values()] + [UNROUTED_LOGICAL_ID]
     env = {lid: dict(ENV_VARS) for lid in logical_ids}
     env[ALERTS_LOGICAL_ID] = {**ENV_VARS, **ALERT_ENV_VARS}
+    # The read API (docs/read.md); its cursor key is a KMS HMAC key, which `make local-aws` does not create.
+    env["ReadApiFunction"] = {**ENV_VARS, "READ_CURSOR_KEY_ARN": READ_CURSOR_KEY_ARN}
     files["env.json"] = pretty(env)
     return files
 

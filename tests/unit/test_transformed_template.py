@@ -174,6 +174,14 @@ EXPECTED_GRANTS = {
     ),
     "ApiGatewayLoggingRole": set(),
     "ChatChannelRole": set(),  # no inline policy: ChatChannelPolicy (read CloudWatch alarms and metrics)
+    # the read API (docs/read.md): Query on the table and its indexes, GetItem for a call's item, the cursor key
+    "ReadApiRole": (
+        basics("ReadApiLogs")
+        | grants(["dynamodb:Query"], getatt("SummariesTable"))
+        | grants(["dynamodb:Query"], sub("${SummariesTable.Arn}/index/*"))
+        | grants(["dynamodb:GetItem"], getatt("SummariesTable"))
+        | grants(["kms:GenerateMac"], getatt("ReadCursorKey"))
+    ),
 }
 FUNCTION_ROLES = {
     "ConferenceSummaryCompleteFunction": "ConferenceSummaryCompleteRole",
@@ -181,6 +189,7 @@ FUNCTION_ROLES = {
     "ParticipantSummaryCompleteFunction": "ParticipantSummaryCompleteRole",
     "UnroutedEventsFunction": "UnroutedEventsRole",
     "QualityAlertsFunction": "QualityAlertsRole",
+    "ReadApiFunction": "ReadApiRole",
 }
 
 

@@ -151,6 +151,7 @@ def to_item(
         pk, sk = _conference_attributes(event.data, attrs)
     attrs["pk"], attrs["sk"] = _s(pk), _s(sk)
     _put_issues(attrs, event.data, thresholds)
+    _put_read_index_keys(attrs, event.data, time)
 
     data_json = data_as_sent or event.data.model_dump_json(by_alias=True, exclude_unset=True)
     data_bytes = _text_size(data_json)
@@ -236,6 +237,33 @@ def _put_issues(
         attrs["issue_severity"] = _s(issues[0].severity.label)  # the worst: issues_of lists it first
         # A string set: botocore validates and serialises each element of a list as a structure.
         attrs["issue_codes"] = {"SS": sorted({issue.code for issue in issues})}
+
+
+# The read API's indexes (docs/read.md). ByIssueMonth (sparse: items with issues only): gsi3pk = ISSUES#<yyyy-mm>,
+# gsi3sk = <time>#<conference_sid>#<sk>. ByStartDay (conference summaries only, keys only): gsi4pk = DAY#<yyyy-mm-dd>,
+# gsi4sk = <start time>#<conference_sid>. Times are the summary's own (start, join; else the event's), in UTC.
+def _put_read_index_keys(
+    attrs: dict[str, AttributeValue], data: ConferenceSummary | ParticipantSummary, time: str
+) -> None:
+    conference = isinstance(data, ConferenceSummary)
+    own = _utc_or_none(data.start_time if isinstance(data, ConferenceSummary) else data.join_time)
+    if conference and own is not None:
+        attrs["gsi4pk"] = _s(f"DAY#{own[:10]}")
+        attrs["gsi4sk"] = _s(f"{own}#{data.conference_sid}")
+    when = own or time
+    if "issue_severity" in attrs and when:
+        attrs["gsi3pk"] = _s(f"ISSUES#{when[:7]}")
+        attrs["gsi3sk"] = _s(f"{when}#{data.conference_sid}#{attrs['sk']['S']}")
+
+
+def _utc_or_none(text: str | None) -> str | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return utc_text(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 def summary_from_item(item: dict[str, AttributeValue]) -> ConferenceSummary | ParticipantSummary:

@@ -1,0 +1,265 @@
+"""The read API (ReadApiFunction): stored summaries by conference, account and time, call, and quality issue.
+
+Powertools' event handler with validation on: parameters are checked from their annotations and the OpenAPI
+document (docs/openapi.json) is generated from this code (``openapi_document``). A malformed SID, range or
+cursor answers 400, an unknown conference or call 404, each with ``{"message": …}``. Summaries come back as the
+event's ``data`` JSON, whatever the storage format; ``from``/``to`` phone numbers are returned whole: this API
+is for the table's owner, behind IAM (docs/read.md, "Phone numbers"). Nothing of a response is logged.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BaseModel, Field
+
+from voice_insights.items import PARTICIPANT_SUMMARY
+from voice_insights.quality import Severity, Thresholds, issues_of
+from voice_insights.summary_queries import (
+    BadRequest,
+    Cursors,
+    Item,
+    PageRequest,
+    SummaryQueries,
+    check_range,
+    data_of,
+    kms_signer,
+)
+
+CONFERENCE_SID = r"^CF[0-9a-fA-F]{32}$"
+CALL_SID = r"^CA[0-9a-fA-F]{32}$"
+ACCOUNT_SID = r"^AC[0-9a-fA-F]{32}$"
+DEFAULT_DAYS = 7
+CURSOR_KEY_ENV = "READ_CURSOR_KEY_ARN"
+TITLE = "Voice Insights summaries: read API"
+VERSION = "1.0.0"
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+
+class Message(BaseModel):
+    message: str
+
+
+class IssueOut(BaseModel):
+    code: str
+    kind: str
+    severity: str
+    title: str
+
+
+class ConferenceOut(BaseModel):
+    conference: dict[str, Any] | None = Field(
+        description="the conference summary's data; null if only participants are stored"
+    )
+    participants: list[dict[str, Any]]
+
+
+class CallOut(BaseModel):
+    participant: dict[str, Any]
+
+
+class ConferencePage(BaseModel):
+    conferences: list[dict[str, Any]]
+    next: str | None = Field(description="pass as `next` with the same parameters for the following page")
+
+
+class IssueSummary(BaseModel):
+    entity: str
+    severity: str
+    issues: list[IssueOut]
+    summary: dict[str, Any]
+
+
+class IssuePage(BaseModel):
+    items: list[IssueSummary]
+    next: str | None
+
+
+ERRORS: dict[int, Any] = {
+    400: {
+        "description": "malformed SID, range, limit or cursor",
+        "content": {"application/json": {"schema": Message.model_json_schema()}},
+    },
+}
+NOT_FOUND: dict[int, Any] = {
+    **ERRORS,
+    404: {
+        "description": "nothing stored under this SID",
+        "content": {"application/json": {"schema": Message.model_json_schema()}},
+    },
+}
+
+
+@cache
+def queries() -> SummaryQueries:
+    from voice_insights.store import make_client
+
+    signer = kms_signer(make_client("kms"), os.environ[CURSOR_KEY_ENV])
+    return SummaryQueries(make_client("dynamodb"), os.environ["SUMMARIES_TABLE_NAME"], Cursors(signer))
+
+
+@cache
+def thresholds() -> Thresholds:
+    return Thresholds.from_env()
+
+
+def _message(status: int, text: str) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": text})
+
+
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+def _invalid(error: RequestValidationError) -> Response[Any]:
+    details = "; ".join(
+        f"{'.'.join(str(part) for part in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
+        for e in error.errors()
+    )
+    return _message(400, details or "invalid request")
+
+
+@app.exception_handler(BadRequest)  # type: ignore[untyped-decorator]
+def _bad_request(error: BadRequest) -> Response[Any]:
+    return _message(400, str(error))
+
+
+@app.not_found
+def _no_route(_: Exception) -> Response[Any]:
+    return _message(404, "no such route")
+
+
+def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=DEFAULT_DAYS)
+    return check_range(start, end)
+
+
+@app.get(
+    "/conferences/<conferenceSid>",
+    responses={200: {"description": "the summaries"}, **NOT_FOUND},
+    summary="A conference with all its participant summaries",
+)
+def get_conference(conferenceSid: Annotated[str, Path(pattern=CONFERENCE_SID)]) -> ConferenceOut:
+    items = queries().conference(conferenceSid)
+    if not items:
+        raise _NotFound(f"no summary is stored for conference {conferenceSid}")
+    conference = next((data_of(i) for i in items if i["sk"]["S"] == "SUMMARY"), None)
+    return ConferenceOut(conference=conference, participants=[data_of(i) for i in items if i["sk"]["S"] != "SUMMARY"])
+
+
+@app.get(
+    "/calls/<callSid>",
+    responses={200: {"description": "the summary"}, **NOT_FOUND},
+    summary="The participant summary of a call",
+)
+def get_call(callSid: Annotated[str, Path(pattern=CALL_SID)]) -> CallOut:
+    item = queries().call(callSid)
+    if item is None:
+        raise _NotFound(f"no participant summary is stored for call {callSid}")
+    return CallOut(participant=data_of(item))
+
+
+@app.get(
+    "/conferences",
+    responses={200: {"description": "a page, newest first"}, **ERRORS},
+    summary="An account's conferences in a time range",
+)
+def list_conferences(
+    accountSid: Annotated[str, Query(pattern=ACCOUNT_SID)],
+    from_: Annotated[
+        datetime | None, Query(alias="from", description=f"default: {DEFAULT_DAYS} days before `to`")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="exclusive; default: now")] = None,
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+    status: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    next: Annotated[str | None, Query(max_length=2000)] = None,
+) -> ConferencePage:
+    start, end = _range(from_, to)
+    query = {
+        "route": "conferences",
+        "account": accountSid,
+        "from": start,
+        "to": end,
+        "tag": tag,
+        "status": status,
+        "limit": limit,
+    }
+
+    def keep(item: Item) -> bool:
+        if status is not None and item.get("status", {}).get("S") != status:
+            return False
+        return tag is None or any(t.get("S") == tag for t in item.get("tags", {}).get("L", []))
+
+    page = queries().account_conferences(accountSid, PageRequest(query, start, end, keep, limit, next))
+    return ConferencePage(conferences=[data_of(i) for i in page.items], next=page.next)
+
+
+@app.get(
+    "/issues",
+    responses={200: {"description": "a page, newest first"}, **ERRORS},
+    summary="Summaries with quality issues in a time range",
+)
+def list_issues(
+    from_: Annotated[
+        datetime | None, Query(alias="from", description=f"default: {DEFAULT_DAYS} days before `to`")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="exclusive; default: now")] = None,
+    kind: Annotated[
+        str | None, Query(max_length=100, description="e.g. low_mos, high_jitter, high_packet_loss")
+    ] = None,
+    severity: Annotated[str | None, Query(pattern="^(low|medium|high)$", description="at least this severity")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    next: Annotated[str | None, Query(max_length=2000)] = None,
+) -> IssuePage:
+    start, end = _range(from_, to)
+    query = {"route": "issues", "from": start, "to": end, "kind": kind, "severity": severity, "limit": limit}
+    floor = Severity.parse(severity) if severity else Severity.LOW
+
+    def keep(item: Item) -> bool:
+        if Severity.parse(item.get("issue_severity", {}).get("S"), Severity.LOW) < floor:
+            return False
+        return kind is None or any(i.kind == kind for i in issues_of(_summary(item), thresholds()))
+
+    page = queries().issues(PageRequest(query, start, end, keep, limit, next))
+    return IssuePage(items=[_issue_summary(i) for i in page.items], next=page.next)
+
+
+def _summary(item: Item) -> Any:
+    from voice_insights.items import summary_from_item
+
+    return summary_from_item(item)
+
+
+def _issue_summary(item: Item) -> IssueSummary:
+    summary = _summary(item)
+    issues = issues_of(summary, thresholds())
+    return IssueSummary(
+        entity="participant" if item["entity"]["S"] == PARTICIPANT_SUMMARY else "conference",
+        severity=item.get("issue_severity", {}).get("S", issues[0].severity.label if issues else "low"),
+        issues=[IssueOut(code=i.code, kind=i.kind, severity=i.severity.label, title=i.title) for i in issues],
+        summary=data_of(item),
+    )
+
+
+class _NotFound(LookupError):
+    pass
+
+
+@app.exception_handler(_NotFound)  # type: ignore[untyped-decorator]
+def _not_found(error: _NotFound) -> Response[Any]:
+    return _message(404, str(error))
+
+
+def openapi_document() -> str:
+    """docs/openapi.json: what `tests/unit/test_read_api.py` compares with the checked-in copy."""
+    return app.get_openapi_json_schema(title=TITLE, version=VERSION, servers=None)
+
+
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

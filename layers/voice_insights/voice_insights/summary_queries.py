@@ -1,0 +1,270 @@
+"""Reading stored summaries back: one Query per question, never a Scan (docs/read.md). Used by the read API
+(``read_api.py``) and the quality report (``devtools/report.py``); the client is any boto3 DynamoDB client.
+
+| question                                  | key or index                                                   |
+|-------------------------------------------|----------------------------------------------------------------|
+| a conference with all its participants    | table: ``pk = CONF#<sid>``                                     |
+| the participant summary of a call         | ``ByCallSid`` (keys only), then GetItem                        |
+| an account's conferences in a time range  | ``ByAccountStartTime``: ``gsi1pk = ACCT#<account>``, ``gsi1sk`` between |
+| issues in a time range | ``ByIssueMonth`` (sparse): ``gsi3pk = ISSUES#<yyyy-mm>`` per month, ``gsi3sk`` between |
+| every conference of a time range          | ``ByStartDay`` (keys only): ``gsi4pk = DAY#<yyyy-mm-dd>`` per day |
+
+Pages are cut by an opaque cursor: the position (the segment, a month or a day, and DynamoDB's key of the last
+item read) and a digest of the query's parameters, signed with HMAC-SHA256. A cursor that was altered, or that
+was handed out for another query, is refused (``BadCursor``): it cannot be forged into another query.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from voice_insights.items import summary_from_item, utc_text
+
+BY_ACCOUNT_START_TIME = "ByAccountStartTime"
+BY_CALL_SID = "ByCallSid"
+BY_ISSUE_MONTH = "ByIssueMonth"
+BY_START_DAY = "ByStartDay"
+
+# Each index's key attributes: an item's position in it (ExclusiveStartKey) is these plus the table's.
+INDEX_KEYS = {
+    None: ("pk", "sk"),
+    BY_ACCOUNT_START_TIME: ("pk", "sk", "gsi1pk", "gsi1sk"),
+    BY_ISSUE_MONTH: ("pk", "sk", "gsi3pk", "gsi3sk"),
+    BY_START_DAY: ("pk", "sk", "gsi4pk", "gsi4sk"),
+}
+MAX_RANGE = timedelta(days=366)
+# Reads one page may spend when a filter drops most items: the page then ends early, with a cursor.
+MAX_QUERIES_PER_PAGE = 10
+
+Item = dict[str, Any]
+
+
+class BadRequest(ValueError):
+    """A malformed range or cursor: the caller's to fix (400)."""
+
+
+class BadCursor(BadRequest):
+    pass
+
+
+def time_key(moment: datetime) -> str:
+    """A bound for the index sort keys: second resolution, UTC, no zone letter, so that a stored
+    ``2026-11-21T10:00:00Z`` or ``…00.000000Z`` sorts between ``…00:00`` and ``…00:01``."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return utc_text(moment)[:19]
+
+
+def check_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    start, end = (m if m.tzinfo else m.replace(tzinfo=UTC) for m in (start, end))
+    if start >= end:
+        raise BadRequest("'from' must be before 'to'")
+    if end - start > MAX_RANGE:
+        raise BadRequest(f"a time range spans at most {MAX_RANGE.days} days")
+    return start, end
+
+
+def months_newest_first(start: datetime, end: datetime) -> list[str]:
+    months, year, month = [], end.astimezone(UTC).year, end.astimezone(UTC).month
+    first = start.astimezone(UTC)
+    while (year, month) >= (first.year, first.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months
+
+
+def days_newest_first(start: datetime, end: datetime) -> list[str]:
+    day, first = end.astimezone(UTC).date(), start.astimezone(UTC).date()
+    days = []
+    while day >= first:
+        days.append(day.isoformat())
+        day -= timedelta(days=1)
+    return days
+
+
+Signer = Callable[[bytes], bytes]
+
+
+def local_signer(key: bytes) -> Signer:
+    """HMAC-SHA256 with ``key`` in this process (tests, the report); the read API signs in KMS (``kms_signer``)."""
+    return lambda message: hmac.new(key, message, hashlib.sha256).digest()
+
+
+def kms_signer(client: Any, key_id: str) -> Signer:
+    """HMAC-SHA256 with a KMS HMAC key: the key never leaves KMS. Checking signs again and compares."""
+
+    def sign(message: bytes) -> bytes:
+        mac: bytes = client.generate_mac(Message=message, KeyId=key_id, MacAlgorithm="HMAC_SHA_256")["Mac"]
+        return mac
+
+    return sign
+
+
+@dataclass(frozen=True)
+class Cursors:
+    """Signs and checks cursors with ``sign`` (a MAC over the cursor's payload)."""
+
+    sign: Signer
+
+    def make(self, query: dict[str, Any], segment: int, last_key: Item) -> str:
+        body = json.dumps({"q": _digest(query), "s": segment, "k": last_key}, separators=(",", ":"), sort_keys=True)
+        payload = base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+        return f"{payload}.{self._sign(payload)}"
+
+    def read(self, cursor: str, query: dict[str, Any], index: str | None, segments: int) -> tuple[int, Item]:
+        payload, _, signature = cursor.partition(".")
+        if not payload or not hmac.compare_digest(signature, self._sign(payload)):
+            raise BadCursor("the cursor is not one this API handed out")
+        try:
+            body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except ValueError:
+            raise BadCursor("the cursor is not one this API handed out") from None
+        if body.get("q") != _digest(query):
+            raise BadCursor("the cursor belongs to another query: repeat the parameters it was handed out with")
+        segment, key = body.get("s"), body.get("k")
+        names = set(INDEX_KEYS[index])
+        if not isinstance(segment, int) or not 0 <= segment < segments or not isinstance(key, dict):
+            raise BadCursor("the cursor is not one this API handed out")
+        if set(key) != names or not all(isinstance(v, dict) and set(v) == {"S"} for v in key.values()):
+            raise BadCursor("the cursor is not one this API handed out")
+        return segment, key
+
+    def _sign(self, payload: str) -> str:
+        digest = self.sign(payload.encode())
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _digest(query: dict[str, Any]) -> str:
+    text = json.dumps(query, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page of a list route: ``query`` (its parameters, which the cursor is bound to), the range, the filter
+    applied to each item read, the page size and the cursor handed out with the page before."""
+
+    query: dict[str, Any]
+    start: datetime
+    end: datetime
+    keep: Callable[[Item], bool]
+    limit: int
+    cursor: str | None
+
+
+@dataclass
+class Page:
+    items: list[Item] = field(default_factory=list)
+    next: str | None = None
+
+
+def data_of(item: Item) -> dict[str, Any]:
+    """The event's ``data`` as stored (JSON text or gzip), whatever the storage format."""
+    return summary_from_item(item).model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+class SummaryQueries:
+    def __init__(self, client: Any, table: str, cursors: Cursors) -> None:
+        self.client = client
+        self.table = table
+        self.cursors = cursors
+
+    def conference(self, conference_sid: str) -> list[Item]:
+        """The conference summary and its participants' (one Query, paged by DynamoDB past 1 MB)."""
+        return list(
+            self._all(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=_values(pk=f"CONF#{conference_sid}"))
+        )
+
+    def call(self, call_sid: str) -> Item | None:
+        for key in self._all(
+            IndexName=BY_CALL_SID,
+            KeyConditionExpression="gsi2pk = :c",
+            ExpressionAttributeValues=_values(c=f"CALL#{call_sid}"),
+        ):
+            found: Item | None = self.client.get_item(TableName=self.table, Key={"pk": key["pk"], "sk": key["sk"]}).get(
+                "Item"
+            )
+            if found is not None:
+                return found
+        return None
+
+    def account_conferences(self, account_sid: str, request: PageRequest) -> Page:
+        segment = _values(a=f"ACCT#{account_sid}", lo=time_key(request.start), hi=time_key(request.end))
+        return self._page(request, BY_ACCOUNT_START_TIME, "gsi1pk = :a AND gsi1sk BETWEEN :lo AND :hi", [segment])
+
+    def issues(self, request: PageRequest) -> Page:
+        bounds = {"lo": time_key(request.start), "hi": time_key(request.end)}
+        segments = [_values(a=f"ISSUES#{m}", **bounds) for m in months_newest_first(request.start, request.end)]
+        return self._page(request, BY_ISSUE_MONTH, "gsi3pk = :a AND gsi3sk BETWEEN :lo AND :hi", segments)
+
+    def conference_keys(self, start: datetime, end: datetime) -> Iterator[Item]:
+        """Every conference summary started in [start, end), newest first: its keys (``ByStartDay``)."""
+        for day in days_newest_first(start, end):
+            yield from self._all(
+                IndexName=BY_START_DAY,
+                KeyConditionExpression="gsi4pk = :d AND gsi4sk BETWEEN :lo AND :hi",
+                ExpressionAttributeValues=_values(d=f"DAY#{day}", lo=time_key(start), hi=time_key(end)),
+                ScanIndexForward=False,
+            )
+
+    def account_conference_items(self, account_sid: str, start: datetime, end: datetime) -> Iterator[Item]:
+        yield from self._all(
+            IndexName=BY_ACCOUNT_START_TIME,
+            KeyConditionExpression="gsi1pk = :a AND gsi1sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues=_values(a=f"ACCT#{account_sid}", lo=time_key(start), hi=time_key(end)),
+            ScanIndexForward=False,
+        )
+
+    def _all(self, **kwargs: Any) -> Iterator[Item]:
+        while True:
+            answer = self.client.query(TableName=self.table, **kwargs)
+            yield from answer.get("Items", [])
+            if "LastEvaluatedKey" not in answer:
+                return
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def _page(self, request: PageRequest, index: str, condition: str, segments: list[dict[str, Any]]) -> Page:
+        query, keep, limit, cursor = request.query, request.keep, request.limit, request.cursor
+        segment, start_key = (0, None) if cursor is None else self.cursors.read(cursor, query, index, len(segments))
+        page, queries = Page(), 0
+        while segment < len(segments):
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": index,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": segments[segment],
+                "ScanIndexForward": False,
+                "Limit": limit,
+            }
+            if start_key is not None:
+                kwargs["ExclusiveStartKey"] = start_key
+            answer = self.client.query(**kwargs)
+            queries += 1
+            for item in answer.get("Items", []):
+                if keep(item):
+                    page.items.append(item)
+                    if len(page.items) == limit:
+                        page.next = self.cursors.make(query, segment, _position(item, index))
+                        return page
+            start_key = answer.get("LastEvaluatedKey")
+            if start_key is None:
+                segment += 1
+            elif queries >= MAX_QUERIES_PER_PAGE:  # a sparse filter: hand back what was found and where to go on
+                page.next = self.cursors.make(query, segment, start_key)
+                return page
+        return page
+
+
+def _position(item: Item, index: str) -> Item:
+    return {name: {"S": item[name]["S"]} for name in INDEX_KEYS[index]}
+
+
+def _values(**values: str) -> dict[str, Any]:
+    return {f":{name}": {"S": value} for name, value in values.items()}
