@@ -4,13 +4,18 @@ Each request on one of the template's routes (``/<stage><path>``) becomes the pr
 would send, with the request's own headers (``X-Twilio-Signature`` forwarded as received: nothing is
 signed here), query string and body; the function's answer becomes the HTTP response. As API Gateway:
 an unknown route or method answers 403 ``Missing Authentication Token``, a function error 502, a body
-over 10 MB 413 (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+over 10 MB 413 (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html). A route's path may
+hold parameters (``/conferences/{conferenceSid}``): they become ``pathParameters``, as API Gateway's.
+
+Authorisation (IAM, API keys) is not checked here: with ``auth_note`` every answer carries it in an
+``X-Local-Gateway-Auth`` header, so that nobody takes a local 200 for a signed request's.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,8 +38,13 @@ class LocalGateway(BackgroundServer):
         invokers: dict[str, Invoke],
         port: int | None = None,
         on_request: Callable[[str], None] = lambda _: None,
+        auth_note: str | None = None,
     ) -> None:
         self.routes = {(route.method, f"/{route.stage}{route.path}"): route for route in routes}
+        self.templates = [
+            (route.method, _path_pattern(f"/{route.stage}{route.path}"), route) for route in routes if "{" in route.path
+        ]
+        self.auth_note = auth_note
         self.invokers = invokers
         self.port = port or free_port()
         self.on_request = on_request
@@ -61,7 +71,10 @@ class LocalGateway(BackgroundServer):
             def do_POST(self) -> None:
                 gateway.handle(self)
 
-            do_GET = do_PUT = do_DELETE = do_PATCH = do_POST
+            def __getattr__(self, name: str) -> Any:  # every method (GET, TRACE, QUERY…): routed or 403
+                if name.startswith("do_"):
+                    return self.do_POST
+                raise AttributeError(name)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the runner reports requests itself
@@ -97,7 +110,7 @@ class LocalGateway(BackgroundServer):
             request.close_connection = True
             return _message(413, "Request Too Long")
         body = request.rfile.read(length) if length else b""
-        route = self.routes.get((request.command, url.path))
+        route, parameters = self._route(request.command, url.path)
         if route is None:
             return _message(403, "Missing Authentication Token")
         headers: dict[str, list[str]] = {}
@@ -105,7 +118,7 @@ class LocalGateway(BackgroundServer):
             headers.setdefault(name, []).append(value)
         event = proxy_event(
             request.command,
-            route.path,
+            url.path.removeprefix(f"/{route.stage}"),
             route.path,
             route.stage,
             headers,
@@ -113,6 +126,7 @@ class LocalGateway(BackgroundServer):
             body,  # base64-encoded when it is not UTF-8
             source_ip=request.client_address[0],
         )
+        event["pathParameters"] = parameters
         try:
             answer = self.invokers[route.function](event)
         except Exception as error:  # a function error: API Gateway answers 502
@@ -126,8 +140,25 @@ class LocalGateway(BackgroundServer):
         response_headers = {name: str(value) for name, value in (answer.get("headers") or {}).items()}
         for name, values in (answer.get("multiValueHeaders") or {}).items():
             response_headers[name] = ", ".join(str(v) for v in values)
+        if self.auth_note:
+            response_headers["X-Local-Gateway-Auth"] = self.auth_note
         self.on_request(f"{request.command} {url.path} -> {answer['statusCode']} {data[:160].decode(errors='replace')}")
         return int(answer["statusCode"]), response_headers, data
+
+    def _route(self, method: str, path: str) -> tuple[ApiRoute | None, dict[str, str] | None]:
+        route = self.routes.get((method, path))
+        if route is not None:
+            return route, None
+        for route_method, pattern, template_route in self.templates:
+            found = pattern.match(path)
+            if found and route_method == method:
+                return template_route, found.groupdict()
+        return None, None
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    """``/v1/calls/{callSid}`` -> a pattern whose groups are the path parameters (one segment each)."""
+    return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
 
 
 def _message(status: int, message: str) -> tuple[int, dict[str, str], bytes]:

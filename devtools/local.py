@@ -26,6 +26,7 @@ a local AWS endpoint with the resources events/env.json names, what it holds, a 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import logging
@@ -150,6 +151,18 @@ def deployed_dashboard_url() -> str:
     return f"https://console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={stack}-voice-insights"
 
 
+def read_api_requests(runner: LocalRunner, record: Path) -> list[str]:
+    """Ready-made read API requests for the sample conference (stored once the put-record below has run)."""
+    data = json.loads(base64.b64decode(json.loads((ROOT / record).read_text())["Records"][0]["kinesis"]["data"]))
+    summary = data["data"] if isinstance(data["data"], dict) else json.loads(data["data"])
+    base = runner.read_api_url
+    return [
+        f"{base}/conferences/{summary['conference_sid']}",
+        f"{base}/conferences?accountSid={summary['account_sid']}&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
+        f"{base}/issues?severity=medium",
+    ]
+
+
 def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False) -> str:
     assert runner.gateway is not None
     env = aws_env(runner.endpoint_url)
@@ -168,6 +181,7 @@ def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False)
         "alert_queue": alert_queue,
         "twilio_auth_token": LOCAL_AUTH_TOKEN,
         "deployed_dashboard_url": deployed_dashboard_url(),
+        "read_api_url": runner.read_api_url,
         "pids": runner.process_ids(),
         "ports": runner.ports(),
     }
@@ -175,9 +189,11 @@ def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False)
         return json.dumps({"ready": state})
     record = (ROOT / "events/conference_summary_complete/kinesis.json").relative_to(ROOT)
     data = f"$(jq -r '.Records[0].kinesis.data' {record} | base64 -d)"
+    read = read_api_requests(runner, record)
     return "\n".join(
         [
             f"Local AWS endpoint (moto server): {runner.endpoint_url}",
+            f"Read API (API Gateway stand-in, authorisation not checked locally): {runner.read_api_url}",
             "Webhook routes (API Gateway stand-in; signatures checked with the local Twilio auth token "
             f"{LOCAL_AUTH_TOKEN!r}):",
             *(f"  {function:<36} POST {route}" for function, route in routes.items()),
@@ -195,6 +211,8 @@ def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False)
             f"      -H 'X-Twilio-Signature: {twilio_signature(signed_url, LOCAL_AUTH_TOKEN)}' \\",
             f"      --data-binary @{sample.relative_to(ROOT)}",
             f"  aws dynamodb scan --table-name {runner.ref('SummariesTable')}",
+            "  # the read API (docs/read.md); IAM is not checked locally: answers say so in X-Local-Gateway-Auth",
+            *(f"  curl -s '{url}'" for url in read),
             "",
             "Running; Ctrl-C stops everything.",
         ]

@@ -1,7 +1,8 @@
 """The whole stack on 127.0.0.1: moto server with the template's data resources, every built function
-under its own Lambda Runtime Interface Emulator, a poller per stream trigger and shard, and the webhook
-gateway. ``LocalRunner`` starts them in that order and stops everything it started, in reverse, on any
-exit (including a failed start, an interrupt or a crashed function).
+under its own Lambda Runtime Interface Emulator, a poller per stream trigger and shard, the webhook
+gateway and the read API's gateway (its own port; IAM is not checked locally, and its answers say so).
+``LocalRunner`` starts them in that order and stops everything it started, in reverse, on any exit
+(including a failed start, an interrupt or a crashed function).
 """
 
 from __future__ import annotations
@@ -21,9 +22,20 @@ from devtools.lambda_rie import BUILD_DIR, LambdaEmulator, built_function
 from devtools.loopback import free_port
 from devtools.moto_server import MotoServer, aws_env
 from devtools.pollers import StreamPoller, shard_ids
-from devtools.triggers import api_routes, stream_triggers
+from devtools.triggers import READ_API, api_routes, stream_triggers
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+# The read API's authorisation (ReadApiAuth: IAM or an API key) is API Gateway's: nothing local checks it.
+LOCAL_AUTH_NOTE = "not checked locally (deployed: AWS_IAM, or x-api-key with ReadApiAuth=api-key)"
+
+
+def read_cursor_key(endpoint_url: str) -> dict[str, Any]:
+    """The read API's cursor key (template: ReadCursorKey, a KMS HMAC key), which cfn.py does not create."""
+    key = local_client("kms", endpoint_url).create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
+    arn = key["KeyMetadata"]["Arn"]
+    return {"type": "AWS::KMS::Key", "ref": key["KeyMetadata"]["KeyId"], "attrs": {"Arn": arn}}
 
 
 class NotBuilt(RuntimeError):
@@ -45,6 +57,7 @@ class LocalRunner:
         self.functions: dict[str, LambdaEmulator] = {}
         self.pollers: list[StreamPoller] = []
         self.gateway: LocalGateway | None = None
+        self.read_gateway: LocalGateway | None = None
         self._stack = ExitStack()
 
     def start(self) -> LocalRunner:
@@ -65,6 +78,7 @@ class LocalRunner:
         local_client("secretsmanager", self.moto.endpoint_url).put_secret_value(
             SecretId=self.resources["TwilioWebhookSecret"]["ref"], SecretString=json.dumps(LOCAL_WEBHOOK_SECRET)
         )
+        self.resources["ReadCursorKey"] = read_cursor_key(self.moto.endpoint_url)
         routes = api_routes(template)
         gateway_port = free_port()
         # The functions check signatures against the URL Twilio was given: here, the gateway's.
@@ -97,6 +111,9 @@ class LocalRunner:
                 self.pollers.append(poller.start())
         invokers = {name: function.invoke for name, function in self.functions.items()}
         self.gateway = self._stack.enter_context(LocalGateway(routes, invokers, gateway_port, self.on_event))
+        self.read_gateway = self._stack.enter_context(
+            LocalGateway(api_routes(template, READ_API), invokers, on_request=self.on_event, auth_note=LOCAL_AUTH_NOTE)
+        )
 
     def stop(self) -> None:
         self._stack.close()
@@ -126,7 +143,8 @@ class LocalRunner:
                 raise FunctionCrashed(f"the poller {poller.name} stopped: {poller.error!r}")
 
     def idle(self) -> bool:
-        return all(poller.idle() for poller in self.pollers) and (self.gateway is None or self.gateway.idle())
+        gateways = [gateway for gateway in (self.gateway, self.read_gateway) if gateway is not None]
+        return all(poller.idle() for poller in self.pollers) and all(gateway.idle() for gateway in gateways)
 
     quiet_s = 1.5  # how long nothing must be in flight before the stack counts as idle
 
@@ -154,6 +172,11 @@ class LocalRunner:
         ports = [port for function in self.functions.values() for port in (function.port, function.runtime_port)]
         if self.moto is not None:
             ports.append(self.moto.port)
-        if self.gateway is not None:
-            ports.append(self.gateway.port)
+        ports += [gateway.port for gateway in (self.gateway, self.read_gateway) if gateway is not None]
         return ports
+
+    @property
+    def read_api_url(self) -> str:
+        """The read API's base URL (its stage), as the ReadApiUrl output gives it deployed."""
+        assert self.read_gateway is not None
+        return self.read_gateway.stage_url("v1")

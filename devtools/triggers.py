@@ -74,14 +74,19 @@ def stream_triggers(
     return triggers
 
 
-def api_routes(template: dict[str, Any]) -> list[ApiRoute]:
+WEBHOOK_API = "WebhookApi"
+READ_API = "ReadApi"
+
+
+def api_routes(template: dict[str, Any], api: str = WEBHOOK_API) -> list[ApiRoute]:
+    """The routes of one of the template's REST APIs (by logical id): the webhook's, or the read API's."""
     routes = []
     for function, _, spec in _events(template):
-        if spec["Type"] != "Api":
+        if spec["Type"] != "Api" or spec["Properties"]["RestApiId"] != {"Ref": api}:
             continue
         props = spec["Properties"]
-        api = template["Resources"][props["RestApiId"]["Ref"]]["Properties"]
-        routes.append(ApiRoute(function, props["Method"].upper(), props["Path"], api["StageName"]))
+        stage = template["Resources"][api]["Properties"]["StageName"]
+        routes.append(ApiRoute(function, props["Method"].upper(), props["Path"], stage))
     return routes
 
 

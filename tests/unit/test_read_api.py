@@ -214,3 +214,12 @@ def test_no_route_is_404(api: Any) -> None:
 
 def test_urls_in_the_docs_are_well_formed() -> None:
     assert urlencode({"accountSid": ACCOUNT})  # the docs' examples use these parameter names
+
+
+def test_unknown_parameters_are_400_and_a_cursor_survives_an_omitted_to(api: Any) -> None:
+    assert call("/conferences", accountSid=ACCOUNT, stauts="completed")[0] == 400
+    assert call("/conferences/CF" + "0" * 32, x="1")[0] == 400
+    status, body = call("/issues", from_="2026-10-01T00:00:00Z", limit=1)
+    assert status == 200 and body["next"]
+    assert call("/issues", from_="2026-10-01T00:00:00Z", limit=1, next=body["next"])[0] == 200
+    assert call("/issues", from_="2026-10-01T00:00:00", to="0.5")[0] == 400

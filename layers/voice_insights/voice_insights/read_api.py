@@ -36,6 +36,10 @@ CONFERENCE_SID = r"^CF[0-9a-fA-F]{32}$"
 CALL_SID = r"^CA[0-9a-fA-F]{32}$"
 ACCOUNT_SID = r"^AC[0-9a-fA-F]{32}$"
 DEFAULT_DAYS = 7
+# ISO 8601 date and time, UTC unless an offset is given (pydantic's datetime would also take a number).
+TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$"
+FROM_HELP = f"ISO 8601 date and time, inclusive; default: {DEFAULT_DAYS} days before `to`"
+TO_HELP = "ISO 8601 date and time, exclusive; default: now"
 CURSOR_KEY_ENV = "READ_CURSOR_KEY_ARN"
 TITLE = "Voice Insights summaries: read API"
 VERSION = "1.0.0"
@@ -133,10 +137,26 @@ def _no_route(_: Exception) -> Response[Any]:
     return _message(404, "no such route")
 
 
-def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    end = end or datetime.now(UTC)
-    start = start or end - timedelta(days=DEFAULT_DAYS)
+def _only_parameters(*names: str) -> None:
+    """A parameter this route does not know is refused rather than ignored: a misspelt filter (``stauts``)
+    would otherwise answer with everything."""
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - set(names))
+    if unknown:
+        raise BadRequest(f"unknown query parameter(s): {', '.join(u[:40] for u in unknown[:5])}")
+
+
+def _range(start_text: str | None, end_text: str | None) -> tuple[datetime, datetime]:
+    end = _moment(end_text, "to") if end_text else datetime.now(UTC)
+    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    start = _moment(start_text, "from") if start_text else end - timedelta(days=DEFAULT_DAYS)
     return check_range(start, end)
+
+
+def _moment(text: str, name: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"'{name}' is not a date and time: {text[:40]!r}") from None
 
 
 @app.get(
@@ -145,6 +165,7 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, date
     summary="A conference with all its participant summaries",
 )
 def get_conference(conferenceSid: Annotated[str, Path(pattern=CONFERENCE_SID)]) -> ConferenceOut:
+    _only_parameters()
     items = queries().conference(conferenceSid)
     if not items:
         raise _NotFound(f"no summary is stored for conference {conferenceSid}")
@@ -158,6 +179,7 @@ def get_conference(conferenceSid: Annotated[str, Path(pattern=CONFERENCE_SID)]) 
     summary="The participant summary of a call",
 )
 def get_call(callSid: Annotated[str, Path(pattern=CALL_SID)]) -> CallOut:
+    _only_parameters()
     item = queries().call(callSid)
     if item is None:
         raise _NotFound(f"no participant summary is stored for call {callSid}")
@@ -171,21 +193,20 @@ def get_call(callSid: Annotated[str, Path(pattern=CALL_SID)]) -> CallOut:
 )
 def list_conferences(
     accountSid: Annotated[str, Query(pattern=ACCOUNT_SID)],
-    from_: Annotated[
-        datetime | None, Query(alias="from", description=f"default: {DEFAULT_DAYS} days before `to`")
-    ] = None,
-    to: Annotated[datetime | None, Query(description="exclusive; default: now")] = None,
+    from_: Annotated[str | None, Query(alias="from", pattern=TIME, description=FROM_HELP)] = None,
+    to: Annotated[str | None, Query(pattern=TIME, description=TO_HELP)] = None,
     tag: Annotated[str | None, Query(max_length=100)] = None,
     status: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     next: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> ConferencePage:
+    _only_parameters("accountSid", "from", "to", "tag", "status", "limit", "next")
     start, end = _range(from_, to)
-    query = {
+    query = {  # the parameters as given (an omitted `to` is "now", which moves): what a cursor is bound to
         "route": "conferences",
         "account": accountSid,
-        "from": start,
-        "to": end,
+        "from": from_,
+        "to": to,
         "tag": tag,
         "status": status,
         "limit": limit,
@@ -206,10 +227,8 @@ def list_conferences(
     summary="Summaries with quality issues in a time range",
 )
 def list_issues(
-    from_: Annotated[
-        datetime | None, Query(alias="from", description=f"default: {DEFAULT_DAYS} days before `to`")
-    ] = None,
-    to: Annotated[datetime | None, Query(description="exclusive; default: now")] = None,
+    from_: Annotated[str | None, Query(alias="from", pattern=TIME, description=FROM_HELP)] = None,
+    to: Annotated[str | None, Query(pattern=TIME, description=TO_HELP)] = None,
     kind: Annotated[
         str | None, Query(max_length=100, description="e.g. low_mos, high_jitter, high_packet_loss")
     ] = None,
@@ -217,8 +236,9 @@ def list_issues(
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     next: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> IssuePage:
+    _only_parameters("from", "to", "kind", "severity", "limit", "next")
     start, end = _range(from_, to)
-    query = {"route": "issues", "from": start, "to": end, "kind": kind, "severity": severity, "limit": limit}
+    query = {"route": "issues", "from": from_, "to": to, "kind": kind, "severity": severity, "limit": limit}
     floor = Severity.parse(severity) if severity else Severity.LOW
 
     def keep(item: Item) -> bool:
