@@ -8,7 +8,7 @@ PY := .venv/bin/python
 SRC := layers/voice_insights/voice_insights functions scripts tests devtools bench
 
 .PHONY: setup validate build lint security audit format unit integration test reliability demo up invoke connect bench replay clean \
-	local-aws local-aws-show sign-request sam-local-test
+	local-aws local-aws-show sign-request sam-local-test report
 
 setup:
 	@scripts/setup.sh
@@ -105,3 +105,9 @@ replay: setup
 
 clean:
 	rm -rf .aws-sam .venv .venv-sam .venv-runtime .venv-security .pytest_cache .mypy_cache .ruff_cache
+
+# The quality report (docs/read.md): worst conferences and participants, issues by kind, region and hour, e.g.
+#   make report ARGS="--stack-name voice-insights --from 2026-11-01 --to 2026-11-08 --png week.png"
+#   make report ARGS="--endpoint-url http://127.0.0.1:<moto port> --table <table> --format csv"   (make up prints both)
+report: setup
+	PYTHONPATH=layers/voice_insights:. $(PY) -m devtools.report $(ARGS)

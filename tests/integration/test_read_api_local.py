@@ -5,7 +5,10 @@ breaks the document: no 5xx, no undocumented status or body."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import struct
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method
 
-from devtools import read_traffic
+from devtools import read_traffic, report
 from devtools.runner import LocalRunner
 from devtools.traffic import Delivery, kinesis_bytes, put_on_stream
 
@@ -81,3 +84,45 @@ def test_the_api_keeps_to_its_openapi_document(case: Any, runner: LocalRunner) -
     # schemathesis expects (the local gateway does the same); and a schema-valid request may still be refused with
     # 400 for what a schema cannot say: a cursor this API did not sign, a range over 366 days or reversed.
     case.call_and_validate(base_url=runner.read_api_url, excluded_checks=[unsupported_method, positive_data_acceptance])
+
+
+def png_facts(path: Path) -> tuple[int, int, list[str]]:
+    """Width, height and the series a report PNG says it draws (its Description text chunk)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    at = data.index(b"tEXtDescription\x00") + len(b"tEXtDescription\x00")
+    length = struct.unpack(">I", data[at - len(b"tEXtDescription\x00") - 4 : at - len(b"tEXtDescription\x00")])[0]
+    text = data[at : at - len("Description\x00") + length]
+    return width, height, json.loads(text)
+
+
+def test_the_report_reads_the_local_table_into_json_csv_a_table_and_a_png(runner: LocalRunner, tmp_path: Path) -> None:
+    where = ["--endpoint-url", runner.endpoint_url, "--table", runner.ref("SummariesTable"), "--no-progress"]
+    span = ["--from", "2026-10-01", "--to", "2026-12-01"]
+    out = io.StringIO()
+    assert report.main([*where, *span, "--format", "json", "--png", str(tmp_path / "q.png"), "--top", "50"], out) == 0
+    figures = json.loads(out.getvalue())
+    assert (figures["conferences"], figures["participants"]) == (12, 36)
+    assert {p["call_sid"] for p in figures["worst_participants"]} == TRAFFIC.bad_participants
+    mos = [p["mos"] for p in figures["worst_participants"]]
+    assert mos == sorted(mos) and max(mos) < 3.5 and len(figures["mos"]) == 36
+    assert figures["issues_by_kind"]["low_mos"] == len(TRAFFIC.bad_participants)
+    assert sum(sum(k.values()) for k in figures["issues_by_hour"].values()) == sum(figures["issues_by_kind"].values())
+    assert sum(figures["issues_by_region"].values()) == sum(figures["issues_by_kind"].values())
+    assert {c["conference_sid"] for c in figures["worst_conferences"]} >= TRAFFIC.bad_conferences
+    width, height, series = png_facts(tmp_path / "q.png")
+    assert (width, height) == report.PNG_SIZE
+    assert series == [f"issues_by_hour:{k}" for k in sorted(figures["issues_by_kind"])] + ["mos_histogram"]
+    assert "issues_by_hour:low_mos" in series
+
+    out = io.StringIO()
+    report.main([*where, *span, "--account", read_traffic.OTHER_ACCOUNT, "--format", "csv"], out)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[0] == ["section", "key", "value"]
+    others = {s for s, c in TRAFFIC.conferences.items() if c["account_sid"] == read_traffic.OTHER_ACCOUNT}
+    assert {r[1] for r in rows if r[0] == "worst_conference"} <= others
+
+    out = io.StringIO()
+    report.main([*where, *span], out)
+    assert "Worst participants:" in out.getvalue() and "Issues by hour (UTC):" in out.getvalue()

@@ -1,0 +1,307 @@
+"""The quality report (`make report ARGS=…`, docs/read.md): for a time range (and optionally an account), the
+worst conferences and participants (MOS, packet loss, jitter, latency, tags), issue counts by kind, by region and
+by hour; a terminal table, CSV or JSON; ``--png FILE`` draws issues per hour by kind and the MOS distribution.
+
+Reads the summaries table with Queries only: the conferences of the range from ``ByStartDay`` (or, with
+``--account``, ``ByAccountStartTime``), then one Query per conference for its summary and participants. Locally
+(``--endpoint-url``, the moto server `make up` prints) or in AWS (``--stack-name``: the stack's
+SummariesTableName output, your AWS credentials).
+
+    python -m devtools.report --from 2026-11-01 --to 2026-11-08 --stack-name voice-insights --png week.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+from voice_insights.items import PARTICIPANT_SUMMARY, summary_from_item
+from voice_insights.quality import Thresholds, issues_of
+from voice_insights.redaction import mask_phone_numbers_in
+from voice_insights.summary_queries import Cursors, SummaryQueries, check_range, data_of, local_signer
+
+PNG_SIZE = (1200, 500)  # pixels: 12 x 5 inches at 100 dpi
+
+
+@dataclass
+class Report:
+    start: str
+    end: str
+    account: str | None
+    conferences: int = 0
+    participants: int = 0
+    worst_conferences: list[dict[str, Any]] = field(default_factory=list)
+    worst_participants: list[dict[str, Any]] = field(default_factory=list)
+    issues_by_kind: dict[str, int] = field(default_factory=dict)
+    issues_by_region: dict[str, int] = field(default_factory=dict)
+    issues_by_hour: dict[str, dict[str, int]] = field(default_factory=dict)  # hour -> kind -> count
+    mos: list[float] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def _worst(metrics: dict[str, Any], name: str, key: str | None = None, lowest: bool = False) -> float | None:
+    values = []
+    for direction in ("inbound", "outbound"):
+        value = (metrics.get(direction) or {}).get(name)
+        if key is not None:
+            value = (value or {}).get(key) if isinstance(value, dict) else None
+        if isinstance(value, int | float):
+            values.append(float(value))
+    if not values:
+        return None
+    return min(values) if lowest else max(values)
+
+
+def participant_row(data: dict[str, Any], kinds: list[str]) -> dict[str, Any]:
+    metrics = data.get("metrics") or {}
+    return {
+        "conference_sid": data.get("conference_sid"),
+        "participant_sid": data.get("participant_sid"),
+        "call_sid": data.get("call_sid"),
+        "label": mask_phone_numbers_in(data.get("label") or ""),
+        "region": data.get("participant_region"),
+        "mos": _worst(metrics, "mos", lowest=True),
+        "packet_loss_pct": _worst(metrics, "packet_loss_percentage"),
+        "jitter_avg_ms": _worst(metrics, "jitter", "avg"),
+        "latency_avg_ms": _worst(metrics, "latency", "avg"),
+        "tags": sorted({str(t) for d in ("inbound", "outbound") for t in (metrics.get(d) or {}).get("tags") or []}),
+        "issues": kinds,
+    }
+
+
+def build(items: list[dict[str, Any]], start: datetime, end: datetime, account: str | None, top: int = 10) -> Report:
+    report = Report(start=start.isoformat(), end=end.isoformat(), account=account)
+    thresholds = Thresholds()
+    by_hour: dict[str, Counter[str]] = defaultdict(Counter)
+    kinds_total: Counter[str] = Counter()
+    regions: Counter[str] = Counter()
+    conferences, participants = [], []
+    for item in items:
+        summary = summary_from_item(item)
+        data = data_of(item)
+        kinds = sorted({issue.kind for issue in issues_of(summary, thresholds)})
+        participant = item["entity"]["S"] == PARTICIPANT_SUMMARY
+        when = str(data.get("join_time" if participant else "start_time") or "")
+        region = str(data.get("participant_region" if participant else "mixer_region") or "unknown")
+        for kind in kinds:
+            kinds_total[kind] += 1
+            regions[region] += 1
+            by_hour[when[:13]][kind] += 1
+        if participant:
+            row = participant_row(data, kinds)
+            participants.append(row)
+            if row["mos"] is not None:
+                report.mos.append(row["mos"])
+        else:
+            conferences.append(
+                {
+                    "conference_sid": data.get("conference_sid"),
+                    "friendly_name": mask_phone_numbers_in(str(data.get("friendly_name") or "")),
+                    "start_time": data.get("start_time"),
+                    "status": data.get("status"),
+                    "region": region,
+                    "tags": [mask_phone_numbers_in(str(t)) for t in data.get("tags") or []],
+                    "issues": kinds,
+                }
+            )
+    report.conferences, report.participants = len(conferences), len(participants)
+    worst_mos = {p["conference_sid"]: p["mos"] for p in sorted(participants, key=lambda p: -(p["mos"] or 5))}
+    for conference in conferences:
+        conference["worst_mos"] = worst_mos.get(conference["conference_sid"])
+    report.worst_conferences = sorted(
+        (c for c in conferences if c["issues"]), key=lambda c: (-len(c["issues"]), c["worst_mos"] or 5)
+    )[:top]
+    report.worst_participants = sorted(
+        (p for p in participants if p["issues"]), key=lambda p: (p["mos"] or 5, -(p["packet_loss_pct"] or 0))
+    )[:top]
+    report.issues_by_kind = dict(kinds_total.most_common())
+    report.issues_by_region = dict(regions.most_common())
+    report.issues_by_hour = {hour: dict(by_hour[hour]) for hour in sorted(by_hour)}
+    report.mos.sort()
+    return report
+
+
+def read_items(
+    queries: SummaryQueries, start: datetime, end: datetime, account: str | None, progress: TextIO | None
+) -> list[dict[str, Any]]:
+    """Every conference of the range with its participants: one Query per conference, a progress bar on
+    ``progress`` (stderr) while they are read."""
+    if account:
+        keys = [i for i in queries.account_conference_items(account, start, end)]
+    else:
+        keys = list(queries.conference_keys(start, end))
+    items: list[dict[str, Any]] = []
+    for done, key in enumerate(keys, 1):
+        items += queries.conference(key["pk"]["S"].removeprefix("CONF#"))
+        if progress is not None:
+            _bar(progress, done, len(keys))
+    if progress is not None and keys:
+        progress.write("\n")
+    return items
+
+
+def _bar(out: TextIO, done: int, total: int, width: int = 40) -> None:
+    filled = width * done // total
+    out.write(f"\rreading conferences [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    out.flush()
+
+
+def render_table(report: Report) -> str:
+    lines = [
+        f"Quality report {report.start} .. {report.end}" + (f" (account {report.account})" if report.account else ""),
+        f"{report.conferences} conferences, {report.participants} participants",
+        "",
+        "Worst participants:",
+        f"  {'call':<34} {'region':<7} {'MOS':>5} {'loss %':>7} {'jitter':>7} {'latency':>8}  issues",
+    ]
+    for p in report.worst_participants:
+        lines.append(
+            f"  {p['call_sid'] or '-':<34} {p['region'] or '-':<7} {_num(p['mos']):>5} {_num(p['packet_loss_pct']):>7}"
+            f" {_num(p['jitter_avg_ms']):>7} {_num(p['latency_avg_ms']):>8}  {', '.join(p['issues'])}"
+        )
+    lines += ["", "Worst conferences:", f"  {'conference':<34} {'region':<7} {'worst MOS':>9}  tags; issues"]
+    for c in report.worst_conferences:
+        lines.append(
+            f"  {c['conference_sid']:<34} {c['region']:<7} {_num(c['worst_mos']):>9}"
+            f"  {', '.join(c['tags']) or '-'}; {', '.join(c['issues'])}"
+        )
+    lines += ["", "Issues by kind:", *(f"  {k:<28} {n:>6}" for k, n in report.issues_by_kind.items())]
+    lines += ["", "Issues by region:", *(f"  {k:<28} {n:>6}" for k, n in report.issues_by_region.items())]
+    lines += ["", "Issues by hour (UTC):"]
+    lines += [f"  {h}:00  {sum(k.values()):>5}  {_kinds(k)}" for h, k in report.issues_by_hour.items()]
+    return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _kinds(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))
+
+
+def render_csv(report: Report) -> str:
+    """One row per figure: section, key, value (participants and conferences: one row each, JSON details)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "key", "value"])
+    for p in report.worst_participants:
+        writer.writerow(["worst_participant", p["call_sid"], json.dumps(p)])
+    for c in report.worst_conferences:
+        writer.writerow(["worst_conference", c["conference_sid"], json.dumps(c)])
+    for section in ("issues_by_kind", "issues_by_region"):
+        for key, count in getattr(report, section).items():
+            writer.writerow([section, key, count])
+    for hour, kinds in report.issues_by_hour.items():
+        for kind, count in kinds.items():
+            writer.writerow(["issues_by_hour", f"{hour}:00 {kind}", count])
+    return out.getvalue()
+
+
+def draw_png(report: Report, path: str) -> list[str]:
+    """Issues per hour by kind (stacked bars) and the MOS distribution (histogram), 1200 x 500 pixels. Returns the
+    series drawn (also written in the PNG's Description text, so that a test can read what was drawn)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = sorted(report.issues_by_kind)
+    hours = list(report.issues_by_hour)
+    figure, (by_hour, mos) = plt.subplots(1, 2, figsize=(12, 5), dpi=100, width_ratios=[2, 1])
+    bottom = [0] * len(hours)
+    for kind in kinds:
+        counts = [report.issues_by_hour[h].get(kind, 0) for h in hours]
+        by_hour.bar(range(len(hours)), counts, bottom=bottom, label=kind)
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    by_hour.set_xticks(range(len(hours)), [h[5:].replace("T", " ") + "h" for h in hours], rotation=60, fontsize=7)
+    by_hour.set_title("Issues per hour by kind (UTC)")
+    by_hour.set_ylabel("summaries with the issue")
+    if kinds:
+        by_hour.legend(fontsize=7)
+    mos.hist(report.mos, bins=[1 + i * 0.25 for i in range(15)], color="tab:blue", edgecolor="white")
+    mos.axvline(Thresholds().mos_below, color="tab:red", linestyle="--", label=f"MOS {Thresholds().mos_below}")
+    mos.set_title("MOS distribution (worst direction)")
+    mos.set_xlabel("MOS")
+    mos.set_ylabel("participants")
+    mos.legend(fontsize=7)
+    figure.suptitle(f"Voice quality {report.start[:16]} .. {report.end[:16]}")
+    figure.tight_layout()
+    series = [f"issues_by_hour:{kind}" for kind in kinds] + ["mos_histogram"]
+    figure.savefig(path, format="png", metadata={"Description": json.dumps(series)})
+    plt.close(figure)
+    return series
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _queries(args: argparse.Namespace) -> SummaryQueries:
+    import boto3
+
+    if args.endpoint_url:
+        from devtools.cfn import local_client
+
+        client = local_client("dynamodb", args.endpoint_url)
+    else:
+        client = boto3.client("dynamodb")
+    table = args.table
+    if not table:
+        if not args.stack_name:
+            raise SystemExit("give --table, or --stack-name (its SummariesTableName output)")
+        outputs = boto3.client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]["Outputs"]
+        table = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "SummariesTableName")
+    return SummaryQueries(client, table, Cursors(local_signer(b"report: no cursors handed out")))
+
+
+def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
+    parser = argparse.ArgumentParser(prog="make report ARGS=", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--from", dest="start", help="ISO date/time, inclusive (default: 7 days before --to)")
+    parser.add_argument("--to", dest="end", help="ISO date/time, exclusive (default: now)")
+    parser.add_argument("--account", help="only this account's conferences (AC…)")
+    where = parser.add_argument_group("which table")
+    where.add_argument("--stack-name", help="a deployed stack: its SummariesTableName output, your AWS credentials")
+    where.add_argument("--table", help="the table's name (with --endpoint-url, the local one `make up` prints)")
+    where.add_argument("--endpoint-url", help="a local endpoint, e.g. the moto server `make up` prints")
+    parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    parser.add_argument("--png", help="draw issues per hour by kind and the MOS distribution into this PNG file")
+    parser.add_argument("--top", type=int, default=10, help="how many worst conferences and participants (10)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--openapi", action="store_true", help="print the read API's OpenAPI document and exit")
+    args = parser.parse_args(argv)
+    if args.openapi:
+        from voice_insights.read_api import openapi_document
+
+        out.write(openapi_document() + "\n")
+        return 0
+    end = _moment(args.end) if args.end else datetime.now(UTC)
+    start = _moment(args.start) if args.start else end - timedelta(days=7)
+    start, end = check_range(start, end)
+    progress = None if args.no_progress else sys.stderr
+    items = read_items(_queries(args), start, end, args.account, progress)
+    report = build(items, start, end, args.account, args.top)
+    if args.format == "json":
+        out.write(json.dumps(report.as_json(), indent=2) + "\n")
+    elif args.format == "csv":
+        out.write(render_csv(report))
+    else:
+        out.write(render_table(report) + "\n")
+    if args.png:
+        draw_png(report, args.png)
+        print(f"wrote {args.png} ({PNG_SIZE[0]} x {PNG_SIZE[1]})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
