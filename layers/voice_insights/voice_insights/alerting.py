@@ -97,12 +97,13 @@ def new_issues(change: ItemChange, thresholds: Thresholds) -> NewIssues | None:
 
     Raises ValueError (or a pydantic ValidationError) when an image cannot be read.
     """
-    if change.new_image is None:
-        return None  # REMOVE (TTL expiry): nothing to alert
+    if change.new_image is None or _quiet(change.new_image):
+        return None  # REMOVE (TTL expiry), or history backfilled without alerts: nothing to alert
     summary = _read(change.new_image)
     current = alerting(issues_of(summary, thresholds), thresholds)
     before: set[str] = set()
-    if change.old_image is not None and current:
+    # A quiet backfill alerted nothing: the stream event replacing it alerts as if it had not been there.
+    if change.old_image is not None and current and not _quiet(change.old_image):
         before = {issue.fingerprint for issue in issues_of(_read(change.old_image), thresholds)}
     return NewIssues(summary, [issue for issue in current if issue.fingerprint not in before])
 
@@ -280,6 +281,11 @@ class AlertPipeline:
             return AlertOutcome.FAILED
         logger.error("Stream record unreadable, kept", item=_logged_key(change.key), rejected_key=key)
         return AlertOutcome.UNREADABLE
+
+
+def _quiet(image: dict[str, Any]) -> bool:
+    """An item backfilled from Twilio's REST API without --alerts (items.to_item, docs/backfill.md)."""
+    return bool(image.get("alerts", {}).get("S") == "off")
 
 
 def _read(image: dict[str, Any]) -> ConferenceSummary | ParticipantSummary:

@@ -62,6 +62,12 @@ _RANK = {
     EventType.PARTICIPANT_SUMMARY_COMPLETE_ALIAS: 2,
 }
 
+# Backfilled states (CloudEvents extension ``backfill``: "alerts-off" or "alerts-on", set by voice_insights.backfill).
+BACKFILL_EXTENSION = "backfill"
+BACKFILL_ALERTS_OFF = "alerts-off"
+BACKFILL_VERSION_MARK = "#!backfill#"
+_BACKFILL_STATE_ORDER = {"in_progress": 1, "timeout": 2, "complete": 3}
+
 AttributeValue = dict[str, Any]
 
 
@@ -112,8 +118,33 @@ def version_of(event: SummaryEvent, time: str | None = None) -> str:
     The id makes the order total, so that any delivery order ends in the same stored item,
     and a redelivery of the stored event has exactly the stored version (a duplicate).
     ``time``: ``event_time(event)`` when the caller has it already.
+
+    A backfilled state (read from Twilio's REST API, docs/backfill.md) has no event time or stream id:
+    ``rank#!backfill#<processing state>`` sorts below every stream version of its rank ('!' before
+    digits and '#'), above the lower rank, so a stream event of the same state always wins and a
+    backfill never replaces a state of the same or a higher rank that the stream stored.
     """
+    if is_backfill(event):
+        state = _BACKFILL_STATE_ORDER.get(event.data.processing_state or "", 0)
+        return f"{_RANK[event.type]}{BACKFILL_VERSION_MARK}{state}"
     return f"{_RANK[event.type]}#{event_time(event) if time is None else time}#{event.id}"
+
+
+def is_backfill(event: SummaryEvent) -> bool:
+    """Whether the event was built by a backfill from the REST API (CloudEvents extension ``backfill``)."""
+    return bool((event.model_extra or {}).get(BACKFILL_EXTENSION))
+
+
+def refused_as_duplicate(stored_version: str | None, version: str) -> bool:
+    """Whether a write refused over ``stored_version`` repeats what is stored (a duplicate) rather than being
+    older (stale): the same version, or a backfilled state whose rank the stream already stored."""
+    if stored_version is None:
+        return False
+    if stored_version == version:
+        return True
+    rank, _, rest = version.partition("#")
+    stored_rank, _, stored_rest = stored_version.partition("#")
+    return rest.startswith(BACKFILL_VERSION_MARK[1:]) and not stored_rest.startswith("!") and rank == stored_rank
 
 
 def to_item(
@@ -144,6 +175,10 @@ def to_item(
         attrs["schema_version"] = _s(event.schema_version)
     if expires_at is not None:
         attrs["expires_at"] = expires_at
+    if is_backfill(event):  # the alert function skips an item with alerts "off" (alerting.new_issues)
+        attrs["ingested_by"] = _s("backfill")
+        if (event.model_extra or {}).get(BACKFILL_EXTENSION) == BACKFILL_ALERTS_OFF:
+            attrs["alerts"] = _s("off")
 
     if isinstance(event, ParticipantSummaryCompleteEvent):
         pk, sk = _participant_attributes(event.data, attrs)
@@ -341,6 +376,8 @@ def _value_size(value: AttributeValue) -> int:
 
 
 __all__ = [
+    "BACKFILL_ALERTS_OFF",
+    "BACKFILL_EXTENSION",
     "CONFERENCE_SUMMARY",
     "PARTICIPANT_SUMMARY",
     "ConferenceSummaryCompleteEvent",
@@ -348,7 +385,9 @@ __all__ = [
     "ItemTooLarge",
     "StoredItem",
     "event_time",
+    "is_backfill",
     "item_size",
+    "refused_as_duplicate",
     "summary_from_item",
     "to_item",
     "version_of",

@@ -29,7 +29,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voice_insights.dynamodb_wire import use_direct_endpoint_parameters, use_wire_format_bodies
-from voice_insights.items import StoredItem
+from voice_insights.items import StoredItem, refused_as_duplicate
 from voice_insights.observability import logger, utf8_json
 from voice_insights.redaction import mask_phone_numbers_in
 from voice_insights.settings import (
@@ -216,7 +216,7 @@ class SummaryStore:
             code = reason.get("Code", "None")
             if code == "ConditionalCheckFailed":
                 stored_version = reason.get("Item", {}).get("version", {}).get("S")
-                same = stored_version == items[index].version
+                same = refused_as_duplicate(stored_version, items[index].version)  # a backfill of a stored state too
                 results[index] = WriteResult(
                     WriteStatus.DUPLICATE if same else WriteStatus.STALE, f"stored version {stored_version}"
                 )
