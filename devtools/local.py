@@ -34,6 +34,7 @@ import signal
 import sys
 import time
 import tomllib
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -155,11 +156,12 @@ def read_api_requests(runner: LocalRunner, record: Path) -> list[str]:
     """Ready-made read API requests for the sample conference (stored once the put-record below has run)."""
     data = json.loads(base64.b64decode(json.loads((ROOT / record).read_text())["Records"][0]["kinesis"]["data"]))
     summary = data["data"] if isinstance(data["data"], dict) else json.loads(data["data"])
-    base = runner.read_api_url
+    base, day = runner.read_api_url, str(summary["start_time"])[:10]
+    span = f"from={day}T00:00:00Z&to={(date.fromisoformat(day) + timedelta(days=1)).isoformat()}T00:00:00Z"
     return [
         f"{base}/conferences/{summary['conference_sid']}",
-        f"{base}/conferences?accountSid={summary['account_sid']}&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
-        f"{base}/issues?severity=medium",
+        f"{base}/conferences?accountSid={summary['account_sid']}&{span}",
+        f"{base}/issues?{span}&severity=medium",
     ]
 
 

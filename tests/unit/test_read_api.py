@@ -103,7 +103,7 @@ def test_a_gzip_stored_summary_comes_back_as_its_data(api: Any, traffic: ReadTra
 def test_unknown_sids_are_404_and_malformed_ones_400(api: Any) -> None:
     assert call("/conferences/CF" + "f" * 32) == (404, {"message": f"no summary is stored for conference CF{'f' * 32}"})
     assert call("/calls/CA" + "f" * 32)[0] == 404
-    for path in ("/conferences/CF123", "/calls/XX" + "0" * 32, "/conferences/" + "CF" + "0" * 33):
+    for path in ("/conferences/CF12g4", "/calls/XX" + "0" * 32, "/conferences/" + "CF" + "0" * 65, "/calls/CA"):
         status, body = call(path)
         assert status == 400 and body["message"], path
 
@@ -157,7 +157,7 @@ def test_conferences_filter_by_status_tag_and_time(api: Any, traffic: ReadTraffi
     "query",
     [
         {},  # accountSid is required
-        {"accountSid": "AC123"},
+        {"accountSid": "AC12z"},
         {"accountSid": ACCOUNT, "from_": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"},
         {"accountSid": ACCOUNT, "from_": "2024-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},  # over 366 days
         {"accountSid": ACCOUNT, "from_": "yesterday"},

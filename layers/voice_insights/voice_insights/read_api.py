@@ -32,9 +32,11 @@ from voice_insights.summary_queries import (
     kms_signer,
 )
 
-CONFERENCE_SID = r"^CF[0-9a-fA-F]{32}$"
-CALL_SID = r"^CA[0-9a-fA-F]{32}$"
-ACCOUNT_SID = r"^AC[0-9a-fA-F]{32}$"
+# Twilio's SIDs are the prefix and 32 hex digits; up to 64 are accepted so that whatever a summary carried
+# (Twilio's own documentation samples have 31) stays reachable.
+CONFERENCE_SID = r"^CF[0-9a-fA-F]{1,64}$"
+CALL_SID = r"^CA[0-9a-fA-F]{1,64}$"
+ACCOUNT_SID = r"^AC[0-9a-fA-F]{1,64}$"
 DEFAULT_DAYS = 7
 # ISO 8601 date and time, UTC unless an offset is given (pydantic's datetime would also take a number).
 TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$"
