@@ -7,7 +7,7 @@ SAM := .venv-sam/bin/sam
 PY := .venv/bin/python
 SRC := layers/voice_insights/voice_insights functions scripts tests devtools bench
 
-.PHONY: setup validate build lint security audit format unit integration test reliability demo up invoke connect bench replay clean \
+.PHONY: setup validate build lint security audit format unit integration test reliability demo up invoke connect bench replay clean backfill reconcile \
 	local-aws local-aws-show sign-request sam-local-test report
 
 setup:
@@ -111,3 +111,13 @@ clean:
 #   make report ARGS="--endpoint-url http://127.0.0.1:<moto port> --table <table> --format csv"   (make up prints both)
 report: setup
 	PYTHONPATH=layers/voice_insights:. $(PY) -m devtools.report $(ARGS)
+
+# Fill the table from Twilio's Conference Insights REST API (docs/backfill.md), credentials as for `make connect`, e.g.
+#   make backfill ARGS="--since 2026-11-01T00:00:00Z --stack-name voice-insights [--until …] [--dry-run] [--alerts] [--resume]"
+#   local runner: ARGS="--since … --endpoint-url http://127.0.0.1:PORT [--twilio-base-url http://127.0.0.1:STUB]"
+backfill: setup
+	PYTHONPATH=layers/voice_insights $(PY) -m devtools.backfill backfill $(ARGS)
+
+# What Twilio has that the table lacks or holds older, e.g. make reconcile ARGS="--since … --stack-name voice-insights --fill"
+reconcile: setup
+	PYTHONPATH=layers/voice_insights $(PY) -m devtools.backfill reconcile $(ARGS)
