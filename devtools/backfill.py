@@ -44,6 +44,7 @@ from twilio.rest import Client
 from devtools.connect_twilio import ConnectError, stack_outputs, twilio_client_from_env
 from voice_insights import routes
 from voice_insights.backfill import backfill_version, conference_event, participant_event, would_replace
+from voice_insights.observability import metrics
 from voice_insights.pipeline import Inbound, Outcome, Pipeline
 from voice_insights.store import RejectedEventStore, SummaryStore
 
@@ -271,6 +272,9 @@ class Feeder:
             for _ in range(WRITE_ATTEMPTS):
                 inbound = [Inbound(raw=events[i], origin={"backfill": origin}) for i in pending]
                 report = self.pipelines[name].process(inbound, source="backfill")
+                # The pipeline counts in Powertools' process-wide metrics, which only a Lambda handler flushes:
+                # this command's counts are its closing summary, so they are dropped here, not left for a flush.
+                metrics.clear_metrics()
                 for index, outcome in zip(pending, report.outcomes, strict=True):
                     outcomes[index] = outcome
                 pending = [i for i, o in zip(pending, report.outcomes, strict=True) if o is Outcome.FAILED]

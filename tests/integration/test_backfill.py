@@ -275,3 +275,20 @@ def test_stream_and_backfill_in_any_order_end_as_either_alone(
         final = backfilled[key].get("processing_state") == item.get("processing_state")
         if final:
             assert both[key] == item, key
+
+
+def test_a_backfill_leaves_no_metrics_behind_for_the_next_lambda_flush(
+    stack: LocalStack, stub: TwilioStub, tmp_path: Any
+) -> None:
+    """The pipeline counts in Powertools' process-wide metrics, which only a Lambda handler flushes: a command run
+    must drop them, or the next flush in the same process (a test's handler) publishes the backfill's counts."""
+    from contextlib import redirect_stdout
+
+    from voice_insights.observability import metrics
+
+    publish(stub, conference(1), [participant(1, 1)])
+    assert run(stack, stub, "backfill", "--since", SINCE, "--checkpoint", str(tmp_path / "cp.json"))[0] == 0
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.warns(UserWarning, match="No application metrics to publish"):
+        metrics.flush_metrics()
+    assert '"EventsStored"' not in out.getvalue()
