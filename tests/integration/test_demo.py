@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from devtools.traffic import generate
 from devtools.cfn import load_template
+from devtools.traffic import generate
 from tests.integration.conftest import ROOT, TEMPLATE
 
 ENV = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'voice_insights'}{os.pathsep}{ROOT}"}
