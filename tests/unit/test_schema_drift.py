@@ -17,7 +17,7 @@ from voice_insights.decoding import Accepted, decode
 from voice_insights.items import summary_from_item, to_item
 from voice_insights.models import REQUIRED_TO_STORE
 from voice_insights.quality import Thresholds, issues_of
-from voice_insights.schema_drift import field_name
+from voice_insights.schema_drift import field_name, without
 
 RECEIVED = datetime(2026, 11, 30, tzinfo=UTC)
 KEYS = REQUIRED_TO_STORE["data"]
@@ -100,3 +100,18 @@ def test_an_event_as_documented_has_no_violations_attribute() -> None:
     for name in ROUTE_BY_SEED:
         _, attributes = stored_and_alerted(load_seed(name), name)
         assert "schema_violations" not in attributes
+
+
+def test_setting_aside_list_elements_takes_out_exactly_those_whatever_their_number() -> None:
+    # Positions sorted as text put 9 before 10: deleting 2 and then 10 must not shift onto another element.
+    assert without({"t": list(range(12))}, [("t", 2), ("t", 10)]) == {"t": [0, 1, 3, 4, 5, 6, 7, 8, 9, 11]}
+    assert without({"a": [0, 1, {"b": [0, 1, 2]}]}, [("a", 2, "b", 1), ("a", 0)]) == {"a": [1, {"b": [0, 2]}]}
+
+
+def test_a_conference_with_many_bad_tags_keeps_every_good_one() -> None:
+    event = load_seed("conference_summary_complete")
+    event["data"]["tags"] = [f"tag{n}" if n % 7 else n for n in range(300)]  # 43 numbers among 257 tags
+    decision = decode(json.dumps(event), ROUTE_BY_SEED["conference_summary_complete"])
+    assert isinstance(decision, Accepted), decision
+    assert decision.event.data.tags == [f"tag{n}" for n in range(300) if n % 7]
+    assert decision.violations == ("data.tags[]",)

@@ -46,7 +46,9 @@ def drift_only(errors: Sequence[Mapping[str, Any]]) -> bool:
 def without(value: Any, locations: Sequence[Sequence[Any]]) -> Any:
     """A copy of ``value`` with what sits at each location taken out (list elements from the end first)."""
     result = copy.deepcopy(value)
-    for location in sorted(locations, key=lambda loc: [str(part) for part in loc], reverse=True):
+    # Deepest and highest positions first, numbers compared as numbers: taking out a list element never shifts
+    # one still to be taken out.
+    for location in sorted(locations, key=_position_key, reverse=True):
         *path, last = location
         parent = result
         for part in path:
@@ -58,6 +60,10 @@ def without(value: Any, locations: Sequence[Sequence[Any]]) -> Any:
         elif isinstance(parent, list) and isinstance(last, int) and 0 <= last < len(parent):
             del parent[last]
     return result
+
+
+def _position_key(location: Sequence[Any]) -> list[tuple[int, int | str]]:
+    return [(0, part) if isinstance(part, int) else (1, str(part)) for part in location]
 
 
 def validate_leniently(model: Any, value: Any, errors: Sequence[Mapping[str, Any]]) -> Any:
