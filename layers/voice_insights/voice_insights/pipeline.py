@@ -171,12 +171,14 @@ class Pipeline:
         winners, superseded = collapse(items)
         results = self.summaries.write([item for _, item in winners])
         failed_winners = set()
+        refused_winners: dict[tuple[str, str], str] = {}  # key -> the version DynamoDB refused
         for (index, item), result in zip(winners, results, strict=True):
             if result.status is WriteStatus.REFUSED:
                 event_type = item.attributes["event_type"]["S"]
                 rejections.append(
                     (index, Rejected(f"DynamoDB refused the item: {result.detail}", item.event_id, event_type))
                 )
+                refused_winners[item.key] = item.version
                 continue
             outcomes[index] = _WRITE_OUTCOMES[result.status]
             if result.status is WriteStatus.FAILED:
@@ -190,7 +192,18 @@ class Pipeline:
                     event_id=shown(item.event_id),
                     key=shown(item.pk + "|" + item.sk),
                 )
+        # An older version of an item whose newest DynamoDB refused is written in its place, in another round.
+        next_round = [
+            (index, item)
+            for index, (item, _) in superseded.items()
+            if item.key in refused_winners and item.version != refused_winners[item.key]
+        ]
+        if next_round:
+            self._write(next_round, outcomes, rejections)
+        taken = {index for index, _ in next_round}
         for index, (item, outcome) in superseded.items():
+            if index in taken:
+                continue
             # Retry a superseded event too while the event that beat it is not stored: nothing is decided yet.
             outcomes[index] = Outcome.FAILED if item.key in failed_winners else outcome
             if outcomes[index] is not Outcome.FAILED:
@@ -249,7 +262,7 @@ def _internal_error(stage: str, exc: Exception, event_id: Any, event_type: Any) 
     # Logs get the exception's type and where it was raised, not its message, which may quote the
     # event (phone numbers stay out of logs): the message goes in ``errors``, kept with the raw event.
     where = traceback.format_tb(exc.__traceback__)[-MAX_TRACEBACK_FRAMES:]
-    logger.error("Internal error on one event: kept as rejected", stage=stage, event_id=shown(event_id),
+    logger.error("Internal error on one event: kept as rejected", stage=stage, event_id=shown(str(event_id)),
                  error_type=type(exc).__name__, traceback=where)  # fmt: skip
     return Rejected(
         reason=f"internal error ({stage}): {type(exc).__name__}",
