@@ -47,3 +47,13 @@ def test_reconcile_lists_only_what_a_fill_would_change() -> None:
     assert not would_replace("2#2026-11-21T10:00:00.000000Z#EZ1", version)  # the stream's complete
     assert not would_replace(version, version)
     assert backfill_version({"type": "nonsense"}) is None
+
+
+def test_reconcile_reads_a_resource_as_leniently_as_the_pipeline_stores_it() -> None:
+    # In-progress summaries carry nulls where Twilio documents values: the pipeline stores them (schema drift),
+    # so reconcile must see the version a fill would write, not "would be rejected".
+    data = {**load_seed("conference_summary_complete")["data"], "processing_state": "in_progress", "end_time": None}
+    event = conference_event(data)
+    assert isinstance(decode(event, routes.CONFERENCE_SUMMARY_PARTIAL), Accepted)
+    version = backfill_version(event)
+    assert version is not None and would_replace(None, version)

@@ -13,14 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from voice_insights.decoding import Accepted, decode
 from voice_insights.items import BACKFILL_ALERTS_OFF, BACKFILL_EXTENSION, BACKFILL_VERSION_MARK, version_of
-from voice_insights.models import (
-    ConferenceSummaryCompleteEvent,
-    ConferenceSummaryPartialEvent,
-    EventType,
-    ParticipantSummaryCompleteEvent,
-    SummaryEvent,
-)
+from voice_insights.models import EventType
+from voice_insights.routes import SUMMARY_ROUTES
 
 BACKFILL_ALERTS_ON = "alerts-on"
 CONFERENCE_SCHEMA = "https://events-schemas.twilio.com/VoiceInsights.ConferenceSummary/2"
@@ -81,20 +77,12 @@ def _envelope(
     }
 
 
-_MODELS: dict[str, Any] = {
-    EventType.CONFERENCE_SUMMARY_COMPLETE.value: ConferenceSummaryCompleteEvent,
-    EventType.CONFERENCE_SUMMARY_PARTIAL.value: ConferenceSummaryPartialEvent,
-    EventType.PARTICIPANT_SUMMARY_COMPLETE.value: ParticipantSummaryCompleteEvent,
-}
-
-
 def backfill_version(event: dict[str, Any]) -> str | None:
-    """The version a mapped event would be stored with, None when it does not validate (it would be rejected)."""
-    try:
-        model: SummaryEvent = _MODELS[event["type"]].model_validate(event)
-    except Exception:  # pydantic's ValidationError, a missing type: reconcile lists it as differing, fill rejects it
-        return None
-    return version_of(model)
+    """The version a mapped event would be stored with (read as the pipeline reads it, schema drift included),
+    None when the pipeline would reject it."""
+    route = next((r for r in SUMMARY_ROUTES if event.get("type") in r.event_types), None)
+    decision = decode(event, route) if route is not None else None
+    return version_of(decision.event) if isinstance(decision, Accepted) else None
 
 
 def would_replace(stored_version: str | None, new_version: str | None) -> bool:
