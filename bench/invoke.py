@@ -27,7 +27,7 @@ import time
 import urllib.request
 from typing import Any
 
-from bench import workload
+from bench import indexes, workload
 from devtools.cfn import filter_patterns, load_template
 from devtools.lambda_events import (
     LocalLambdaContext,
@@ -111,6 +111,7 @@ def scenario_handlers(endpoint: str) -> dict[str, Any]:
         wall, cpu = wall + w, cpu + c
     stats = fake(endpoint)
     items = fake(endpoint, path="/_changes")["changes"]
+    table = indexes.table_from_template(workload.ROOT / "template.yaml")
     return {
         "functions": functions,
         "processor_requests": processors,
@@ -119,6 +120,7 @@ def scenario_handlers(endpoint: str) -> dict[str, Any]:
         "published": stats["published"],
         "writes": len(items),
         "item_bytes": [billed_bytes(change) for change in changes],
+        "write_units": [indexes.write_units(change["NewImage"], change.get("OldImage"), table) for change in changes],
         "final_items": final_items(changes),
         "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }

@@ -1,6 +1,7 @@
 """`make bench`: can one invocation keep up with a saturated Kinesis shard, on little memory, cheaply?
 
-Prints one table (every figure measured in this run) and writes it to bench/RESULTS.md. Not part of
+Prints one table (every figure measured in this run), then the write units per stored item of the table
+and each index (bench/indexes.py), and writes them to bench/RESULTS.md. Not part of
 `make test`: figures are reported, not asserted, except that the benchmark fails when the table it
 verifies is wrong (ordering and duplicate guarantees).
 """
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import fake_aws, workload
+from bench import fake_aws, indexes, workload
 from bench.invoke import fake
 from devtools.cfn import function_for_code, load_template
 from devtools.loopback import free_port
@@ -357,10 +358,10 @@ def render(figures: dict[str, Any], problems: list[str]) -> str:
     )
     row("Requests per 1,000 events", requests)
     cost = cost_per_million(figures, events)
-    row(
-        f"Cost per million events at {cost.pop('memory_mb'):.0f} MB",
-        f"${cost['total']:.2f}: " + ", ".join(f"{k} ${v:.3f}" for k, v in cost.items() if k != "total"),
-    )
+    memory_mb, of_indexes = cost.pop("memory_mb"), cost.pop("DynamoDB indexes")
+    parts = [f"{k} ${v:.3f}" + (f" (indexes ${of_indexes:.3f} of it)" if k == "DynamoDB" else "")
+             for k, v in cost.items() if k != "total"]  # fmt: skip
+    row(f"Cost per million events at {memory_mb:.0f} MB", f"${cost['total']:.2f}: " + ", ".join(parts))
     lines = [
         "# Benchmark results",
         "",
@@ -375,8 +376,15 @@ def render(figures: dict[str, Any], problems: list[str]) -> str:
         "",
         "Final table verified (ordering and duplicates): " + ("yes" if not problems else "NO: " + "; ".join(problems)),
         "",
+        *index_section(run10),
     ]
     return "\n".join(lines)
+
+
+def index_section(run: dict[str, Any]) -> list[str]:
+    """The write units per item, table and each index, of the items the handler run stored (10 ms)."""
+    table = indexes.table_from_template(ROOT / "template.yaml")
+    return [*indexes.render(indexes.summarise(run["write_units"]), table), ""]
 
 
 def seconds_per_saturated_second(memory_mb: int, cpu_per_1000: float, io_s: float, factor: int = 1) -> float:
@@ -415,15 +423,18 @@ def cost_per_million(figures: dict[str, Any], events: int) -> dict[str, float]:
         seconds += io_s + function["cpu_s"] * max(FULL_VCPU_MB / memory_mb, 1.0)
     seconds += run["alerts"]["wall_s"]
     invocations = len(run["functions"]) + max(len(run["alerts"]["answers"]), 1)
-    write_units = sum(2 * -(-size // 1024) for size in run["item_bytes"])  # transactional: 2 per KB
+    write_units = sum(indexes.units(size, per_kb=2) for size in run["item_bytes"])  # transactional: 2 per KB
+    # Each index write is billed too (bench/indexes.py): in the DynamoDB figure, and apart in "DynamoDB indexes".
+    index_units = sum(sum(write["indexes"].values()) for write in run.get("write_units", []))
     total = {
         "Lambda": scale
         * (seconds * memory_mb / 1024 * PRICES["lambda_gb_second"] + invocations * PRICES["lambda_request"]),
-        "DynamoDB": scale * write_units * PRICES["dynamodb_write_unit"],
+        "DynamoDB": scale * (write_units + index_units) * PRICES["dynamodb_write_unit"],
         "Kinesis": 1e6 * PRICES["kinesis_put_unit"] + 1e6 / 1000 / 3600 * PRICES["kinesis_shard_hour"],
         "SNS": scale * run["published"] * PRICES["sns_publish"],
     }
     total["total"] = sum(total.values())
+    total["DynamoDB indexes"] = scale * index_units * PRICES["dynamodb_write_unit"]  # part of DynamoDB's
     total["memory_mb"] = memory_mb
     return total
 

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 from pydantic import TypeAdapter
 
-from bench import fake_aws, workload
+from bench import fake_aws, indexes, workload
 from bench.invoke import billed_bytes
 from bench.run import ROOT, init_environment, init_steps, median_run, parallelization_factor, smallest_memory, verify
 from devtools.cfn import load_template
 from tests.conftest import load_seed
-from voice_insights.items import to_item
+from voice_insights.items import item_size, to_item
 from voice_insights.models import SummaryEvent
 
 
@@ -104,3 +104,43 @@ def test_init_steps_time_each_step_in_turn_in_one_interpreter() -> None:
     assert [label for label, _ in timed] == ["set", "sleep", "nothing"]
     assert timed[1][1] >= 0.05
     assert timed[2][1] < 0.05
+
+
+def test_index_write_units_follow_each_indexs_keys_and_projection() -> None:
+    table = indexes.table_from_template(ROOT / "template.yaml")
+    assert {index.name: (index.keys, index.projection) for index in table.indexes} == {
+        "ByAccountStartTime": (("gsi1pk", "gsi1sk"), "ALL"),
+        "ByCallSid": (("gsi2pk",), "KEYS_ONLY"),
+        "ByIssueMonth": (("gsi3pk", "gsi3sk"), "ALL"),
+        "ByStartDay": (("gsi4pk", "gsi4sk"), "KEYS_ONLY"),
+    }
+    data = {"data": {"S": "x" * 1500}}  # the item over 1 KB, its keys well under
+    conference = {"pk": {"S": "CONF#CF1"}, "sk": {"S": "SUMMARY"}, **data,
+                  "gsi1pk": {"S": "ACCT#AC1"}, "gsi1sk": {"S": "2026-11-21T10:00:00Z#CF1"},
+                  "gsi4pk": {"S": "DAY#2026-11-21"}, "gsi4sk": {"S": "2026-11-21T10:00:00Z#CF1"}}  # fmt: skip
+    with_issues = {**conference, "gsi3pk": {"S": "ISSUES#2026-11"}, "gsi3sk": {"S": "2026-11-21T10:00:00Z#CF1#SUMMARY"}}
+    assert item_size(conference) > 1024 and item_size(with_issues) < 2048
+
+    healthy = indexes.write_units(conference, None, table)
+    assert healthy["kind"] == "conference" and healthy["table"] == 4  # 2 per KB, transactional
+    assert healthy["in"] == {"ByAccountStartTime": True, "ByCallSid": False, "ByIssueMonth": False, "ByStartDay": True}
+    # ALL: the whole item, 2 KB; KEYS_ONLY: pk, sk, gsi4pk, gsi4sk, under 1 KB; not in the sparse index: nothing.
+    assert healthy["indexes"] == {"ByAccountStartTime": 2, "ByCallSid": 0, "ByIssueMonth": 0, "ByStartDay": 1}
+    flagged = indexes.write_units(with_issues, None, table)
+    assert flagged["in"]["ByIssueMonth"] and flagged["indexes"]["ByIssueMonth"] == 2
+    keys_only = indexes.projected(with_issues, table, table.indexes[3])
+    assert keys_only is not None and set(keys_only) == {"pk", "sk", "gsi4pk", "gsi4sk"}
+
+    # A newer version: issues found (put), then gone (delete); a moved start time is a delete and a put.
+    assert indexes.write_units(with_issues, conference, table)["indexes"]["ByIssueMonth"] == 2
+    assert indexes.write_units(conference, with_issues, table)["indexes"]["ByIssueMonth"] == 2
+    moved = {**conference, "gsi4sk": {"S": "2026-11-21T10:05:00Z#CF1"}}
+    assert indexes.write_units(moved, conference, table)["indexes"]["ByStartDay"] == 2
+    assert indexes.write_units(conference, conference, table)["indexes"]["ByStartDay"] == 0  # nothing it holds changed
+
+    participant = {"pk": {"S": "CONF#CF1"}, "sk": {"S": "PART#CP1"}, "gsi2pk": {"S": "CALL#CA1"}, **data}
+    summary = indexes.summarise([healthy, flagged, indexes.write_units(participant, None, table)])
+    assert summary["conference"]["items"] == 2 and summary["conference"]["table"] == 4
+    assert summary["conference"]["indexes"]["ByIssueMonth"] == {"units": 1.0, "share": 0.5, "units_in": 2.0}
+    assert summary["participant"]["indexes"]["ByCallSid"] == {"units": 1.0, "share": 1.0, "units_in": 1.0}
+    assert summary["all"]["index_total"] == (3 + 5 + 1) / 3
