@@ -19,6 +19,9 @@ CALLER_NUMBERS = [
     "020 7946 0958",
     "0049 30 123456",
     "sip:+14155551234@example.com",
+    "4155551234mobile",  # a word glued after the number
+    "+14155551234ext",
+    "495.123.45.67",  # Moscow's 3-3-2-2, dotted: not an IPv4 address (495 > 255)
 ]
 
 
@@ -49,6 +52,18 @@ NUMBERS = [
     ("client:+14155551234", "client:+*******1234"),
     ("+14155551234x22", "+*******1234x22"),
     ("415-555-1234 ext. 22", "***-***-1234 ext. 22"),
+    ("4155551234mobile", "******1234mobile"),  # a word glued after the number
+    ("4155551234abc", "******1234abc"),  # even of hex letters: no digit follows them
+    ("+14155551234ext", "+*******1234ext"),
+    ("+14155551234x", "+*******1234x"),
+    ("415-555-1234cell", "***-***-1234cell"),
+    ("agent4155551234mobile", "agent******1234mobile"),
+    ("495.123.45.67", "***.***.45.67"),  # a dotted 3-3-2-2 number, not an IPv4 address (495 > 255)
+    ("+7.495.123.45.67", "+*.***.***.45.67"),
+    ("812.555.12.34", "***.***.12.34"),
+    ("02.123.45.67", "**.***.45.67"),  # Belgian, dotted: an octet with a leading zero is no address
+    ("192.168.1.2345", "***.***.*.2345"),  # 2345 > 255
+    ("495 123-45-67", "*** ***-45-67"),
 ]
 
 
@@ -74,6 +89,9 @@ def test_digits_of_other_scripts_are_digits() -> None:
         ("4155551234 4155556789", "********** ******6789"),  # two numbers read as one: both masked
         ("Bridge (415) 555-1234, backup 020 7946 0958.", "Bridge (***) ***-1234, backup *** **** 0958."),
         ("ticket 1234567", "ticket ***4567"),  # any seven digits read as a local number
+        ("cell:4155551234x", "cell:******1234x"),
+        ("Caller 4155551234mobile, backup 495.123.45.67", "Caller ******1234mobile, backup ***.***.45.67"),
+        ("from 4155551234abc to 10.123.45.67", "from ******1234abc to 10.123.45.67"),
     ],
 )
 def test_numbers_inside_free_text(text: str, masked: str) -> None:
@@ -100,6 +118,14 @@ def test_numbers_inside_free_text(text: str, masked: str) -> None:
         "duration 3600 s, 1800 s connected",
         "12345",  # a short code or an extension
         "192.168.100.200",
+        "10.123.45.67",  # every octet 0-255: an IPv4 address, though it reads as a 2-3-2-2 number too
+        "255.255.255.0",
+        "sip:+0@10.123.45.67:5060",
+        "0123456789abcdef0123456789abcdef",  # hex ids: letters a-f inside the digits
+        "abcdef0123456789abcdef0123456789",
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+        "ca0123456789abcdef0123456789abcdef",  # a SID lowercased: still hex inside the digits
+        "20231001T153000Z",  # ISO 8601 basic date and time: a letter, then digits again
         "sip:alice@example.com",
         "sip:1001@pbx.example.com",  # an extension
         "1234567890123456789",  # longer than E.164 allows: an id

@@ -8,9 +8,11 @@ looks like one keeps only its last four digits, every other digit becomes ``*`` 
 and the rest of the text stay): 7 to 15 digits (ITU-T E.164: a number has at most 15 digits; 7 is
 a local number without its area code), unbroken or in groups separated by one space, ``.``, ``-``
 or ``/``, with parentheses around a group, led by ``+``, by a word glued to it (``agent4155551234``)
-or by a URI scheme (``sip:+14155551234@…``, ``tel:``). Left alone: Twilio SIDs and other hex ids,
-UUIDs, dates and times, IPv4 addresses, fewer than 7 digits (durations, extensions, short codes)
-and an unbroken run longer than 15 digits (an id, not E.164).
+or by a URI scheme (``sip:+14155551234@…``, ``tel:``), followed by a word glued to it
+(``4155551234mobile``, ``+14155551234ext``) or an extension (``x22``). Left alone: Twilio SIDs and
+other hex ids (their hex letters come between digits), UUIDs, dates and times, IPv4 addresses (every
+octet 0-255), fewer than 7 digits (durations, extensions, short codes) and an unbroken run longer than
+15 digits (an id, not E.164).
 
 Controls. Line breaks, tabs and other controls (C0, DEL, C1, the Unicode line and paragraph
 separators), bidirectional overrides that reorder what a reader sees, and lone surrogates are
@@ -30,6 +32,9 @@ KEEP_LAST: Final = 4
 _SEVEN_DIGITS: Final = re.compile(r"\d(?:\D*\d){6}")
 
 _HEX: Final = "[0-9a-fA-F]"
+# A dotted quad whose every octet is 0-255, written without a leading zero, is taken for an IPv4 address (10.123.45.67
+# stays whole): a number grouped so is rarer in event text than an address; 495.123.45.67 and 02.123.45.67 are masked.
+_OCTET: Final = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _KEEP: Final = (  # tokens whose digits are not a phone number
     rf"[A-Z]{{2}}{_HEX}{{32}}(?![^\W_])"  # a Twilio SID (CA…, CF…, AC…: two letters, 32 hex)
     rf"|{_HEX}{{8}}(?:-{_HEX}{{4}}){{3}}-{_HEX}{{12}}(?![^\W_])"  # a UUID
@@ -38,13 +43,15 @@ _KEEP: Final = (  # tokens whose digits are not a phone number
     r"(?:[T ][0-2]\d:[0-5]\d(?::[0-6]\d(?:[.,]\d+)?)?(?:Z|[+-][0-2]\d(?::?\d\d)?)?)?"
     r"|[0-3]?\d(?P<dmy>[-./])[0-3]?\d(?P=dmy)(?:19|20)\d\d"
     r")(?!\d)"
-    r"|\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)"  # an IPv4 address
+    rf"|{_OCTET}(?:\.{_OCTET}){{3}}(?!\.?\d)"  # an IPv4 address
 )
 _GROUP: Final = rf"\d{{1,{MAX_DIGITS}}}"  # longer runs of digits are ids, not numbers
 _NUMBER: Final = (
     r"[^\W\d_]*"  # letters glued to the number, if any
     rf"(?P<number>[+(]*{_GROUP}(?:(?: ?[./-] ?| |\) ?| ?\(){_GROUP})*)(?!\d)"  # digit groups, one separator apart
-    r"(?:(?![^\W_])|(?=(?i:x|ext)\.? ?\d))"  # no letter or digit right after it, but an extension's x or ext
+    # Letters glued after it (4155551234mobile) if no digit follows them in the word, or an extension's x or ext
+    # (x22, ext. 22): where digits come again after letters, as in a hex id (…1234567890abcdef12…), it is no number.
+    r"(?=[^\W\d_]*(?![^\W_])|(?i:x|ext)\.? ?\d)"
 )
 # Only where a word starts (not after a letter or digit), so that a SID's digits are never a candidate.
 _CANDIDATE: Final = re.compile(rf"(?<![^\W_])(?:{_KEEP}|{_NUMBER})")
