@@ -84,7 +84,7 @@ def test_event_text_cannot_format_mention_or_link_in_the_chat() -> None:
 @pytest.mark.parametrize("number", CALLER_NUMBERS)
 def test_no_phone_number_reaches_the_chat_whole(number: str) -> None:
     for event_alert in (conference_alert(events_quoting(number)[0]), participant_alert(events_quoting(number)[1])):
-        assert not shows_whole(render_chat(event_alert.payload).message, number)
+        assert not shows_whole(number, render_chat(event_alert.payload).message)
 
 
 class FakeChat:
