@@ -8,13 +8,16 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from devtools.cfn import load_template
@@ -24,7 +27,15 @@ from voice_insights import read_api
 from voice_insights.decoding import Accepted, decode
 from voice_insights.items import INLINE_DATA_LIMIT, to_item
 from voice_insights.routes import SUMMARY_ROUTES
-from voice_insights.summary_queries import Cursors, SummaryQueries, local_signer
+from voice_insights.summary_queries import (
+    BadRequest,
+    Cursors,
+    SummaryQueries,
+    check_range,
+    days_newest_first,
+    local_signer,
+    months_newest_first,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = "summaries"
@@ -113,8 +124,8 @@ def test_a_call_gives_its_participant_summary(api: Any, traffic: ReadTraffic) ->
     assert call(f"/calls/{call_sid}") == (200, {"participant": traffic.participants[call_sid]})
 
 
-def pages(path: str, **query: Any) -> list[dict[str, Any]]:
-    bodies, cursor = [], None
+def pages(path: str, cursor: str | None = None, **query: Any) -> list[dict[str, Any]]:
+    bodies = []
     while True:
         status, body = call(path, **query, next=cursor)
         assert status == 200, body
@@ -223,3 +234,146 @@ def test_unknown_parameters_are_400_and_a_cursor_survives_an_omitted_to(api: Any
     assert status == 200 and body["next"]
     assert call("/issues", from_="2026-10-01T00:00:00Z", limit=1, next=body["next"])[0] == 200
     assert call("/issues", from_="2026-10-01T00:00:00", to="0.5")[0] == 400
+
+
+@pytest.mark.parametrize("cursor", ["abc.é", "é.abc", "AAAA.ÄÄÄÄ", "abc.\ud800", "\x00.\x00"])
+@pytest.mark.parametrize("route", ["/conferences", "/issues"])
+def test_a_cursor_with_characters_no_cursor_has_is_400(api: Any, route: str, cursor: str) -> None:
+    query = {"accountSid": ACCOUNT} if route == "/conferences" else {}
+    status, body = call(route, **query, **RANGE, next=cursor)
+    assert status == 400 and ("cursor" in body["message"] or body["message"].startswith("next:"))
+
+
+@pytest.mark.parametrize(
+    ("range_", "expected"),
+    [
+        ({"to": "0001-01-02T00:00Z"}, 400),  # the default `from`, 7 days before, is before year 1
+        ({"to": "0001-01-01T00:00:00Z"}, 400),
+        ({"from_": "0001-01-01T00:00+05:00", "to": "0001-01-02T00:00Z"}, 400),  # year 0 in UTC
+        ({"from_": "0001-01-01T00:00Z", "to": "0001-01-01T03:00+05:00"}, 400),  # `to` is year 0 in UTC
+        ({"from_": "9999-12-30T00:00Z", "to": "9999-12-31T23:00-05:00"}, 400),  # year 10000 in UTC
+        ({"to": "9999-12-31T23:59:59.999999-23:59"}, 400),
+        ({"from_": "0001-01-01T00:00Z", "to": "0001-01-02T00:00Z"}, 200),
+        ({"from_": "0001-01-01T00:00+00:00", "to": "0001-01-09T00:00Z"}, 200),
+        ({"to": "0001-01-08T00:00Z"}, 200),
+        ({"from_": "9999-12-01T00:00Z", "to": "9999-12-31T23:59:59.999999Z"}, 200),
+        ({"from_": "9999-12-31T00:00+14:00", "to": "9999-12-31T23:59:59.999999+00:00"}, 200),
+    ],
+)
+@pytest.mark.parametrize("route", ["/conferences", "/issues"])
+def test_times_at_the_ends_of_the_calendar_answer_and_never_raise(
+    api: Any, route: str, range_: dict[str, str], expected: int
+) -> None:
+    query = {"accountSid": ACCOUNT} if route == "/conferences" else {}
+    status, body = call(route, **query, **range_)
+    assert status == expected, body
+    if expected == 400:
+        assert body["message"]
+
+
+def test_a_range_down_to_the_first_day_lists_its_days_and_months() -> None:
+    start, end = datetime(1, 1, 1, tzinfo=UTC), datetime(1, 1, 2, 12, tzinfo=UTC)
+    assert days_newest_first(start, end) == ["0001-01-02", "0001-01-01"]
+    assert months_newest_first(start, end) == ["0001-01"]
+    top = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    assert days_newest_first(top - timedelta(days=1), top) == ["9999-12-31", "9999-12-30"]
+    assert months_newest_first(datetime(9999, 11, 30, tzinfo=UTC), top) == ["9999-12", "9999-11"]
+    with pytest.raises(BadRequest):
+        check_range(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))), datetime(1, 1, 2, tzinfo=UTC))
+
+
+def strict_start_keys(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB refuses an ExclusiveStartKey from another partition than the one queried; moto answers with
+    nothing. Make moto refuse it as DynamoDB does."""
+    query = client.query
+
+    def checked(**kwargs: Any) -> Any:
+        start, values = kwargs.get("ExclusiveStartKey"), kwargs.get("ExpressionAttributeValues", {})
+        if start is not None and kwargs.get("IndexName") == "ByIssueMonth" and start["gsi3pk"] != values[":a"]:
+            error = {"Error": {"Code": "ValidationException", "Message": "The provided starting key is invalid"}}
+            raise ClientError(error, "Query")
+        return query(**kwargs)
+
+    monkeypatch.setattr(client, "query", checked)
+
+
+def test_issue_pages_without_to_survive_the_month_changing_between_requests(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    strict_start_keys(api, monkeypatch)
+    """An omitted `to` is "now": the first page is read on Nov 30 (months Nov, Oct), the next ones after
+    midnight (months Dec, Nov, Oct). The cursor names the month it stopped in, so the pages go on where they
+    were, neither skipping nor repeating nor querying December with a key from November."""
+    start = "2026-10-01T00:00:00Z"
+    everything = [i for b in pages("/issues", from_=start, to="2026-12-01T00:00:00Z") for i in b["items"]]
+    assert len(everything) > 4
+    monkeypatch.setattr(read_api, "now", lambda: datetime(2026, 11, 30, 23, 59, tzinfo=UTC))
+    status, first = call("/issues", from_=start, limit=2)
+    assert status == 200 and first["next"]
+    monkeypatch.setattr(read_api, "now", lambda: datetime(2026, 12, 1, 0, 1, tzinfo=UTC))
+    rest = pages("/issues", first["next"], from_=start, limit=2)
+    listed = first["items"] + [i for b in rest for i in b["items"]]
+    assert listed == everything
+
+
+def test_a_cursor_whose_month_left_the_range_ends_the_list(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `from` omitted too the range slides: a cursor left in a month that is now before it has nothing
+    more to give (an empty last page), and is not a 500."""
+    strict_start_keys(api, monkeypatch)
+    monkeypatch.setattr(read_api, "now", lambda: datetime(2026, 10, 31, 23, 0, tzinfo=UTC))
+    status, first = call("/issues", limit=1)
+    summary = first["items"][0]["summary"]
+    assert status == 200 and first["next"] and summary.get("join_time", summary.get("start_time")) < "2026-11"
+    monkeypatch.setattr(read_api, "now", lambda: datetime(2026, 12, 20, tzinfo=UTC))
+    assert call("/issues", limit=1, next=first["next"]) == (200, {"items": [], "next": None})
+
+
+PARAMETERS = {
+    "/conferences": ("accountSid", "from", "to", "tag", "status", "limit", "next"),
+    "/issues": ("from", "to", "kind", "severity", "limit", "next"),
+    "/conferences/CF" + "0" * 31 + "2": (),
+    "/calls/CA" + "0" * 32: (),
+}
+TEXT = st.text(st.characters(exclude_categories=()), max_size=40)  # surrogates too
+OFFSETS = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m)))
+MOMENTS = st.datetimes() | st.datetimes(max_value=datetime(1, 1, 20)) | st.datetimes(min_value=datetime(9999, 12, 10))
+TIMES = st.builds(lambda t, zone: t.replace(tzinfo=zone).isoformat(), MOMENTS, st.none() | st.just(UTC) | OFFSETS)
+# Mostly well-formed values, so that most requests get past validation to the code behind it.
+VALID = {
+    "accountSid": st.just(ACCOUNT) | st.from_regex(read_api.ACCOUNT_SID, fullmatch=True),
+    "from": TIMES | st.from_regex(read_api.TIME, fullmatch=True),
+    "to": TIMES | st.from_regex(read_api.TIME, fullmatch=True),
+    "kind": st.sampled_from(["low_mos", "high_jitter", "start_failure"]),
+    "tag": st.sampled_from(["silent", "high_jitter"]),
+    "status": st.sampled_from(["completed", "summary_timeout"]),
+    "severity": st.sampled_from(["low", "medium", "high"]),
+    "limit": st.integers(1, 100).map(str),
+    "next": st.from_regex(r"[A-Za-z0-9_-]{0,80}\.[A-Za-z0-9_-]{0,50}", fullmatch=True)
+    | st.tuples(TEXT, TEXT).map(".".join),
+}
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> tuple[str, dict[str, list[str]]]:
+    path = draw(st.sampled_from(sorted(PARAMETERS)))
+    params: dict[str, list[str]] = {}
+    for name in PARAMETERS[path]:
+        if name == "accountSid" or draw(st.booleans()):
+            mangled = draw(st.integers(0, 5)) == 0
+            params[name] = [draw(TEXT if mangled else VALID[name])]
+    if draw(st.integers(0, 5)) == 0:
+        params[draw(TEXT)] = [draw(TEXT)]
+    return path, params
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request=requests())
+@example(request=("/issues", {"to": ["0001-01-02T00:00Z"]}))  # found by review: 500s before the fix
+@example(request=("/conferences", {"accountSid": [ACCOUNT], "next": ["abc.é"]}))
+def test_any_query_string_answers_200_400_or_404_with_a_message(api: Any, request: Any) -> None:
+    path, params = request
+    event = proxy_event("GET", path, path, "v1", {"Host": ["local"]}, params, b"")
+    answer = read_api.app.resolve(event, None)
+    body = json.loads(answer["body"])
+    assert answer["statusCode"] in (200, 400, 404), body
+    assert answer["statusCode"] == 200 or body["message"]

@@ -29,6 +29,7 @@ from voice_insights.summary_queries import (
     SummaryQueries,
     check_range,
     data_of,
+    in_utc,
     kms_signer,
 )
 
@@ -147,10 +148,20 @@ def _only_parameters(*names: str) -> None:
         raise BadRequest(f"unknown query parameter(s): {', '.join(u[:40] for u in unknown[:5])}")
 
 
+def now() -> datetime:
+    """The clock an omitted ``to`` reads (tests replace it)."""
+    return datetime.now(UTC)
+
+
 def _range(start_text: str | None, end_text: str | None) -> tuple[datetime, datetime]:
-    end = _moment(end_text, "to") if end_text else datetime.now(UTC)
-    end = end if end.tzinfo else end.replace(tzinfo=UTC)
-    start = _moment(start_text, "from") if start_text else end - timedelta(days=DEFAULT_DAYS)
+    """The range in UTC, or ``BadRequest``: no date arithmetic on a client's time may raise (years 1 and 9999)."""
+    end = in_utc(_moment(end_text, "to") if end_text else now(), "to")
+    if start_text:
+        start = _moment(start_text, "from")
+    elif end - datetime.min.replace(tzinfo=UTC) < timedelta(days=DEFAULT_DAYS):
+        raise BadRequest(f"'to' is less than {DEFAULT_DAYS} days after 0001-01-01: give 'from'")
+    else:
+        start = end - timedelta(days=DEFAULT_DAYS)
     return check_range(start, end)
 
 

@@ -9,8 +9,9 @@
 | issues in a time range | ``ByIssueMonth`` (sparse): ``gsi3pk = ISSUES#<yyyy-mm>`` per month, ``gsi3sk`` between |
 | every conference of a time range          | ``ByStartDay`` (keys only): ``gsi4pk = DAY#<yyyy-mm-dd>`` per day |
 
-Pages are cut by an opaque cursor: the position (the segment, a month or a day, and DynamoDB's key of the last
-item read) and a digest of the query's parameters, signed with HMAC-SHA256. A cursor that was altered, or that
+Pages are cut by an opaque cursor: the position (the segment's partition key, e.g. ``ISSUES#2026-11``, not its
+place in the list of segments, which moves when an omitted ``to`` crosses midnight, and DynamoDB's key of the
+last item read) and a digest of the query's parameters, signed with HMAC-SHA256. A cursor that was altered, or that
 was handed out for another query, is refused (``BadCursor``): it cannot be forged into another query.
 """
 
@@ -62,8 +63,18 @@ def time_key(moment: datetime) -> str:
     return utc_text(moment)[:19]
 
 
+def in_utc(moment: datetime, name: str) -> datetime:
+    """``moment`` in UTC (naive: taken as UTC); a time whose UTC falls outside years 1 to 9999
+    (``0001-01-01T00:00+05:00``) is the caller's to fix, not an OverflowError."""
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise BadRequest(f"'{name}' is outside years 1 to 9999 in UTC") from None
+
+
 def check_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    start, end = (m if m.tzinfo else m.replace(tzinfo=UTC) for m in (start, end))
+    """The range in UTC, or ``BadRequest``; everything after (months, days, keys) can then not overflow."""
+    start, end = in_utc(start, "from"), in_utc(end, "to")
     if start >= end:
         raise BadRequest("'from' must be before 'to'")
     if end - start > MAX_RANGE:
@@ -81,12 +92,9 @@ def months_newest_first(start: datetime, end: datetime) -> list[str]:
 
 
 def days_newest_first(start: datetime, end: datetime) -> list[str]:
-    day, first = end.astimezone(UTC).date(), start.astimezone(UTC).date()
-    days = []
-    while day >= first:
-        days.append(day.isoformat())
-        day -= timedelta(days=1)
-    return days
+    last, first = end.astimezone(UTC).date(), start.astimezone(UTC).date()
+    # counted, not stepped past `first`: a day before 0001-01-01 does not exist
+    return [(last - timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
 Signer = Callable[[bytes], bytes]
@@ -113,24 +121,28 @@ class Cursors:
 
     sign: Signer
 
-    def make(self, query: dict[str, Any], segment: int, last_key: Item) -> str:
+    def make(self, query: dict[str, Any], segment: str, last_key: Item) -> str:
         body = json.dumps({"q": _digest(query), "s": segment, "k": last_key}, separators=(",", ":"), sort_keys=True)
         payload = base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
         return f"{payload}.{self._sign(payload)}"
 
-    def read(self, cursor: str, query: dict[str, Any], index: str | None, segments: int) -> tuple[int, Item]:
+    def read(self, cursor: str, query: dict[str, Any], index: str | None) -> tuple[str, Item]:
+        """The segment (its partition key) and DynamoDB's key to go on from, or ``BadCursor``."""
         payload, _, signature = cursor.partition(".")
-        if not payload or not hmac.compare_digest(signature, self._sign(payload)):
+        # A cursor is ASCII (base64url): anything else was not handed out, and compare_digest takes no other str.
+        if not payload or not cursor.isascii() or not hmac.compare_digest(signature, self._sign(payload)):
             raise BadCursor("the cursor is not one this API handed out")
         try:
             body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         except ValueError:
             raise BadCursor("the cursor is not one this API handed out") from None
+        if not isinstance(body, dict):
+            raise BadCursor("the cursor is not one this API handed out")
         if body.get("q") != _digest(query):
             raise BadCursor("the cursor belongs to another query: repeat the parameters it was handed out with")
         segment, key = body.get("s"), body.get("k")
         names = set(INDEX_KEYS[index])
-        if not isinstance(segment, int) or not 0 <= segment < segments or not isinstance(key, dict):
+        if not isinstance(segment, str) or not isinstance(key, dict):
             raise BadCursor("the cursor is not one this API handed out")
         if set(key) != names or not all(isinstance(v, dict) and set(v) == {"S"} for v in key.values()):
             raise BadCursor("the cursor is not one this API handed out")
@@ -196,13 +208,16 @@ class SummaryQueries:
         return None
 
     def account_conferences(self, account_sid: str, request: PageRequest) -> Page:
-        segment = _values(a=f"ACCT#{account_sid}", lo=time_key(request.start), hi=time_key(request.end))
-        return self._page(request, BY_ACCOUNT_START_TIME, "gsi1pk = :a AND gsi1sk BETWEEN :lo AND :hi", [segment])
+        bounds = {"lo": time_key(request.start), "hi": time_key(request.end)}
+        segments = [f"ACCT#{account_sid}"]
+        return self._page(
+            request, BY_ACCOUNT_START_TIME, "gsi1pk = :a AND gsi1sk BETWEEN :lo AND :hi", segments, bounds
+        )
 
     def issues(self, request: PageRequest) -> Page:
         bounds = {"lo": time_key(request.start), "hi": time_key(request.end)}
-        segments = [_values(a=f"ISSUES#{m}", **bounds) for m in months_newest_first(request.start, request.end)]
-        return self._page(request, BY_ISSUE_MONTH, "gsi3pk = :a AND gsi3sk BETWEEN :lo AND :hi", segments)
+        segments = [f"ISSUES#{m}" for m in months_newest_first(request.start, request.end)]
+        return self._page(request, BY_ISSUE_MONTH, "gsi3pk = :a AND gsi3sk BETWEEN :lo AND :hi", segments, bounds)
 
     def conference_keys(self, start: datetime, end: datetime) -> Iterator[Item]:
         """Every conference summary started in [start, end), newest first: its keys (``ByStartDay``)."""
@@ -230,16 +245,21 @@ class SummaryQueries:
                 return
             kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
-    def _page(self, request: PageRequest, index: str, condition: str, segments: list[dict[str, Any]]) -> Page:
+    def _page(
+        self, request: PageRequest, index: str, condition: str, segments: list[str], bounds: dict[str, str]
+    ) -> Page:
+        """``segments``: the partition keys (``:a``) to read in turn, newest first, each between ``bounds``."""
         query, keep, limit, cursor = request.query, request.keep, request.limit, request.cursor
-        segment, start_key = (0, None) if cursor is None else self.cursors.read(cursor, query, index, len(segments))
+        segment, start_key = 0, None
+        if cursor is not None:
+            segment, start_key = self._resume(cursor, query, index, segments)
         page, queries = Page(), 0
         while segment < len(segments):
             kwargs: dict[str, Any] = {
                 "TableName": self.table,
                 "IndexName": index,
                 "KeyConditionExpression": condition,
-                "ExpressionAttributeValues": segments[segment],
+                "ExpressionAttributeValues": _values(a=segments[segment], **bounds),
                 "ScanIndexForward": False,
                 "Limit": limit,
             }
@@ -251,15 +271,27 @@ class SummaryQueries:
                 if keep(item):
                     page.items.append(item)
                     if len(page.items) == limit:
-                        page.next = self.cursors.make(query, segment, _position(item, index))
+                        page.next = self.cursors.make(query, segments[segment], _position(item, index))
                         return page
             start_key = answer.get("LastEvaluatedKey")
             if start_key is None:
                 segment += 1
             elif queries >= MAX_QUERIES_PER_PAGE:  # a sparse filter: hand back what was found and where to go on
-                page.next = self.cursors.make(query, segment, start_key)
+                page.next = self.cursors.make(query, segments[segment], start_key)
                 return page
         return page
+
+    def _resume(self, cursor: str, query: dict[str, Any], index: str, segments: list[str]) -> tuple[int, Item | None]:
+        """Where a cursor goes on: its segment, found by key. With ``to`` omitted ("now") the segments move
+        between requests: a new month is added in front after midnight (the cursor's month is then further
+        down the list), and with ``from`` omitted too, old months leave the range (a cursor left in one has
+        nothing more to give: the end of the list)."""
+        key, start_key = self.cursors.read(cursor, query, index)
+        if key in segments:
+            return segments.index(key), start_key
+        if segments and key < segments[-1]:  # older than the range now reaches (keys sort as times)
+            return len(segments), None
+        raise BadCursor("the cursor is not one this API handed out")
 
 
 def _position(item: Item, index: str) -> Item:
