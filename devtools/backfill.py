@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import NoCredentialsError, NoRegionError
 from tqdm import tqdm
 from twilio.base.exceptions import TwilioException
 from twilio.base.page import Page
@@ -490,6 +491,13 @@ def main(argv: list[str] | None = None, environ: Any = os.environ, out: Any = sy
                 print(f"differing: {len(found)} ({Counter(d.reason.split(':')[0] for d in found)})", file=out)
     except (ConnectError, TwilioException) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (NoRegionError, NoCredentialsError) as error:
+        print(
+            f"error: {error} Set AWS_DEFAULT_REGION (boto3 does not read AWS_REGION) and AWS credentials (a profile, "
+            "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or pass --endpoint-url for the local runner.",
+            file=sys.stderr,
+        )
         return 2
     calls = {"twilio_requests": getattr(http, "requests", reader.calls), "retried_429": getattr(http, "retried", 0)}
     label = "would store (valid)" if getattr(args, "dry_run", False) else "done"

@@ -292,3 +292,19 @@ def test_a_backfill_leaves_no_metrics_behind_for_the_next_lambda_flush(
     with redirect_stdout(out), pytest.warns(UserWarning, match="No application metrics to publish"):
         metrics.flush_metrics()
     assert '"EventsStored"' not in out.getvalue()
+
+
+def test_without_an_aws_region_it_says_what_to_set_instead_of_a_traceback(
+    stub: TwilioStub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    code = backfill.main(
+        ["backfill", "--since", SINCE, "--table", "t", "--bucket", "b", "--twilio-base-url", stub.base_url,
+         "--checkpoint", str(tmp_path / "cp.json"), "--no-progress"],
+        environ=ENV,
+        out=io.StringIO(),
+    )  # fmt: skip
+    assert code == 2
+    assert "AWS_DEFAULT_REGION" in capsys.readouterr().err
