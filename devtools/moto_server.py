@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.metadata
 import threading
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -19,6 +20,12 @@ from werkzeug.serving import make_server
 from devtools.loopback import BackgroundServer, free_port
 
 REGION = "us-east-1"
+# The moto releases the fixes below were written for and tested with: another may have moved what they patch.
+MOTO_VERSIONS_FIXED = frozenset({"5.2.5"})
+
+
+class UnknownMotoVersion(RuntimeError):
+    pass
 
 
 def aws_env(endpoint_url: str, region: str = REGION) -> dict[str, str]:
@@ -60,9 +67,6 @@ def _read_the_live_shard(get: Callable[..., dict[str, Any]]) -> Callable[..., di
         return get(iterator, limit)
 
     return get_from_live_shard
-
-
-ShardIterator.get = _read_the_live_shard(ShardIterator.get)  # type: ignore[method-assign]
 
 
 class _CopiesButNotTables:
@@ -124,10 +128,28 @@ def _put_back(table: Table, hash_value: DynamoType, range_value: DynamoType | No
         table.items[hash_value][range_value] = old
 
 
-dynamodb_models.copy = _CopiesButNotTables()  # type: ignore[assignment]
-DynamoDBBackend.transact_write_items = _roll_back_only_the_items_written(  # type: ignore[method-assign]
-    DynamoDBBackend.transact_write_items
-)
+_installed = False
+
+
+def install_moto_fixes() -> None:
+    """Install the fixes above into moto, once; raises UnknownMotoVersion on a moto they were not written for."""
+    global _installed
+    version = importlib.metadata.version("moto")
+    if version not in MOTO_VERSIONS_FIXED:
+        raise UnknownMotoVersion(
+            f"moto {version} is installed, and devtools/moto_server.py's fixes to moto were written for moto "
+            f"{', '.join(sorted(MOTO_VERSIONS_FIXED))}. Pin that in requirements-dev.txt, or check each fix "
+            f"(docs/moto-upstream.md) against moto {version}'s source, drop the ones it no longer needs, and add "
+            f"{version} to MOTO_VERSIONS_FIXED."
+        )
+    if _installed:
+        return
+    ShardIterator.get = _read_the_live_shard(ShardIterator.get)  # type: ignore[method-assign]
+    dynamodb_models.copy = _CopiesButNotTables()  # type: ignore[assignment]
+    DynamoDBBackend.transact_write_items = _roll_back_only_the_items_written(  # type: ignore[method-assign]
+        DynamoDBBackend.transact_write_items
+    )
+    _installed = True
 
 
 class MotoServer(BackgroundServer):
@@ -140,6 +162,7 @@ class MotoServer(BackgroundServer):
         self.endpoint_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.port}"  # noqa: S104
 
     def start(self) -> MotoServer:
+        install_moto_fixes()
         app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
         server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
         self._serve(server, "moto-server")
