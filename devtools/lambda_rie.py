@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from devtools.cfn import Resolver
 from devtools.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +55,7 @@ class LambdaEmulator:
         handler: str,
         env: dict[str, str],
         timeout_s: int = 30,
-        memory_mb: int = 512,
+        memory_mb: int = 128,
         name: str = "function",
     ) -> None:
         self.function_dir = function_dir
@@ -169,17 +170,20 @@ class LambdaEmulator:
         self.stop()
 
 
-def built_function(logical_id: str, env: dict[str, str], template: dict[str, Any]) -> LambdaEmulator:
+def built_function(
+    logical_id: str, env: dict[str, str], template: dict[str, Any], parameters: dict[str, Any] | None = None
+) -> LambdaEmulator:
     """An emulator for ``logical_id`` from .aws-sam/build, with the layers and settings the template gives it."""
     globals_ = template.get("Globals", {}).get("Function", {})
     properties = {**globals_, **template["Resources"][logical_id]["Properties"]}
     layers = [BUILD_DIR / layer["Ref"] / "python" for layer in properties.get("Layers", [])]
+    resolver = Resolver(template, "local", parameters)  # MemorySize is a Ref to a template parameter
     return LambdaEmulator(
         function_dir=BUILD_DIR / logical_id,
         layer_dirs=layers,
         handler=properties["Handler"],
         env={**env, "POWERTOOLS_TRACE_DISABLED": "true"},  # no X-Ray daemon locally
-        timeout_s=int(properties.get("Timeout", 30)),
-        memory_mb=512,
+        timeout_s=int(resolver.resolve(properties.get("Timeout", 30))),
+        memory_mb=int(resolver.resolve(properties.get("MemorySize", 128))),  # 128: Lambda's default
         name=logical_id,
     )
