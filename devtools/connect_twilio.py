@@ -1,11 +1,12 @@
 """Connect a Twilio account to a deployed stack: Event Streams sink(s) and subscriptions to the three types.
 
     make connect ARGS="--stack-name voice-insights --sink kinesis --dry-run"
-    python -m devtools.connect_twilio --stack-name voice-insights --sink kinesis --external-id "$EXTERNAL_ID"
-    python -m devtools.connect_twilio --outputs-file outputs.json --sink webhook --validate DG…=<test id>
+    make connect ARGS="--stack-name voice-insights --sink kinesis --external-id $EXTERNAL_ID"
+    make connect ARGS="--outputs-file outputs.json --sink webhook --validate DG…=<test id>"
 
 Twilio credentials come from the environment: TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN, or with
-TWILIO_API_KEY and TWILIO_API_SECRET. Idempotent: sinks and subscriptions are found by their
+TWILIO_API_KEY and TWILIO_API_SECRET. --stack-name reads the stack with boto3: AWS_DEFAULT_REGION (or a
+profile's region) and AWS credentials. Idempotent: sinks and subscriptions are found by their
 description and created only when missing; a missing event type is added to an existing subscription.
 
 Twilio's handshake: a new sink is ``initialized`` and Twilio sends it a test event; the sink becomes
@@ -173,8 +174,17 @@ def _validation_help(sink_sid: str, plan: SinkPlan) -> str:
 
 def stack_outputs(stack_name: str) -> dict[str, str]:
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
 
-    stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    try:
+        stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except (NoRegionError, NoCredentialsError, ProfileNotFound) as error:
+        raise ConnectError(
+            f"{error} Set AWS_DEFAULT_REGION (boto3 does not read AWS_REGION) and AWS credentials (AWS_PROFILE, or "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or pass the outputs with --outputs-file instead"
+        ) from None
+    except (ClientError, BotoCoreError) as error:
+        raise ConnectError(f"cannot read the outputs of stack {stack_name!r}: {error}") from None
     return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
 

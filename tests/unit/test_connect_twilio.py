@@ -7,11 +7,14 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import os
 import re
 from contextlib import redirect_stdout
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -203,3 +206,47 @@ def test_a_custom_domain_replaces_the_api_host_in_webhook_destinations() -> None
         "https://hooks.example.com/twilio/events/conference-summary-partial",
         "https://hooks.example.com/twilio/events/participant-summary-complete",
     ]
+
+
+@pytest.fixture
+def no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> pytest.MonkeyPatch:
+    """No region, no credentials anywhere boto3 looks (and never the instance metadata service)."""
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    ("environment", "said"),
+    [({}, "You must specify a region."), ({"AWS_REGION": "us-east-1"}, "You must specify a region."),
+     ({"AWS_DEFAULT_REGION": "us-east-1"}, "Unable to locate credentials")],
+)  # fmt: skip
+def test_without_aws_configuration_it_says_what_to_set_instead_of_a_traceback(
+    no_aws_configuration: pytest.MonkeyPatch, capsys: Any, environment: dict[str, str], said: str
+) -> None:
+    for name, value in environment.items():
+        no_aws_configuration.setenv(name, value)
+
+    assert main(["--stack-name", "voice-insights", "--sink", "kinesis", "--dry-run"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {said} Set AWS_DEFAULT_REGION (boto3 does not read AWS_REGION)")
+    assert "--outputs-file" in err and "Traceback" not in err
+
+
+def test_a_stack_cloudformation_does_not_know_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    cloudformation = session.client("cloudformation")
+    stubber = Stubber(cloudformation)
+    stubber.add_client_error("describe_stacks", "ValidationError", "Stack with id nope does not exist")
+    monkeypatch.setattr(boto3, "client", lambda service: cloudformation)
+
+    with stubber:
+        assert main(["--stack-name", "nope", "--sink", "kinesis"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot read the outputs of stack 'nope': An error occurred (ValidationError)")
