@@ -30,6 +30,7 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -173,6 +174,9 @@ def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False)
     LOCAL_SAMPLES.mkdir(parents=True, exist_ok=True)
     body = json.loads(json.loads((ROOT / "events/participant_summary_complete/webhook-batch.json").read_text())["body"])
     sample.write_text(json.dumps(body))
+    record = (ROOT / "events/conference_summary_complete/kinesis.json").relative_to(ROOT)
+    record_data = LOCAL_SAMPLES / "conference-summary-complete-record.json"
+    record_data.write_bytes(base64.b64decode(json.loads((ROOT / record).read_text())["Records"][0]["kinesis"]["data"]))
     url = routes["ParticipantSummaryCompleteFunction"]
     signed_url = f"{url}?bodySHA256={hashlib.sha256(sample.read_bytes()).hexdigest()}"
     state = {
@@ -189,8 +193,6 @@ def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False)
     }
     if as_json:
         return json.dumps({"ready": state})
-    record = (ROOT / "events/conference_summary_complete/kinesis.json").relative_to(ROOT)
-    data = f"$(jq -r '.Records[0].kinesis.data' {record} | base64 -d)"
     read = read_api_requests(runner, record)
     return "\n".join(
         [
@@ -208,10 +210,10 @@ def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False)
             "In another shell:",
             "  " + " ".join(f"export {k}={v};" for k, v in env.items()),
             f"  aws kinesis put-record --stream-name {runner.ref('EventStream')} --partition-key demo \\",
-            f'      --cli-binary-format raw-in-base64-out --data "{data}"',
+            f"      --data fileb://{os.path.relpath(record_data, ROOT)}  # fileb:// works on AWS CLI v1 and v2 alike",
             f"  curl -s -X POST '{signed_url}' -H 'Content-Type: application/json' \\",
             f"      -H 'X-Twilio-Signature: {twilio_signature(signed_url, LOCAL_AUTH_TOKEN)}' \\",
-            f"      --data-binary @{sample.relative_to(ROOT)}",
+            f"      --data-binary @{os.path.relpath(sample, ROOT)}",
             f"  aws dynamodb scan --table-name {runner.ref('SummariesTable')}",
             "  # the read API (docs/read.md); IAM is not checked locally: answers say so in X-Local-Gateway-Auth",
             *(f"  curl -s '{url}'" for url in read),
