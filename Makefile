@@ -10,14 +10,15 @@ SRC := layers/voice_insights/voice_insights functions scripts tests devtools ben
 .PHONY: setup validate build lint security audit format unit integration test reliability demo up invoke connect bench replay clean backfill reconcile \
 	local-aws local-aws-show sign-request sam-local-test report
 
+# Set-up and build report on stderr: stdout is for what a command prints (make demo ARGS=--json | jq).
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh >&2
 
 validate: setup
 	$(SAM) validate --lint
 
 build: setup
-	$(SAM) build --cached --parallel
+	@$(SAM) build --cached --parallel >&2
 
 lint: setup
 	$(PY) -m ruff check $(SRC)
@@ -59,16 +60,16 @@ reliability: build
 	  | grep --line-buffered -E '^figures \||^(FAILED|ERROR) |^=+ .*(passed|failed|error).* =+$$'
 
 demo: build
-	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local demo $(ARGS)
+	@PYTHONPATH=layers/voice_insights $(PY) -m devtools.local demo $(ARGS)
 
 # The local stack until Ctrl-C: moto, the functions, the stream pollers and the webhook gateway.
 up: build
-	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local up $(ARGS)
+	@PYTHONPATH=layers/voice_insights $(PY) -m devtools.local up $(ARGS)
 
 # `sam local invoke` without Docker, e.g. make invoke FUNCTION=QualityAlertsFunction \
 #   EVENT=events/quality_alerts/stream-participant-with-issues.json ARGS=--seed
 invoke: build
-	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local invoke $(FUNCTION) $(EVENT) $(ARGS)
+	@PYTHONPATH=layers/voice_insights $(PY) -m devtools.local invoke $(FUNCTION) $(EVENT) $(ARGS)
 
 # A local AWS endpoint for `sam local invoke`/`start-api` (Docker) until Ctrl-C: the template's data resources
 # under events/env.json's names, the local token in the secret; prints what to run on macOS and Linux, e.g.
