@@ -53,11 +53,17 @@ test: validate build lint security audit
 
 # The reliability tests at full size (10,000+ generated bad inputs, 150 order/duplicate examples, faults on
 # bigger traffic, 50,000 events of load); `make test` runs the same tests smaller. Prints their figures.
+# About 26-45 minutes on a 2-core machine, so it says when each file starts and each test ends.
 RELIABILITY_TESTS := tests/integration/test_properties.py tests/integration/test_bad_input.py \
 	tests/integration/test_faults.py tests/integration/test_load.py
+# What the run shows: a test's name (not the log lines pytest -s glues to it), its outcome, figures, summaries.
+export RELIABILITY_SHOWN := ^tests/[^ ]+( (PASSED|FAILED|ERROR|SKIPPED).*)?|^(PASSED|FAILED|ERROR)( .*)?$$|^figures \|.*|^=+ .*(passed|failed|error).* =+$$
 reliability: build
-	set -o pipefail; RELIABILITY=full $(PY) -m pytest -s -p no:logging $(RELIABILITY_TESTS) 2>&1 \
-	  | grep --line-buffered -E '^figures \||^(FAILED|ERROR) |^=+ .*(passed|failed|error).* =+$$'
+	@set -o pipefail; failed=0; for tests in $(RELIABILITY_TESTS); do \
+	  echo "$$(date +%T) $$tests ..."; \
+	  RELIABILITY=full $(PY) -m pytest -v -s -p no:logging $$tests 2>&1 \
+	    | grep --line-buffered -oE "$$RELIABILITY_SHOWN" || failed=1; \
+	done; exit $$failed
 
 demo: build
 	@PYTHONPATH=layers/voice_insights $(PY) -m devtools.local demo $(ARGS)
