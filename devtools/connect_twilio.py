@@ -167,8 +167,8 @@ def _validation_help(sink_sid: str, plan: SinkPlan) -> str:
     function = "UnroutedEventsFunction" if plan.sink_type == "kinesis" else "the event type's processing function"
     return (
         f"sink {sink_sid} is waiting for validation: find the test id Twilio sent it in {function}'s logs "
-        f"(sam logs --stack-name <stack> --name <function> --filter 'sink test event'), then run again with "
-        f"--validate {sink_sid}=<test id>"
+        f"(.venv-sam/bin/sam logs --stack-name <stack> --name <function> --filter 'sink test event'), "
+        f"then run again with --validate {sink_sid}=<test id>"
     )
 
 

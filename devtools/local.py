@@ -1,11 +1,11 @@
 """Run the built functions locally, without Docker or an AWS account.
 
-    python -m devtools.local demo [--json] [--no-samples] [--conferences N] [--participants N]   # make demo
-    python -m devtools.local up [--json]                                                          # make up
-    python -m devtools.local invoke FUNCTION EVENT_FILE [--seed]    # `sam local invoke`, without Docker
-    python -m devtools.local local-aws [--host H] [--port P] [--json]  # make local-aws: for `sam local` itself
-    python -m devtools.local local-aws-show [--endpoint-url URL]       # make local-aws-show
-    python -m devtools.local sign-request EVENT_OR_BODY [--base-url URL] [--route R]   # make sign-request
+    .venv/bin/python -m devtools.local demo [--json] [--no-samples] [--conferences N] [--participants N]  # make demo
+    .venv/bin/python -m devtools.local up [--json]                                                         # make up
+    .venv/bin/python -m devtools.local invoke FUNCTION EVENT_FILE [--seed]  # `sam local invoke`, without Docker
+    .venv/bin/python -m devtools.local local-aws [--host H] [--port P] [--json]  # make local-aws: for `sam local`
+    .venv/bin/python -m devtools.local local-aws-show [--endpoint-url URL]       # make local-aws-show
+    .venv/bin/python -m devtools.local sign-request EVENT_OR_BODY [--base-url URL] [--route R]  # make sign-request
 
 ``demo`` and ``up`` start the whole stack (devtools.runner): moto server, every built function under the
 Lambda Runtime Interface Emulator, the stream pollers and the webhook gateway. ``demo`` sends generated
