@@ -3,9 +3,10 @@ explicit call that checks moto's version: a known one gets them (once), an unkno
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
+import inspect
 from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -21,18 +22,18 @@ from devtools import moto_server
 
 @pytest.fixture
 def uninstalled(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto as it ships; whatever a test installs is taken out again after it."""
-    monkeypatch.setattr(ShardIterator, "get", ShardIterator.get)
-    monkeypatch.setattr(dynamodb_models, "copy", dynamodb_models.copy)
-    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", DynamoDBBackend.transact_write_items)
+    """moto as it ships, even when a moto server started earlier in this process; put back as it was after."""
+    monkeypatch.setattr(ShardIterator, "get", inspect.unwrap(ShardIterator.get))
+    monkeypatch.setattr(dynamodb_models, "copy", copy)
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", inspect.unwrap(DynamoDBBackend.transact_write_items))
     monkeypatch.setattr(moto_server, "_installed", False)
-    if fixes_installed():
-        pytest.skip("moto's classes already carry the fixes in this process")
+    assert not fixes_installed()
     yield
 
 
 def fixes_installed() -> bool:
-    return ShardIterator.get.__name__ == "get_from_live_shard" or not isinstance(dynamodb_models.copy, ModuleType)
+    wrapped = hasattr(ShardIterator.get, "__wrapped__") or hasattr(DynamoDBBackend.transact_write_items, "__wrapped__")
+    return wrapped or dynamodb_models.copy is not copy
 
 
 def stream_after_a_cancelled_transaction() -> list[tuple[str, str]]:
