@@ -21,6 +21,7 @@ from devtools.cfn import local_client
 from devtools.lambda_events import read_table_stream_records
 from devtools.lambda_rie import LambdaEmulator
 from devtools.traffic import raw_key
+from voice_insights.items import stored_event
 
 SETTLED = ("stored", "duplicates", "stale", "rejected", "test_events", "failed")
 IGNORED_MESSAGES = {
@@ -76,9 +77,9 @@ def stored_event_ids(endpoint_url: str, table_stream_arn: str) -> set[str]:
     streams = local_client("dynamodbstreams", endpoint_url)
     ids = set()
     for record in read_table_stream_records(streams, table_stream_arn):
-        image = record["dynamodb"].get("NewImage") or {}
-        if "event_id" in image:
-            ids.add(image["event_id"]["S"])
+        image = record["dynamodb"].get("NewImage")
+        if image:
+            ids.add(stored_event(image).event_id)
     return ids
 
 

@@ -45,6 +45,7 @@ from twilio.rest import Client
 from devtools.connect_twilio import ConnectError, stack_outputs, twilio_client_from_env
 from voice_insights import routes
 from voice_insights.backfill import backfill_version, conference_event, participant_event, would_replace
+from voice_insights.items import stored_event
 from voice_insights.observability import metrics
 from voice_insights.pipeline import Inbound, Outcome, Pipeline
 from voice_insights.store import RejectedEventStore, SummaryStore
@@ -389,11 +390,17 @@ def differences(
         if item is None:
             reason = "missing"
         else:
-            reason = (
-                f"older: table {item.get('processing_state', {}).get('S', '?')}, Twilio {data.get('processing_state')}"
-            )
+            reason = f"older: table {stored_state(item)}, Twilio {data.get('processing_state')}"
         found.append(Difference(f"CONF#{sid}|{sk}", reason, event))
     return found
+
+
+def stored_state(item: dict[str, Any]) -> str:
+    """The stored summary's processing state ("?" when the item cannot be read)."""
+    try:
+        return str(stored_event(item).data.get("processing_state") or "?")
+    except ValueError:
+        return "?"
 
 
 def run_reconcile(

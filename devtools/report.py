@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from voice_insights.items import PARTICIPANT_SUMMARY, summary_from_item
+from voice_insights.items import PARTICIPANT_SUMMARY, entity_of, summary_from_item
 from voice_insights.quality import Thresholds, issues_of
 from voice_insights.redaction import mask_phone_numbers_in
 from voice_insights.summary_queries import Cursors, SummaryQueries, check_range, data_of, local_signer
@@ -89,7 +89,7 @@ def build(items: list[dict[str, Any]], start: datetime, end: datetime, account: 
         summary = summary_from_item(item)
         data = data_of(item)
         kinds = sorted({issue.kind for issue in issues_of(summary, thresholds)})
-        participant = item["entity"]["S"] == PARTICIPANT_SUMMARY
+        participant = entity_of(item) == PARTICIPANT_SUMMARY
         when = str(data.get("join_time" if participant else "start_time") or "")
         region = str(data.get("participant_region" if participant else "mixer_region") or "unknown")
         for kind in kinds:

@@ -263,7 +263,11 @@ def stored_image(event: dict) -> dict:
 
     model = next(route.model for route in SUMMARY_ROUTES if event["type"] in route.event_types)
     parsed = TypeAdapter(model).validate_python(event)
-    return to_item(parsed, BASE_EVENT_TIME).attributes
+    # Lambda's stream events carry binary values base64-encoded.
+    return {
+        name: {"B": base64.b64encode(value["B"]).decode()} if "B" in value else value
+        for name, value in to_item(parsed, BASE_EVENT_TIME).attributes.items()
+    }
 
 
 def table_stream_record(new: dict, old: dict | None, label: str) -> dict:

@@ -9,6 +9,7 @@ Webhook bodies are posted as API Gateway proxy events signed with the local toke
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections import Counter
@@ -24,6 +25,7 @@ from devtools.traffic import WEBHOOK_ATTEMPTS, Delivery, put_on_stream
 from devtools.triggers import api_routes, stream_triggers
 from tests.integration.conftest import TEMPLATE, Handler, LocalStack, function_name, load_handlers
 from voice_insights.alert_message import AlertPayload
+from voice_insights.items import stored_event
 
 FAST_RETRY_BACKOFF_S = (0.02, 0.05, 0.1)  # Lambda waits longer; the order of events is what matters here
 
@@ -118,7 +120,12 @@ class InProcessPipeline:
         return sum(p.stats.sent_to_destination for p in self.pollers)
 
 
-IGNORED_ATTRIBUTES = {"received_at"}  # when it arrived: differs between any two runs
+def comparable(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as two runs can compare it: its flat attributes and its event decoded, without when it arrived
+    (``received_at``, in the payload: it differs between any two runs)."""
+    event = dataclasses.asdict(stored_event(item))
+    del event["received_at"]
+    return {**{name: value for name, value in item.items() if name != "payload"}, "event": event}
 
 
 def fresh_stack(moto: MotoServer, functions_endpoint: str | None = None) -> tuple[LocalStack, dict[str, Handler]]:
@@ -132,10 +139,7 @@ def fresh_stack(moto: MotoServer, functions_endpoint: str | None = None) -> tupl
 
 
 def stored_state(stack: LocalStack) -> dict[tuple[str, str], dict[str, Any]]:
-    return {
-        (item["pk"]["S"], item["sk"]["S"]): {k: v for k, v in item.items() if k not in IGNORED_ATTRIBUTES}
-        for item in stack.items()
-    }
+    return {(item["pk"]["S"], item["sk"]["S"]): comparable(item) for item in stack.items()}
 
 
 def alert_keys(messages: list[dict[str, Any]]) -> Counter[tuple[str, str, str, str]]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from tests.conftest import healthy_conference, variant
 from tests.integration.conftest import LocalStack
-from voice_insights.items import BACKFILL_EXTENSION, to_item
+from voice_insights.items import BACKFILL_EXTENSION, stored_event, to_item
 from voice_insights.models import ConferenceSummaryCompleteEvent, ConferenceSummaryPartialEvent
 from voice_insights.store import SummaryStore, WriteStatus
 
@@ -32,4 +32,4 @@ def test_a_backfill_of_the_state_the_stream_stored_is_a_duplicate_and_of_an_olde
     assert store.write([to_item(same, NOW)])[0].status is WriteStatus.DUPLICATE
     assert store.write([to_item(older, NOW)])[0].status is WriteStatus.STALE
     (item,) = stack.items()
-    assert item["event_id"]["S"] == streamed.id and "ingested_by" not in item
+    assert stored_event(item).event_id == streamed.id and "ingested_by" not in item

@@ -134,7 +134,7 @@ def test_batches_past_the_retry_budget_go_to_the_failure_queues_and_replay_exact
     queue = stack_f.subscribe_queue("alerts", raw=True)
     pipeline = InProcessPipeline(stack_f, handlers, parameters={"StreamMaximumRetryAttempts": 1})
     pipeline.send(deliveries)
-    faults.plan = FaultPlan(rate=1.0, kinds=("server_error",), operations=frozenset({"TransactWriteItems"}))
+    faults.plan = FaultPlan(rate=1.0, kinds=("server_error",), operations=frozenset({"PutItem"}))
     pipeline.ingest()
     given_up_ingest = pipeline.given_up()
     assert given_up_ingest > 0 and stack_f.items() == []

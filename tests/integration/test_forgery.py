@@ -18,6 +18,7 @@ from devtools.cfn import local_client
 from devtools.lambda_events import LOCAL_AUTH_TOKEN, twilio_signature
 from devtools.runner import LocalRunner
 from devtools.traffic import seed
+from voice_insights.items import stored_event
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +56,8 @@ def post(url: str, body: bytes, headers: list[tuple[str, str]]) -> int:
 
 
 def stored_event_ids(runner: LocalRunner) -> set[str]:
-    items = local_client("dynamodb", runner.endpoint_url).scan(
-        TableName=runner.ref("SummariesTable"), ProjectionExpression="event_id"
-    )["Items"]
-    return {item["event_id"]["S"] for item in items}
+    items = local_client("dynamodb", runner.endpoint_url).scan(TableName=runner.ref("SummariesTable"))["Items"]
+    return {stored_event(item).event_id for item in items}
 
 
 def test_a_genuine_request_is_stored(runner: LocalRunner) -> None:

@@ -15,7 +15,7 @@ from devtools.lambda_events import api_gateway_event, read_stream_records
 from tests.conftest import FIXTURES, load_seed, variant
 from tests.integration.conftest import Handler, LocalStack, MetricsCapture, load_handlers, run_kinesis
 from tests.unit.test_redaction import shows_whole
-from voice_insights.items import summary_from_item
+from voice_insights.items import stored_event, summary_from_item
 from voice_insights.observability import logger
 from voice_insights.webhook import route_path
 
@@ -86,8 +86,8 @@ def assert_final_state(stack: LocalStack) -> None:
         ("CONF#CF0000000000000000000000000000001", "PART#CP3"),
     }
     conference_a = items[("CONF#CFA", "SUMMARY")]
-    assert conference_a["event_id"]["S"] == "NOa2"  # the complete summary, not the later partial
-    assert conference_a["event_type"]["S"].endswith("conference-summary.complete")
+    assert stored_event(conference_a).event_id == "NOa2"  # the complete summary, not the later partial
+    assert stored_event(conference_a).event_type.endswith("conference-summary.complete")
     assert summary_from_item(conference_a).conference_sid == "CFA"
 
 

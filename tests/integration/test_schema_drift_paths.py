@@ -14,6 +14,7 @@ from devtools.lambda_events import api_gateway_event
 from tests.conftest import load_seed, variant
 from tests.integration.conftest import Handler, LocalStack, MetricsCapture, run_kinesis
 from tests.unit.test_schema_drift import MISSING, _without
+from voice_insights.items import stored_event
 from voice_insights.webhook import route_path
 
 
@@ -43,11 +44,11 @@ def test_events_missing_a_documented_field_are_stored_flagged_and_counted(
             answer = metrics_capture.run(lambda n=name, b=body: handlers[n](api_gateway_event(route_path(n), b)))
             assert answer["statusCode"] == 200, answer["body"]
 
-    stored = {item["event_id"]["S"]: item for item in stack.items()}
+    stored = {stored_event(item).event_id: item for item in stack.items()}
     assert len(stored) == len(cases) and stack.rejected() == []
     for _, event, violation in cases:
         assert stored[event["id"]]["schema_violations"] == {"SS": [violation]}
-        assert json.loads(stored[event["id"]]["data"]["S"]) == event["data"]
+        assert stored_event(stored[event["id"]]).data == event["data"]
     per_field = metrics_capture.by_dimension("SchemaViolations", "field")
     assert per_field == Counter(violation for _, _, violation in cases)
     assert metrics_capture.totals["SchemaViolations"] - per_field.total() == len(cases)  # the alarm's metric

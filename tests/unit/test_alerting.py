@@ -216,7 +216,7 @@ def test_an_unreadable_item_is_kept_with_its_reason(
 ) -> None:
     broken = change(bad_participant())
     assert broken.new_image is not None
-    broken.new_image["data"] = {"S": "{not json"}
+    broken.new_image["payload"] = {"B": b"\x01not deflate"}
     foreign = ItemChange.from_stream_record({"dynamodb": {"Keys": {}, "NewImage": {"x": {"S": "y"}}}})
     report = pipeline.process([broken, foreign, change(bad_participant("CP2"))])
     assert report.outcomes == [AlertOutcome.UNREADABLE, AlertOutcome.UNREADABLE, AlertOutcome.PUBLISHED]
@@ -224,14 +224,14 @@ def test_an_unreadable_item_is_kept_with_its_reason(
         "the stream record's item cannot be read"
     ] * 2
     assert "not a summary item" in rejected.kept[1]["reason"]
-    assert rejected.kept[0]["stream_record"]["dynamodb"]["NewImage"]["data"] == {"S": "{not json"}
+    assert rejected.kept[0]["stream_record"]["dynamodb"]["NewImage"]["payload"] == {"B": b"\x01not deflate"}
 
 
 def test_an_unreadable_item_that_cannot_be_kept_is_retried(ledger: FakeLedger, publisher: FakePublisher) -> None:
     pipeline = AlertPipeline(Thresholds(), ledger, FakeNames(), publisher, FakeRejected(fail=True))  # type: ignore[arg-type]
     broken = change(bad_participant())
     assert broken.new_image is not None
-    broken.new_image["data"] = {"S": "{not json"}
+    broken.new_image["payload"] = {"B": b"\x01not deflate"}
     assert pipeline.process([broken]).outcomes == [AlertOutcome.FAILED]
 
 
@@ -375,14 +375,14 @@ def test_a_phone_number_in_event_text_is_nowhere_whole_from_the_item_to_the_aler
     conference, participant = events_quoting(number)
     items = [image(conference), image(participant)]
     assert items[0] is not None and items[1] is not None
-    stored_names = FakeNames({items[0]["conference_sid"]["S"]: items[0]["friendly_name"]["S"]})
+    stored_names = FakeNames({items[0]["pk"]["S"].removeprefix("CONF#"): items[0]["friendly_name"]["S"]})
     publisher = FakePublisher()
     pipeline = AlertPipeline(Thresholds(), FakeLedger(), stored_names, publisher, FakeRejected(), clock=lambda: NOW)  # type: ignore[arg-type]
 
     report = pipeline.process([change(conference), change(participant)])
 
     assert report.outcomes == [AlertOutcome.PUBLISHED] * 2
-    flat = [{name: value for name, value in item.items() if name != "data"} for item in items]
+    flat = [{name: value for name, value in item.items() if name != "payload"} for item in items]
     seen = {
         "flat attributes": json.dumps(flat, ensure_ascii=False),
         "log lines": log_output.getvalue(),
@@ -409,7 +409,7 @@ def test_a_phone_number_in_an_id_or_an_error_is_not_logged_whole(log_output: io.
     forged["data"]["conference_sid"] = "(415) 555-1234"
     unreadable = change(forged)
     assert unreadable.new_image is not None
-    unreadable.new_image["data"] = {"S": "{not json"}
+    unreadable.new_image["payload"] = {"B": b"\x01not deflate"}
     rejected = FakeRejected()
     pipeline = AlertPipeline(Thresholds(), FakeLedger(), FakeNames(), EchoingPublisher(), rejected, clock=lambda: NOW)  # type: ignore[arg-type]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +14,15 @@ from tests.conftest import load_seed, variant
 from tests.unit.test_redaction import CALLER_NUMBERS, shows_whole
 from voice_insights import routes
 from voice_insights.decoding import Accepted, decode
-from voice_insights.items import INLINE_DATA_LIMIT, ItemTooLarge, StoredItem, summary_from_item, to_item, version_of
+from voice_insights.items import (
+    ItemTooLarge,
+    StoredItem,
+    entity_of,
+    stored_event,
+    summary_from_item,
+    to_item,
+    version_of,
+)
 from voice_insights.models import SummaryEvent
 from voice_insights.pipeline import Outcome, collapse
 
@@ -43,8 +53,14 @@ def test_conference_summary_item_keys_and_indexes() -> None:
     assert attrs["gsi1sk"] == {"S": "2023-10-01T15:30:00Z#CF0000000000000000000000000000001"}
     assert "gsi2pk" not in attrs
     assert attrs["tags"] == {"L": [{"S": "silent"}]}
-    assert attrs["schema_version"] == {"S": "2"}
     assert "expires_at" not in attrs
+    kept = stored_event(attrs)
+    assert (kept.event_id, kept.event_type) == (
+        "NO00000000000000000000000001",
+        "com.twilio.voice.insights.conference-summary.complete",
+    )
+    assert kept.received_at == "2026-11-21T09:00:00.000000Z"
+    assert entity_of(attrs) == "conference_summary"
 
 
 def test_participant_item_keys_indexes_and_no_phone_numbers_outside_data() -> None:
@@ -54,8 +70,10 @@ def test_participant_item_keys_indexes_and_no_phone_numbers_outside_data() -> No
     assert attrs["sk"] == {"S": "PART#CP0000000000000000000000000000001"}
     assert attrs["gsi2pk"] == {"S": "CALL#CA0000000000000000000000000000001"}
     assert "gsi1pk" not in attrs
-    flat = {name: value for name, value in attrs.items() if name != "data"}
+    flat = {name: value for name, value in attrs.items() if name != "payload"}
     assert "+1234567890" not in json.dumps(flat)
+    assert b"+1234567890" not in attrs["payload"]["B"]
+    assert entity_of(attrs) == "participant_summary"
 
 
 @pytest.mark.parametrize("name", ROUTES)
@@ -66,15 +84,50 @@ def test_every_field_reads_back_into_the_same_model(name: str) -> None:
     assert summary_from_item(to_item(event, NOW).attributes) == event.data
 
 
-def test_large_summary_is_stored_gzipped_and_reads_back() -> None:
+def test_large_summary_is_stored_compressed_and_reads_back() -> None:
     raw = load_seed("participant_summary_complete")
     occurrence = {"avg": 5.5, "max": 10.0, "timestamp": 1621837451}
     raw["data"]["metrics"]["inbound"]["occurrences"]["jitter"] = [occurrence] * 12_000
     event = accepted(raw)
     item = to_item(event, NOW)
-    assert "data" not in item.attributes and "data_gz" in item.attributes
-    assert item.size < INLINE_DATA_LIMIT
+    assert len(json.dumps(raw["data"])) > 400 * 1024 > item.size
     assert summary_from_item(item.attributes) == event.data
+
+
+@pytest.mark.parametrize("name", ROUTES)
+def test_each_documented_sample_is_stored_in_at_most_one_write_unit(name: str) -> None:
+    # A standard write is billed 1 unit per started KB of the item
+    # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html).
+    # The samples have quality issues: their items carry the issue attributes and index keys too.
+    item = to_item(accepted(load_seed(name), name), NOW, retention_days=395)
+    assert "gsi3sk" in item.attributes
+    assert item.size <= 1024
+
+
+def test_items_of_the_format_before_still_read() -> None:
+    # Items stored before the payload attribute kept the data as JSON text, or gzip when large (binary values
+    # reach the alert function base64-encoded in stream records), and named their entity and event flat.
+    data = load_seed("participant_summary_complete")["data"]
+    flat = {
+        "pk": {"S": "CONF#CF1"},
+        "sk": {"S": "PART#CP1"},
+        "entity": {"S": "participant_summary"},
+        "event_id": {"S": "EZ1"},
+        "event_type": {"S": "com.twilio.voice.insights.conference-participant-summary.complete"},
+        "received_at": {"S": "2026-01-01T00:00:00.000000Z"},
+    }
+    as_text = {**flat, "data": {"S": json.dumps(data)}}
+    gzipped = {**flat, "data_gz": {"B": gzip.compress(json.dumps(data).encode())}}
+    from_stream = {**flat, "data_gz": {"B": base64.b64encode(gzipped["data_gz"]["B"]).decode()}}
+    for item in (as_text, gzipped, from_stream):
+        assert summary_from_item(item).participant_sid == data["participant_sid"]
+        assert stored_event(item).event_id == "EZ1"
+        assert entity_of(item) == "participant_summary"
+
+
+def test_an_item_without_an_event_is_unreadable() -> None:
+    with pytest.raises(ValueError, match="no payload or data"):
+        stored_event({"pk": {"S": "CONF#x"}, "sk": {"S": "SUMMARY"}})
 
 
 @pytest.mark.parametrize("name", ROUTES)
@@ -178,7 +231,7 @@ def test_items_without_issues_carry_no_issue_attributes() -> None:
 @pytest.mark.parametrize("number", CALLER_NUMBERS)
 def test_flat_attributes_show_no_phone_number_whole_and_data_keeps_the_event(number: str) -> None:
     """Given a caller's number in a participant's label, a conference's name, end reason, tags and tag details,
-    when the items are built, then no flat attribute shows it whole; ``data`` (the stored record) keeps it."""
+    when the items are built, then no flat attribute shows it whole; the payload (the stored record) keeps it."""
     participant = variant(load_seed("participant_summary_complete"), data__label=f"Caller {number}")
     participant["data"]["metrics"]["inbound"]["tags"].append(number)
     participant["data"]["metrics"]["inbound"]["tags_info"]["description"] = f"Loss on {number}"
@@ -192,10 +245,10 @@ def test_flat_attributes_show_no_phone_number_whole_and_data_keeps_the_event(num
             "start_failure": {"reason": f"Dialled {number}"},
         },
     )
-    for event, masked in ((participant, "label"), (conference, "friendly_name")):
+    for event, text in ((participant, "label"), (conference, "friendly_name")):
         attrs = to_item(accepted(event), NOW).attributes
-        flat = {name: value for name, value in attrs.items() if name != "data"}
+        flat = {name: value for name, value in attrs.items() if name != "payload"}
         assert not shows_whole(number, json.dumps(flat, ensure_ascii=False)), flat
-        assert attrs[masked]["S"].split(" ")[0] in ("Caller", "Bridge")  # the rest of the text is kept
-        assert number in json.loads(attrs["data"]["S"]).get(masked, "")
+        assert number in stored_event(attrs).data.get(text, "")
+    assert to_item(accepted(conference), NOW).attributes["friendly_name"]["S"].startswith("Bridge ")  # the rest kept
     assert to_item(accepted(conference), NOW).attributes["tags"]["L"][0] == {"S": "silent"}

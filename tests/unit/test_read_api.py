@@ -6,6 +6,7 @@ checked-in OpenAPI document is the one the code generates."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -25,7 +26,7 @@ from devtools.lambda_events import proxy_event
 from devtools.read_traffic import ACCOUNT, ReadTraffic, generate
 from voice_insights import read_api
 from voice_insights.decoding import Accepted, decode
-from voice_insights.items import INLINE_DATA_LIMIT, to_item
+from voice_insights.items import entity_of, stored_event, to_item
 from voice_insights.routes import SUMMARY_ROUTES
 from voice_insights.summary_queries import (
     BadRequest,
@@ -49,13 +50,30 @@ def accepted(raw: dict[str, Any]) -> Any:
     return decision.event
 
 
+PADDING = 310 * 1024
+
+
 def store(client: Any, traffic: ReadTraffic, gzip_sid: str | None = None) -> None:
+    """Store the traffic; ``gzip_sid``'s conference summary padded and in the format before (``data_gz``)."""
     for raw in traffic.events:
-        if raw["data"].get("conference_sid") == gzip_sid and "participant_sid" not in raw["data"]:
-            raw = {**raw, "data": {**raw["data"], "properties": {"padding": "x" * (INLINE_DATA_LIMIT + 10)}}}
-        item = to_item(accepted(raw), NOW)
-        assert ("data_gz" in item.attributes) == (raw["data"].get("properties", {}).get("padding") is not None)
-        client.put_item(TableName=TABLE, Item=item.attributes)
+        old_format = raw["data"].get("conference_sid") == gzip_sid and "participant_sid" not in raw["data"]
+        if old_format:
+            raw = {**raw, "data": {**raw["data"], "properties": {"padding": "x" * PADDING}}}
+        item = to_item(accepted(raw), NOW).attributes
+        client.put_item(TableName=TABLE, Item=format_before(item) if old_format else item)
+
+
+def format_before(item: dict[str, Any]) -> dict[str, Any]:
+    """The item as the format before this one stored it: the data gzipped, the entity and event named flat."""
+    event = stored_event(item)
+    old = {name: value for name, value in item.items() if name != "payload"}
+    old.update(
+        entity={"S": entity_of(item)},
+        event_id={"S": event.event_id},
+        event_type={"S": event.event_type},
+        data_gz={"B": gzip.compress(json.dumps(event.data).encode())},
+    )
+    return old
 
 
 @pytest.fixture(scope="module")
@@ -103,12 +121,12 @@ def test_a_conference_comes_back_with_all_its_participants_as_their_data(api: An
     assert all("from" in p and "to" in p for p in body["participants"])  # returned whole: docs/read.md
 
 
-def test_a_gzip_stored_summary_comes_back_as_its_data(api: Any, traffic: ReadTraffic) -> None:
+def test_a_summary_stored_in_the_format_before_comes_back_as_its_data(api: Any, traffic: ReadTraffic) -> None:
     sid = "CF" + "0" * 31 + "1"
     status, body = call(f"/conferences/{sid}")
     assert status == 200
     assert body["conference"]["conference_sid"] == sid
-    assert len(body["conference"]["properties"]["padding"]) > INLINE_DATA_LIMIT
+    assert len(body["conference"]["properties"]["padding"]) == PADDING
 
 
 def test_unknown_sids_are_404_and_malformed_ones_400(api: Any) -> None:

@@ -20,7 +20,7 @@ def _item(seed: str, **data: object) -> dict[str, dict[str, str]]:
 
 def test_a_conference_is_in_its_start_day_and_with_issues_in_its_issue_month() -> None:
     attrs = _item("conference_summary_complete", start_time="2026-11-21T23:59:58+02:00", tags=["start_failure"])
-    sid = attrs["conference_sid"]["S"]
+    sid = attrs["pk"]["S"].removeprefix("CONF#")
     assert attrs["gsi4pk"] == {"S": "DAY#2026-11-21"}
     assert attrs["gsi4sk"] == {"S": f"2026-11-21T21:59:58.000000Z#{sid}"}
     assert attrs["gsi3pk"] == {"S": "ISSUES#2026-11"}
@@ -47,4 +47,4 @@ def test_a_participant_with_issues_is_in_the_month_of_its_join_time() -> None:
 def test_an_unreadable_own_time_falls_back_to_the_event_time_and_no_start_day() -> None:
     attrs = _item("conference_summary_complete", start_time="not a time", tags=["start_failure"])
     assert "gsi4pk" not in attrs
-    assert attrs["gsi3pk"]["S"] == "ISSUES#" + attrs["event_time"]["S"][:7]
+    assert attrs["gsi3pk"]["S"] == "ISSUES#" + attrs["version"]["S"].split("#")[1][:7]  # rank#time#id

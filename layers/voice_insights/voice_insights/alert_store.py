@@ -68,9 +68,9 @@ class ConferenceNames:
         """Friendly names of the conferences whose summary is stored and named."""
         keys = [{"pk": {"S": f"CONF#{sid}"}, "sk": {"S": "SUMMARY"}} for sid in dict.fromkeys(conference_sids)]
         names = {}
-        for item in _batch_get(self.client, self.table_name, keys, "conference_sid, friendly_name"):
-            if "friendly_name" in item and "conference_sid" in item:
-                names[item["conference_sid"]["S"]] = item["friendly_name"]["S"]
+        for item in _batch_get(self.client, self.table_name, keys, "pk, friendly_name"):
+            if "friendly_name" in item:
+                names[item["pk"]["S"].removeprefix("CONF#")] = item["friendly_name"]["S"]
         return names
 
 

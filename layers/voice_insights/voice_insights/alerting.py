@@ -34,7 +34,7 @@ from voice_insights.alert_store import (
     sns_batches,
 )
 from voice_insights.chat_message import render_chat
-from voice_insights.items import PARTICIPANT_SUMMARY, summary_from_item
+from voice_insights.items import StoredEvent, stored_event, summary_from_item
 from voice_insights.models import ConferenceSummary, ParticipantSummary
 from voice_insights.observability import logger, metrics
 from voice_insights.quality import Issue, Thresholds, alerting, issues_of
@@ -90,6 +90,7 @@ class ItemChange:
 class NewIssues:
     summary: ConferenceSummary | ParticipantSummary
     issues: list[Issue]
+    event: StoredEvent
 
 
 def new_issues(change: ItemChange, thresholds: Thresholds) -> NewIssues | None:
@@ -99,13 +100,15 @@ def new_issues(change: ItemChange, thresholds: Thresholds) -> NewIssues | None:
     """
     if change.new_image is None or _quiet(change.new_image):
         return None  # REMOVE (TTL expiry), or history backfilled without alerts: nothing to alert
-    summary = _read(change.new_image)
+    event = stored_event(change.new_image)
+    summary = summary_from_item(change.new_image, event)
     current = alerting(issues_of(summary, thresholds), thresholds)
     before: set[str] = set()
     # A quiet backfill alerted nothing: the stream event replacing it alerts as if it had not been there.
     if change.old_image is not None and current and not _quiet(change.old_image):
-        before = {issue.fingerprint for issue in issues_of(_read(change.old_image), thresholds)}
-    return NewIssues(summary, [issue for issue in current if issue.fingerprint not in before])
+        old = summary_from_item(change.old_image)
+        before = {issue.fingerprint for issue in issues_of(old, thresholds)}
+    return NewIssues(summary, [issue for issue in current if issue.fingerprint not in before], event)
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,7 @@ class AlertPipeline:
                 continue
             # A later record of the same item in this batch must not repeat these.
             seen.update(issue.fingerprint for issue in fresh)
-            context = _context(one.change, one.found.summary, names, detected_at)
+            context = _context(one.change, one.found, names, detected_at)
             to_send.append((one, fresh, render(build_alert(one.found.summary, fresh, context))))
 
         expires_at = int((now + timedelta(days=self.retention_days)).timestamp()) if self.retention_days > 0 else None
@@ -288,22 +291,13 @@ def _quiet(image: dict[str, Any]) -> bool:
     return bool(image.get("alerts", {}).get("S") == "off")
 
 
-def _read(image: dict[str, Any]) -> ConferenceSummary | ParticipantSummary:
-    if "entity" not in image or ("data" not in image and "data_gz" not in image):
-        raise ValueError("not a summary item (no entity or data attribute)")
-    return summary_from_item(image)
-
-
-def _context(
-    change: ItemChange, summary: ConferenceSummary | ParticipantSummary, names: dict[str, str], detected_at: str
-) -> AlertContext:
-    image = change.new_image or {}
-    is_participant = image.get("entity", {}).get("S") == PARTICIPANT_SUMMARY
+def _context(change: ItemChange, found: NewIssues, names: dict[str, str], detected_at: str) -> AlertContext:
+    is_participant = isinstance(found.summary, ParticipantSummary)
     return AlertContext(
         item_key=_key_text(change.key),
-        event_type=image.get("event_type", {}).get("S", ""),
-        event_id=image.get("event_id", {}).get("S", ""),
-        conference_name=names.get(summary.conference_sid) if is_participant else None,
+        event_type=found.event.event_type,
+        event_id=found.event.event_id,
+        conference_name=names.get(found.summary.conference_sid) if is_participant else None,
         detected_at=detected_at,
     )
 

@@ -12,9 +12,9 @@ Table layout (one table):
 - ``ByCallSid`` finds a participant summary by call SID.
 
 Items are written at most once per ``version`` and only over a lower one (see ``version_of``).
-The event's ``data`` is kept whole as JSON text (or gzip when large), so every field, unknown ones
-included, reads back into the same model; the flat attributes beside it are for queries and people,
-so the free text among them (label, friendly name, end reason, tags) has its phone numbers masked.
+The event is kept whole in ``payload`` (voice_insights.payload), so every field, unknown ones included,
+reads back into the same model; the few flat attributes beside it serve a query or a person
+(docs/storage.md), and the free text among them (friendly name, tags) has its phone numbers masked.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
+from voice_insights import payload
 from voice_insights.models import (
     ConferenceSummary,
     ConferenceSummaryCompleteEvent,
@@ -43,16 +44,13 @@ from voice_insights.schema_drift import lenient_summary
 
 # DynamoDB's item limit is 400 KB including attribute names
 # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
-# Above INLINE_DATA_LIMIT the data is gzipped; above MAX_ITEM_BYTES the event cannot be stored.
+# Above MAX_ITEM_BYTES (less an allowance) even the compressed event cannot be stored.
 MAX_ITEM_BYTES = 400 * 1024
-INLINE_DATA_LIMIT = 300 * 1024
 ITEM_OVERHEAD_ALLOWANCE = 8 * 1024
-# DynamoDB numbers: up to 38 digits of precision
-# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html).
-MAX_DYNAMODB_INT = 10**38
-
 CONFERENCE_SUMMARY = "conference_summary"
 PARTICIPANT_SUMMARY = "participant_summary"
+CONFERENCE_SORT_KEY = "SUMMARY"
+PARTICIPANT_SORT_KEY_PREFIX = "PART#"
 
 # A complete summary outranks a partial one of the same conference, whatever their times.
 _RANK = {
@@ -81,6 +79,7 @@ class StoredItem:
     sk: str
     version: str
     event_id: str
+    event_type: str
     attributes: dict[str, AttributeValue]
     size: int
 
@@ -156,23 +155,17 @@ def to_item(
     data_as_sent: str | None = None,
 ) -> StoredItem:
     """The DynamoDB item (low-level attribute values) that stores ``event``. An event that differs from Twilio's
-    documented schema (``violations``: the fields) keeps its data as sent (``data_as_sent``, JSON text)."""
+    documented schema (``violations``: the fields) keeps its data as sent (``data_as_sent``, JSON text).
+
+    The event itself is in ``payload`` (compressed, see voice_insights.payload); the flat attributes beside it
+    are only those a query, the alert function's filter or a person reading the table needs (docs/storage.md).
+    """
     time = event_time(event)
     version = version_of(event, time)
     received, expires_at = _receipt_attributes(received_at, retention_days)
-    attrs: dict[str, AttributeValue] = {
-        "version": _s(version),
-        "event_id": _s(event.id),
-        "event_type": _s(event.type.value),
-        "event_time": _s(time),
-        "received_at": received,
-    }
-    if event.source is not None:
-        attrs["event_source"] = _s(event.source)
+    attrs: dict[str, AttributeValue] = {"version": _s(version)}
     if violations:
         attrs["schema_violations"] = {"SS": sorted(violations)}
-    if event.schema_version:
-        attrs["schema_version"] = _s(event.schema_version)
     if expires_at is not None:
         attrs["expires_at"] = expires_at
     if is_backfill(event):  # the alert function skips an item with alerts "off" (alerting.new_issues)
@@ -188,29 +181,32 @@ def to_item(
     _put_issues(attrs, event.data, thresholds)
     _put_read_index_keys(attrs, event.data, time)
 
+    envelope = {
+        "id": event.id,
+        "type": event.type.value,
+        "source": event.source,
+        "time": time,
+        "dataschema": event.dataschema,
+        "received_at": received,
+    }
     data_json = data_as_sent or event.data.model_dump_json(by_alias=True, exclude_unset=True)
-    data_bytes = _text_size(data_json)
-    flat_size = item_size(attrs)
-    size = flat_size + len("data") + data_bytes
-    if size <= INLINE_DATA_LIMIT:
-        attrs["data"] = _s(data_json)
-    else:
-        compressed = gzip.compress(data_json.encode(), compresslevel=6)
-        size = flat_size + len("data_gz") + len(compressed)
-        if size > MAX_ITEM_BYTES - ITEM_OVERHEAD_ALLOWANCE:
-            raise ItemTooLarge(
-                f"the summary is {data_bytes} bytes ({len(compressed)} gzipped); "
-                f"a DynamoDB item holds at most {MAX_ITEM_BYTES} bytes"
-            )
-        attrs["data_gz"] = {"B": compressed}
-    return StoredItem(pk=pk, sk=sk, version=version, event_id=event.id, attributes=attrs, size=size)
+    attrs["payload"] = {"B": payload.encode(payload.payload_json(envelope, data_json))}
+    size = item_size(attrs)
+    if size > MAX_ITEM_BYTES - ITEM_OVERHEAD_ALLOWANCE:
+        raise ItemTooLarge(
+            f"the summary is {_text_size(data_json)} bytes ({len(attrs['payload']['B'])} compressed); "
+            f"a DynamoDB item holds at most {MAX_ITEM_BYTES} bytes"
+        )
+    return StoredItem(
+        pk=pk, sk=sk, version=version, event_id=event.id, event_type=event.type.value, attributes=attrs, size=size
+    )
 
 
 @lru_cache(maxsize=4)
-def _receipt_attributes(received_at: datetime, retention_days: int) -> tuple[AttributeValue, AttributeValue | None]:
+def _receipt_attributes(received_at: datetime, retention_days: int) -> tuple[str, AttributeValue | None]:
     """``received_at`` and the TTL attribute: the same for every event of a batch, so computed once
     (they were 7 ms of CPU per 1,000 events). Callers never change the values returned."""
-    received = _s(utc_text(received_at))
+    received = utc_text(received_at)
     if retention_days <= 0:
         return received, None
     # TTL attribute: epoch seconds (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html)
@@ -218,49 +214,20 @@ def _receipt_attributes(received_at: datetime, retention_days: int) -> tuple[Att
 
 
 def _conference_attributes(data: ConferenceSummary, attrs: dict[str, AttributeValue]) -> tuple[str, str]:
-    attrs["entity"] = _s(CONFERENCE_SUMMARY)
     if data.start_time is not None:  # documented, not needed to store: without it, not in ByAccountStartTime
         attrs["gsi1pk"] = _s(f"ACCT#{data.account_sid}")
         attrs["gsi1sk"] = _s(f"{data.start_time}#{data.conference_sid}")
-    _put_strings(
-        attrs,
-        account_sid=data.account_sid,
-        conference_sid=data.conference_sid,
-        friendly_name=_masked(data.friendly_name),
-        status=data.status,
-        processing_state=data.processing_state,
-        start_time=data.start_time,
-        end_time=data.end_time,
-        end_reason=_masked(data.end_reason),  # "e.g. last participant left, modified by API": prose
-        mixer_region=data.mixer_region,
-    )
-    _put_numbers(attrs, duration_seconds=data.duration_seconds)
-    attrs["tags"] = {"L": [_s(mask_phone_numbers_in(tag)) for tag in data.tags or ()]}
-    return f"CONF#{data.conference_sid}", "SUMMARY"
+    # The read API filters an account's conferences on status and tag; the alert names a participant's conference.
+    _put_strings(attrs, status=data.status, friendly_name=_masked(data.friendly_name))
+    if data.tags:
+        attrs["tags"] = {"L": [_s(mask_phone_numbers_in(tag)) for tag in data.tags]}
+    return f"CONF#{data.conference_sid}", CONFERENCE_SORT_KEY
 
 
 def _participant_attributes(data: ParticipantSummary, attrs: dict[str, AttributeValue]) -> tuple[str, str]:
-    # Phone numbers stay inside `data` only: from/to are no flat attribute, a label's are masked.
-    attrs["entity"] = _s(PARTICIPANT_SUMMARY)
     if data.call_sid is not None:  # documented, not needed to store: without it, not in ByCallSid
         attrs["gsi2pk"] = _s(f"CALL#{data.call_sid}")
-    _put_strings(
-        attrs,
-        account_sid=data.account_sid,
-        conference_sid=data.conference_sid,
-        participant_sid=data.participant_sid,
-        call_sid=data.call_sid,
-        label=_masked(data.label),
-        call_direction=data.call_direction,
-        call_state=data.call_state,
-        call_type=data.call_type,
-        country_code=data.country_code,
-        participant_region=data.participant_region,
-        join_time=data.join_time,
-        leave_time=data.leave_time,
-    )
-    _put_numbers(attrs, duration_seconds=data.duration_seconds, quality_issues=data.quality_issues)
-    return f"CONF#{data.conference_sid}", f"PART#{data.participant_sid}"
+    return f"CONF#{data.conference_sid}", f"{PARTICIPANT_SORT_KEY_PREFIX}{data.participant_sid}"
 
 
 def _put_issues(
@@ -301,19 +268,62 @@ def _utc_or_none(text: str | None) -> str | None:
     return utc_text(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
-def summary_from_item(item: dict[str, AttributeValue]) -> ConferenceSummary | ParticipantSummary:
-    """Read a stored item (low-level attribute values) back into the model it was written from."""
-    if "data_gz" in item:
-        compressed = item["data_gz"]["B"]
-        # Lambda's DynamoDB stream events carry binary values base64-encoded; boto3 hands back bytes.
-        if isinstance(compressed, str):
-            compressed = base64.b64decode(compressed)
-        data = json.loads(gzip.decompress(compressed))
-    else:
-        data = json.loads(item["data"]["S"])
-    model = ParticipantSummary if item["entity"]["S"] == PARTICIPANT_SUMMARY else ConferenceSummary
-    summary, _ = lenient_summary(model, data)  # data as sent, whether or not it follows Twilio's documentation
+def summary_from_item(
+    item: dict[str, AttributeValue], event: StoredEvent | None = None
+) -> ConferenceSummary | ParticipantSummary:
+    """Read a stored item (low-level attribute values) back into the model it was written from.
+    ``event``: ``stored_event(item)`` when the caller has it already."""
+    model = ParticipantSummary if entity_of(item) == PARTICIPANT_SUMMARY else ConferenceSummary
+    # The data as sent, whether or not it follows Twilio's documentation.
+    summary, _ = lenient_summary(model, (event or stored_event(item)).data)
     return cast(ConferenceSummary | ParticipantSummary, summary)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """What an item keeps of its event, whichever format wrote it."""
+
+    event_id: str
+    event_type: str
+    received_at: str
+    data: dict[str, Any]
+
+
+def stored_event(item: dict[str, AttributeValue]) -> StoredEvent:
+    """The event an item keeps. Reads this format (``payload``) and the one before it (flat ``event_id``,
+    ``event_type``, ``received_at`` beside ``data`` as JSON text or ``data_gz``), so items stored before
+    still read. Raises ValueError (voice_insights.payload.UnreadablePayload) when it holds no readable event."""
+    if "payload" in item:
+        content = payload.decode(_binary(item["payload"]["B"]))
+        return StoredEvent(
+            event_id=str(content.get("id") or ""),
+            event_type=str(content.get("type") or ""),
+            received_at=str(content.get("received_at") or ""),
+            data=content["data"],
+        )
+    if "data_gz" in item:
+        data = json.loads(gzip.decompress(_binary(item["data_gz"]["B"])))
+    elif "data" in item:
+        data = json.loads(item["data"]["S"])
+    else:
+        raise ValueError("not a summary item (no payload or data attribute)")
+    return StoredEvent(
+        event_id=item.get("event_id", {}).get("S", ""),
+        event_type=item.get("event_type", {}).get("S", ""),
+        received_at=item.get("received_at", {}).get("S", ""),
+        data=data,
+    )
+
+
+def entity_of(item: dict[str, AttributeValue]) -> str:
+    """CONFERENCE_SUMMARY or PARTICIPANT_SUMMARY, from the sort key (items of the format before also name it)."""
+    sort_key = item.get("sk", {}).get("S", "")
+    return PARTICIPANT_SUMMARY if sort_key.startswith(PARTICIPANT_SORT_KEY_PREFIX) else CONFERENCE_SUMMARY
+
+
+def _binary(value: bytes | str) -> bytes:
+    # Lambda's DynamoDB stream events carry binary values base64-encoded; boto3 hands back bytes.
+    return base64.b64decode(value) if isinstance(value, str) else value
 
 
 def _masked(text: str | None) -> str | None:
@@ -325,14 +335,6 @@ def _put_strings(attrs: dict[str, AttributeValue], **values: str | None) -> None
     for name, value in values.items():
         if value is not None:
             attrs[name] = _s(value)
-
-
-def _put_numbers(attrs: dict[str, AttributeValue], **values: int | None) -> None:
-    # A flat number DynamoDB cannot hold (38 significant digits at most) would fail the whole write:
-    # such a value stays in `data` only.
-    for name, value in values.items():
-        if value is not None and abs(value) < MAX_DYNAMODB_INT:
-            attrs[name] = _n(value)
 
 
 def _s(value: str) -> AttributeValue:
@@ -383,11 +385,14 @@ __all__ = [
     "ConferenceSummaryCompleteEvent",
     "ConferenceSummaryPartialEvent",
     "ItemTooLarge",
+    "StoredEvent",
     "StoredItem",
+    "entity_of",
     "event_time",
     "is_backfill",
     "item_size",
     "refused_as_duplicate",
+    "stored_event",
     "summary_from_item",
     "to_item",
     "version_of",

@@ -174,9 +174,8 @@ class Pipeline:
         refused_winners: dict[tuple[str, str], str] = {}  # key -> the version DynamoDB refused
         for (index, item), result in zip(winners, results, strict=True):
             if result.status is WriteStatus.REFUSED:
-                event_type = item.attributes["event_type"]["S"]
                 rejections.append(
-                    (index, Rejected(f"DynamoDB refused the item: {result.detail}", item.event_id, event_type))
+                    (index, Rejected(f"DynamoDB refused the item: {result.detail}", item.event_id, item.event_type))
                 )
                 refused_winners[item.key] = item.version
                 continue

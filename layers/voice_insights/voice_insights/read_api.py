@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from voice_insights.items import PARTICIPANT_SUMMARY
+from voice_insights.items import PARTICIPANT_SUMMARY, entity_of
 from voice_insights.quality import Severity, Thresholds, issues_of
 from voice_insights.summary_queries import (
     BadRequest,
@@ -273,7 +273,7 @@ def _issue_summary(item: Item) -> IssueSummary:
     summary = _summary(item)
     issues = issues_of(summary, thresholds())
     return IssueSummary(
-        entity="participant" if item["entity"]["S"] == PARTICIPANT_SUMMARY else "conference",
+        entity="participant" if entity_of(item) == PARTICIPANT_SUMMARY else "conference",
         severity=item.get("issue_severity", {}).get("S", issues[0].severity.label if issues else "low"),
         issues=[IssueOut(code=i.code, kind=i.kind, severity=i.severity.label, title=i.title) for i in issues],
         summary=data_of(item),

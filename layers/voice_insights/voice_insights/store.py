@@ -1,19 +1,17 @@
-"""The only code that talks to DynamoDB and S3.
+"""The summaries' writes, the rejected events' store, and the AWS clients of every function.
 
-Writes are conditional TransactWriteItems of up to 100 puts, several transactions in flight at once:
+Each summary is one conditional PutItem, several in flight at once:
 - conditional, so a redelivered or older event never overwrites a newer one, without a read first;
-- batched, because botocore spends far more CPU per request (serialise, sign, parse) than per item;
-- a cancelled transaction names, per item, why it failed (``CancellationReasons``): items whose
-  condition failed are the duplicates and stale events, the rest are written again at once.
+- a standard write, billed 1 unit per KB, where a transaction bills 2 (docs/storage.md);
+- a failed condition returns the stored item (``ReturnValuesOnConditionCheckFailure``), whose version
+  tells a duplicate from a stale event; one item's failure never holds back another.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import random
 import socket
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +26,6 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from voice_insights.dynamodb_wire import use_direct_endpoint_parameters, use_wire_format_bodies
 from voice_insights.items import StoredItem, refused_as_duplicate
 from voice_insights.observability import logger, utf8_json
 from voice_insights.redaction import mask_phone_numbers_in
@@ -40,18 +37,14 @@ from voice_insights.settings import (
     local_endpoint_url,
 )
 
-# TransactWriteItems: at most 100 actions and 4 MB per request
-# (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
-MAX_TRANSACTION_ITEMS = 100
-MAX_TRANSACTION_BYTES = 4 * 1024 * 1024 - 64 * 1024
-MAX_CANCELLED_ROUNDS = 4
-WRITE_THREADS = 8
+# Writes in flight at once: each waits a DynamoDB round trip, and botocore's CPU per request is the limit.
+WRITE_THREADS = 16
 
 # Throttles, 5xx and timeouts are retried by botocore itself with backoff ("standard" mode,
 # https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html); what is left is
 # reported to Lambda as a batch item failure, or to Twilio as a 5xx, so the event comes again.
-# Client-side parameter validation is off: it walks every attribute of every item again before
-# serialising (a third of the handler's CPU in make bench), and DynamoDB validates every request anyway.
+# Client-side parameter validation is off: DynamoDB validates every request anyway, and botocore's walk
+# over every attribute costs CPU on each write (docs/performance.md).
 AWS_CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 4},
     connect_timeout=2,
@@ -147,102 +140,39 @@ def _look_up(host: str, port: int) -> tuple[str, int]:
 class SummaryStore:
     def __init__(self, table_name: str, client: Any = None, threads: int = WRITE_THREADS) -> None:
         self.table_name = table_name
-        self.client = client or use_direct_endpoint_parameters(use_wire_format_bodies(make_client("dynamodb")))
+        self.client = client or make_client("dynamodb")
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ddb-write")
 
     def write(self, items: Sequence[StoredItem]) -> list[WriteResult]:
-        """Write each item unless the table holds the same or a newer version. Results align with ``items``.
+        """Write each item unless the table holds the same or a newer version. Results align with ``items``."""
+        return list(self._pool.map(self.write_one, items))
 
-        Items must have distinct keys: a transaction may not touch one item twice.
-        """
-        results: list[WriteResult | None] = [None] * len(items)
-        chunks = list(batches(range(len(items)), MAX_TRANSACTION_ITEMS, MAX_TRANSACTION_BYTES, lambda i: items[i].size))
-        for chunk, chunk_results in zip(
-            chunks, self._pool.map(lambda c: self._write_chunk(c, items), chunks), strict=True
-        ):
-            for index, result in zip(chunk, chunk_results, strict=True):
-                results[index] = result
-        return [r if r is not None else WriteResult(WriteStatus.FAILED, "not attempted") for r in results]
-
-    def _write_chunk(self, chunk: list[int], items: Sequence[StoredItem]) -> list[WriteResult]:
-        results: dict[int, WriteResult] = {}
-        pending = list(chunk)
-        for round_number in range(MAX_CANCELLED_ROUNDS):
-            try:
-                self.client.transact_write_items(TransactItems=[self._put(items[i]) for i in pending])
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code")
-                if code == "ValidationException":
-                    # DynamoDB refused the request as a whole (e.g. an item over 400 KB): find which item
-                    # by writing each alone, so that one bad item never holds back the others.
-                    self._write_alone(pending, items, results, exc)
-                    return [results[i] for i in chunk]
-                if code != "TransactionCanceledException":
-                    return _fill(chunk, results, WriteResult(WriteStatus.FAILED, describe_error(exc)))
-                pending = self._settle_cancelled(pending, items, exc, results)
-                if not pending:
-                    break
-                # Someone else wrote one of these items just now, or DynamoDB throttled: back off a little
-                # (random jitter, not cryptography).
-                time.sleep(random.uniform(0, 0.05 * 2**round_number))  # noqa: S311  # nosec B311
-                continue
-            except BotoCoreError as exc:
-                return _fill(chunk, results, WriteResult(WriteStatus.FAILED, describe_error(exc)))
-            for index in pending:
-                results[index] = WriteResult(WriteStatus.STORED)
-            pending = []
-            break
-        for index in pending:
-            results[index] = WriteResult(WriteStatus.FAILED, "the transaction kept being cancelled")
-        return [results[i] for i in chunk]
-
-    def _write_alone(
-        self, pending: list[int], items: Sequence[StoredItem], results: dict[int, WriteResult], exc: ClientError
-    ) -> None:
-        if len(pending) == 1:
-            results[pending[0]] = WriteResult(WriteStatus.REFUSED, describe_error(exc))
-            return
-        for index in pending:
-            (results[index],) = self._write_chunk([index], items)
-
-    def _settle_cancelled(
-        self, pending: list[int], items: Sequence[StoredItem], exc: ClientError, results: dict[int, WriteResult]
-    ) -> list[int]:
-        """Record the items whose fate the cancellation decided; return the ones to write again."""
-        reasons = exc.response.get("CancellationReasons") or []
-        retry = []
-        for position, index in enumerate(pending):
-            reason: Any = reasons[position] if position < len(reasons) else {}
-            code = reason.get("Code", "None")
-            if code == "ConditionalCheckFailed":
-                stored_version = reason.get("Item", {}).get("version", {}).get("S")
-                same = refused_as_duplicate(stored_version, items[index].version)  # a backfill of a stored state too
-                results[index] = WriteResult(
+    def write_one(self, item: StoredItem) -> WriteResult:
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=item.attributes,
+                ConditionExpression="attribute_not_exists(pk) OR #version < :version",
+                ExpressionAttributeNames={"#version": "version"},
+                ExpressionAttributeValues={":version": {"S": item.version}},
+                # The stored version tells a duplicate (same version) from a stale event (newer stored).
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ConditionalCheckFailedException":
+                stored: dict[str, Any] = exc.response.get("Item") or {}  # type: ignore[assignment]
+                stored_version = stored.get("version", {}).get("S")
+                same = refused_as_duplicate(stored_version, item.version)  # a backfill of a stored state too
+                return WriteResult(
                     WriteStatus.DUPLICATE if same else WriteStatus.STALE, f"stored version {stored_version}"
                 )
-            elif code in ("ValidationError", "ValidationException"):  # the documented code; moto's
-                results[index] = WriteResult(WriteStatus.REFUSED, reason.get("Message", "validation error"))
-            else:  # "None" (rolled back with the others), TransactionConflict, throttling: write again
-                retry.append(index)
-        return retry
-
-    def _put(self, item: StoredItem) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self.table_name,
-                "Item": item.attributes,
-                "ConditionExpression": "attribute_not_exists(pk) OR #version < :version",
-                "ExpressionAttributeNames": {"#version": "version"},
-                "ExpressionAttributeValues": {":version": {"S": item.version}},
-                # The stored version tells a duplicate (same version) from a stale event (newer stored).
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        }
-
-    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        response = self.client.get_item(TableName=self.table_name, Key={"pk": {"S": pk}, "sk": {"S": sk}})
-        item: dict[str, Any] | None = response.get("Item")
-        return item
+            if code == "ValidationException":  # the item itself (e.g. over 400 KB): writing it again cannot help
+                return WriteResult(WriteStatus.REFUSED, describe_error(exc))
+            return WriteResult(WriteStatus.FAILED, describe_error(exc))  # what botocore's retries left
+        except BotoCoreError as exc:
+            return WriteResult(WriteStatus.FAILED, describe_error(exc))
+        return WriteResult(WriteStatus.STORED)
 
     def query_conference(self, conference_sid: str) -> list[dict[str, Any]]:
         """The conference summary and all of its participant summaries, in one Query (paginated)."""
@@ -315,10 +245,6 @@ def batches[T](items: Sequence[T], max_count: int, max_bytes: int, size: Callabl
         total += item_size
     if batch:
         yield batch
-
-
-def _fill(chunk: list[int], results: dict[int, WriteResult], result: WriteResult) -> list[WriteResult]:
-    return [results.get(i, result) for i in chunk]
 
 
 def describe_error(exc: Exception) -> str:
