@@ -61,6 +61,7 @@ class Resolver:
         self.parameters = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
         self.parameters.update(parameters or {})
         self.mappings: dict[str, Any] = template.get("Mappings", {})
+        self.conditions: dict[str, Any] = template.get("Conditions", {})
         self.created: dict[str, dict[str, Any]] = {}
 
     def resolve(self, value: Any) -> Any:
@@ -82,7 +83,29 @@ class Resolver:
                 return self.mappings[mapping][top][second]
             if key == "Fn::Join":
                 return arg[0].join(str(self.resolve(v)) for v in arg[1])
+            if key == "Fn::If":
+                condition, when_true, when_false = arg
+                return self.resolve(when_true if self.condition(condition) else when_false)
         return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not _NO_VALUE}
+
+    def condition(self, name: str) -> bool:
+        """A named condition of the template (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition)."""
+        return self._holds(self.conditions[name])
+
+    def _holds(self, expression: Any) -> bool:
+        ((key, arg),) = expression.items()
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(part) for part in arg)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._holds(arg[0])
+        if key == "Fn::And":
+            return all(self._holds(part) for part in arg)
+        if key == "Fn::Or":
+            return any(self._holds(part) for part in arg)
+        raise ValueError(f"no local evaluation of the condition function {key}")
 
     def _ref(self, name: str) -> Any:
         pseudo = {"AWS::StackName": self.stack_name, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
@@ -184,7 +207,11 @@ def _table(client: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
 
 def _stream(client: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
     kinesis = client("kinesis")
-    kinesis.create_stream(StreamName=name, ShardCount=int(props.get("ShardCount", 1)))
+    mode = props.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED")
+    if mode == "ON_DEMAND":
+        kinesis.create_stream(StreamName=name, StreamModeDetails={"StreamMode": mode})
+    else:
+        kinesis.create_stream(StreamName=name, ShardCount=int(props.get("ShardCount", 1)))
     arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
     return {"ref": name, "attrs": {"Arn": arn}}
 

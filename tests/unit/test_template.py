@@ -913,3 +913,26 @@ def test_the_events_by_path_table_reads_the_line_each_batch_logs() -> None:
         "UnroutedEvents",
     ]
     assert all(f"SOURCE '${{{name}Logs}}'" in query for name in processors)
+
+
+def test_an_on_demand_stream_has_no_shard_count() -> None:
+    # Kinesis refuses a ShardCount on an ON_DEMAND stream
+    # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-kinesis-stream.html).
+    template = TEMPLATE
+    stream = template["Resources"]["EventStream"]["Properties"]
+    assert stream["StreamModeDetails"] == {"StreamMode": {"Ref": "StreamCapacityMode"}}
+    assert stream["ShardCount"] == {"Fn::If": ["StreamOnDemand", {"Ref": "AWS::NoValue"}, {"Ref": "StreamShardCount"}]}
+    assert template["Conditions"]["StreamOnDemand"] == {"Fn::Equals": [{"Ref": "StreamCapacityMode"}, "ON_DEMAND"]}
+    assert template["Parameters"]["StreamCapacityMode"]["AllowedValues"] == ["PROVISIONED", "ON_DEMAND"]
+
+
+@pytest.mark.parametrize(("mode", "shards"), [("PROVISIONED", 3), ("ON_DEMAND", None)])
+def test_the_local_stack_resolves_the_streams_capacity_mode(mode: str, shards: int | None) -> None:
+    # devtools' resolver evaluates the template's conditions as CloudFormation does, for Fn::If.
+    resolver = Resolver(TEMPLATE, "local", {"StreamCapacityMode": mode, "StreamShardCount": 3})
+    stream = resolver.resolve(TEMPLATE["Resources"]["EventStream"]["Properties"])
+    assert stream["StreamModeDetails"] == {"StreamMode": mode}
+    assert stream.get("ShardCount") == shards
+    assert resolver.condition("StreamOnDemand") is (mode == "ON_DEMAND")
+    snap = Resolver(TEMPLATE, "local", {"SnapStart": "true"}).resolve(TEMPLATE["Globals"]["Function"]["SnapStart"])
+    assert snap == {"ApplyOn": "PublishedVersions"}

@@ -273,3 +273,29 @@ def test_function_roles_can_be_assumed_by_lambda_only(transformed: dict[str, Any
             "Principal": {"Service": "lambda.amazonaws.com"},
             "Action": "sts:AssumeRole",
         }
+
+
+def test_every_trigger_and_route_calls_the_published_alias(transformed: dict[str, Any]) -> None:
+    """SnapStart restores published versions only: the streams' mappings and the APIs' permissions name the alias
+    `live` that each deploy moves to its new version, never the unpublished function."""
+    resources = transformed["Resources"]
+    aliases = {logical_id for logical_id, r in resources.items() if r["Type"] == "AWS::Lambda::Alias"}
+    functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    assert len(aliases) == len(functions) and all(a.endswith("Aliaslive") for a in aliases)
+    for function in functions:
+        assert function["Properties"]["SnapStart"] == {
+            "ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}
+        }
+    mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    permissions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert mappings and permissions
+    for resource in mappings + permissions:
+        assert resource["Properties"]["FunctionName"] == {"Ref": next(iter(_refs(resource) & aliases))}, resource
+
+
+def _refs(resource: dict[str, Any]) -> set[str]:
+    found = set()
+    for value in resource["Properties"].values():
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            found.add(value["Ref"])
+    return found
