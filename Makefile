@@ -96,9 +96,10 @@ sign-request: setup
 sam-local-test: build
 	SAM_LOCAL_TESTS=1 $(PY) -m pytest -rs tests/docker
 
-# Throughput, CPU, memory, cold start, requests and cost; prints a table and writes bench/RESULTS.md.
+# Write units, CPU as Lambda bills it, keep-up memory, cold starts, cost per million events and capacity; prints
+# them. ARGS="--write" also writes bench/RESULTS.md (tracked); --participants N, --peak-factor F: capacity table.
 bench: build
-	PYTHONPATH=layers/voice_insights:. $(PY) -m bench.run
+	PYTHONPATH=layers/voice_insights:. $(PY) -m bench.run $(ARGS)
 
 # Create the Twilio Event Streams sink(s) and subscriptions for a deployed stack, e.g.
 #   make connect ARGS="--stack-name voice-insights --sink kinesis --external-id $$EXTERNAL_ID --dry-run"

@@ -1,13 +1,13 @@
 """A benchmark-only stand-in for DynamoDB and SNS over HTTP on 127.0.0.1, with a fixed delay per request.
 
-Why not moto: moto copies its whole table for every TransactWriteItems (measured: 0.06 s for the first
-100-item transaction, 1 s by the third), so a throughput figure against it measures moto. This server
-answers in (almost) no time plus the simulated round trip, and does just what the functions ask:
+Why not moto: moto spends milliseconds of its own per request, and no delay per request can be set, so a
+throughput figure against it measures moto. This server answers in (almost) no time plus the simulated round
+trip, and does just what the functions ask:
 
-- DynamoDB (JSON protocol): TransactWriteItems and PutItem with the store's one condition
-  (``attribute_not_exists(pk) OR #version < :version``, ALL_OLD on failure, cancellation reasons),
-  BatchGetItem, UpdateItem (ADD to a string set, SET), Scan; every accepted write is logged as a
-  table-stream change (old and new image) for the alert function.
+- DynamoDB (JSON protocol): PutItem with the store's one condition (``attribute_not_exists(pk) OR
+  #version < :version``, ALL_OLD on failure), BatchGetItem, UpdateItem (the ledger's ADD to a string set and
+  SET), Scan; every accepted write is logged as a table-stream change (old and new image) for the alert
+  function, and every write attempt (old item, new item or None when its condition failed) for the billing.
 - SNS (query protocol): Publish and PublishBatch.
 
 It runs in its own process so that its CPU never counts as the handler's. Each request is served on
@@ -33,6 +33,7 @@ class State:
         self.lock = threading.Lock()
         self.tables: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
         self.changes: list[dict[str, Any]] = []
+        self.writes: list[dict[str, Any]] = []
         self.requests: dict[str, int] = {}
         self.published = 0
 
@@ -53,7 +54,8 @@ def make_handler(state: State, delay_s: float) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # the benchmark reads its figures and the stream here
             with state.lock:
-                body = {"requests": dict(state.requests), "changes": state.changes, "published": state.published}
+                body = {"requests": dict(state.requests), "changes": state.changes, "writes": state.writes,
+                        "published": state.published}  # fmt: skip
                 if self.path == "/_stats":
                     body = {"requests": dict(state.requests), "published": state.published}
             self._send(200, json.dumps(body).encode(), "application/json")
@@ -62,6 +64,7 @@ def make_handler(state: State, delay_s: float) -> type[BaseHTTPRequestHandler]:
             with state.lock:
                 state.tables.clear()
                 state.changes.clear()
+                state.writes.clear()
                 state.requests.clear()
                 state.published = 0
             self._send(200, b"{}", "application/json")
@@ -108,29 +111,11 @@ def _condition_holds(old: dict[str, Any] | None, put: dict[str, Any]) -> bool:
 
 def _dynamodb(state: State, operation: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     with state.lock:
-        if operation == "TransactWriteItems":
-            puts = [action["Put"] for action in request["TransactItems"]]
-            olds = [state.tables.get(p["TableName"], {}).get(_key(p["Item"])) for p in puts]
-            reasons = []
-            for put, old in zip(puts, olds, strict=True):
-                if _condition_holds(old, put):
-                    reasons.append({"Code": "None"})
-                else:
-                    reasons.append({"Code": "ConditionalCheckFailed", "Message": "The conditional request failed",
-                                    "Item": old})  # fmt: skip
-            if any(r["Code"] != "None" for r in reasons):
-                return 400, {
-                    "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-                    "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
-                    "CancellationReasons": reasons,
-                }
-            for put, old in zip(puts, olds, strict=True):
-                _write(state, put["TableName"], put["Item"], old)
-            return 200, {}
         if operation == "PutItem":
             table = state.tables.get(request["TableName"], {})
             old = table.get(_key(request["Item"]))
             if not _condition_holds(old, request):
+                state.writes.append({"table": request["TableName"], "old": old, "new": None})
                 return 400, {"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
                              "message": "The conditional request failed", "Item": old}  # fmt: skip
             _write(state, request["TableName"], request["Item"], old)
@@ -143,16 +128,30 @@ def _dynamodb(state: State, operation: str, request: dict[str, Any]) -> tuple[in
             return 200, {"Responses": responses, "UnprocessedKeys": {}}
         if operation == "UpdateItem":
             table = state.tables.setdefault(request["TableName"], {})
-            item = table.setdefault(_key(request["Key"]), dict(request["Key"]))
-            for name, value in request.get("ExpressionAttributeValues", {}).items():
-                item[name.lstrip(":")] = value  # enough for the ledger: only its presence is read back
+            old = table.get(_key(request["Key"]))
+            item = _ledger_update(dict(old or request["Key"]), request)
+            table[_key(item)] = item
+            state.writes.append({"table": request["TableName"], "old": old, "new": item})
             return 200, {}
         if operation == "Scan":
             return 200, {"Items": list(state.tables.get(request["TableName"], {}).values())}
     return 400, {"__type": "com.amazonaws.dynamodb.v20120810#UnknownOperationException", "message": operation}
 
 
+def _ledger_update(item: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """The alert ledger's one update: ``ADD alerted :new SET last_alerted_at = :at[, expires_at = :expires]``."""
+    values = request["ExpressionAttributeValues"]
+    if not request["UpdateExpression"].startswith("ADD alerted :new SET last_alerted_at = :at"):
+        raise ValueError(f"the benchmark stand-in only knows the ledger's update, not {request['UpdateExpression']!r}")
+    item["alerted"] = {"SS": sorted(set(item.get("alerted", {}).get("SS", [])) | set(values[":new"]["SS"]))}
+    item["last_alerted_at"] = values[":at"]
+    if ":expires" in values:
+        item["expires_at"] = values[":expires"]
+    return item
+
+
 def _write(state: State, table: str, item: dict[str, Any], old: dict[str, Any] | None) -> None:
+    state.writes.append({"table": table, "old": old, "new": item})
     state.tables.setdefault(table, {})[_key(item)] = item
     change: dict[str, Any] = {"eventName": "MODIFY" if old else "INSERT", "Keys": {"pk": item["pk"], "sk": item["sk"]},
                               "NewImage": item}  # fmt: skip

@@ -12,10 +12,9 @@ index). Each index write is a standard write, 1 unit per 1 KB of the item as pro
 rounded up ("Larger index entries require additional write capacity units"); what is projected is the
 table's key and the index's key attributes (KEYS_ONLY), those plus the ``NonKeyAttributes`` (INCLUDE),
 or the whole item (ALL). Item sizes: names plus values
-(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html). The
-table write is transactional (TransactWriteItems): 2 units per 1 KB
-(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-capacity-handling).
-The 100 bytes per index entry that the GSI page adds count toward storage, not write units.
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html).
+The 100 bytes per index entry that the GSI page adds count toward storage, not write units. The table write
+is a standard PutItem (1 unit per KB, bench/billing.py).
 """
 
 from __future__ import annotations
@@ -89,10 +88,10 @@ def index_write_units(new: dict[str, Any], old: dict[str, Any] | None, table: Ta
 
 
 def write_units(new: dict[str, Any], old: dict[str, Any] | None, table: Table) -> dict[str, Any]:
-    """One write's breakdown: the item's kind, table units (transactional) and per index in it / units."""
+    """One write's breakdown: the item's kind, table units (a standard write) and per index in it / units."""
     return {
         "kind": "conference" if new["sk"]["S"] == "SUMMARY" else "participant",
-        "table": units(item_size(new), per_kb=2),
+        "table": units(max(item_size(new), item_size(old) if old is not None else 0)),
         "in": {index.name: projected(new, table, index) is not None for index in table.indexes},
         "indexes": {index.name: index_write_units(new, old, table, index) for index in table.indexes},
     }
@@ -129,14 +128,12 @@ def summarise(writes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def render(summary: dict[str, dict[str, Any]], table: Table) -> list[str]:
     """The markdown section: one row per item kind, one column per index."""
     names = [index.name for index in table.indexes]
-    header = "| item kind | table (transactional) | " + " | ".join(
-        f"{index.name} ({index.projection})" for index in table.indexes
-    )
+    header = "| item kind | table | " + " | ".join(f"{index.name} ({index.projection})" for index in table.indexes)
     lines = [
         "## Write units per item, by index",
         "",
-        "Every item the handler run stored, sized as DynamoDB bills it (bench/indexes.py): the table write 2 units",
-        "per KB (transactional), an index write 1 per KB of the item as projected there (ALL: the item; KEYS_ONLY:",
+        "Every item the handler run stored, sized as DynamoDB bills it (bench/indexes.py): the table write 1 unit per",
+        "KB (a standard PutItem), an index write 1 per KB of the item as projected there (ALL: the item; KEYS_ONLY:",
         "the table and index keys), only for items with the index's key attributes. Cells: average units per item;",
         "then the share of items in the index and the units per item in it.",
         "",

@@ -27,16 +27,17 @@ import time
 import urllib.request
 from typing import Any
 
-from bench import indexes, workload
+from bench import billing, indexes, workload
 from devtools.cfn import filter_patterns, load_template
 from devtools.lambda_events import (
     LocalLambdaContext,
     kinesis_filter_matches,
     table_stream_filter_matches,
 )
-from voice_insights.items import item_size  # reads no environment at import (observability.py does)
+from voice_insights.items import item_size, stored_event  # reads no environment at import (observability.py does)
 
 TABLE = "bench-summaries"
+LEDGER = "bench-ledger"
 BATCHES = 4  # the participant scenario's: the first, then three in a warm environment
 KINESIS_FUNCTIONS = {
     "ConferenceSummaryCompleteFunction": "conference_summary_complete",
@@ -47,21 +48,26 @@ KINESIS_FUNCTIONS = {
 
 
 def environment(endpoint: str) -> None:
-    os.environ.update(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 (the stand-in checks no credentials)
-        AWS_DEFAULT_REGION="us-east-1",
-        SUMMARIES_TABLE_NAME=TABLE,
-        REJECTED_BUCKET_NAME="bench-rejected",
-        ALERT_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:bench-alerts",
-        ALERT_LEDGER_TABLE_NAME="bench-ledger",
-        WEBHOOK_SECRET_ARN="arn:aws:secretsmanager:us-east-1:123456789012:secret:bench",  # noqa: S106 (an ARN)
-        POWERTOOLS_SERVICE_NAME="voice-insights-events",
-        POWERTOOLS_METRICS_NAMESPACE="VoiceInsightsEvents",
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="INFO",  # as deployed: the per-event log lines are part of the cost
-    )
+    os.environ.update(bench_environment(endpoint))
+
+
+def bench_environment(endpoint: str) -> dict[str, str]:
+    """The functions' environment in the benchmark: every client calls the stand-in at ``endpoint``."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SUMMARIES_TABLE_NAME": TABLE,
+        "REJECTED_BUCKET_NAME": "bench-rejected",
+        "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench-alerts",
+        "ALERT_LEDGER_TABLE_NAME": LEDGER,
+        "WEBHOOK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench",
+        "POWERTOOLS_SERVICE_NAME": "voice-insights-events",
+        "POWERTOOLS_METRICS_NAMESPACE": "VoiceInsightsEvents",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "INFO",  # as deployed: the per-event log lines are part of the cost
+    }
 
 
 def load_handler(name: str) -> Any:
@@ -110,8 +116,10 @@ def scenario_handlers(endpoint: str) -> dict[str, Any]:
         answers.append(answer)
         wall, cpu = wall + w, cpu + c
     stats = fake(endpoint)
-    items = fake(endpoint, path="/_changes")["changes"]
+    log = fake(endpoint, path="/_changes")
+    items = log["changes"]
     table = indexes.table_from_template(workload.ROOT / "template.yaml")
+    final = {_key(change): change["NewImage"] for change in items}
     return {
         "functions": functions,
         "processor_requests": processors,
@@ -119,8 +127,8 @@ def scenario_handlers(endpoint: str) -> dict[str, Any]:
         "requests": stats["requests"],
         "published": stats["published"],
         "writes": len(items),
-        "item_bytes": [billed_bytes(change) for change in changes],
-        "write_units": [indexes.write_units(change["NewImage"], change.get("OldImage"), table) for change in changes],
+        "billing": billing.summarise(log["writes"], TABLE, LEDGER, table),
+        "stored_bytes": billing.stored_bytes(list(final.values()), table),
         "final_items": final_items(changes),
         "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
@@ -213,7 +221,11 @@ def stream_record(change: dict[str, Any], position: int) -> dict[str, Any]:
 
 def billed_bytes(change: dict[str, Any]) -> int:
     """The size DynamoDB bills a write of this change's new image on (not its JSON text, which is longer)."""
-    return item_size(change["NewImage"])
+    return item_size(billing.decoded(change["NewImage"]) or {})
+
+
+def _key(change: dict[str, Any]) -> str:
+    return change["Keys"]["pk"]["S"] + "|" + change["Keys"]["sk"]["S"]
 
 
 def final_items(changes: list[dict[str, Any]]) -> dict[str, str]:
@@ -221,7 +233,7 @@ def final_items(changes: list[dict[str, Any]]) -> dict[str, str]:
     items: dict[str, str] = {}
     for change in changes:
         key = change["Keys"]["pk"]["S"] + "|" + change["Keys"]["sk"]["S"]
-        items[key] = change["NewImage"]["event_id"]["S"]
+        items[key] = stored_event(change["NewImage"]).event_id
     return items
 
 

@@ -3,14 +3,21 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
+import pytest
 from pydantic import TypeAdapter
 
-from bench import fake_aws, indexes, workload
+from bench import billing, capacity, fake_aws, indexes, lambda_runtime, workload
 from bench.invoke import billed_bytes
-from bench.run import ROOT, init_environment, init_steps, median_run, parallelization_factor, smallest_memory, verify
+from bench.run import ROOT, cost_per_million, init_environment, init_steps, median_run, verify
 from devtools.cfn import load_template
 from tests.conftest import load_seed
 from voice_insights.items import item_size, to_item
@@ -35,11 +42,18 @@ def test_the_stand_in_applies_the_stores_condition_like_dynamodb() -> None:
         item = {"pk": {"S": "CONF#1"}, "sk": {"S": "SUMMARY"}, "version": {"S": version}}
         request = {"TableName": "t", "Item": item, "ConditionExpression": fake_aws.CONDITION,
                    "ExpressionAttributeValues": {":version": {"S": version}}}  # fmt: skip
-        status, _ = fake_aws._dynamodb(state, "TransactWriteItems", {"TransactItems": [{"Put": request}]})
+        status, _ = fake_aws._dynamodb(state, "PutItem", request)
         return status
 
     assert [put("2#b"), put("2#b"), put("1#a"), put("2#c")] == [200, 400, 400, 200]
     assert [change["eventName"] for change in state.changes] == ["INSERT", "MODIFY"]
+    # Every attempt is logged for the billing, the refused ones with no new item.
+    assert [(w["old"] is None, w["new"] is None) for w in state.writes] == [
+        (True, False),
+        (False, True),
+        (False, True),
+        (False, False),
+    ]
 
 
 def test_the_cost_counts_the_bytes_dynamodb_bills_for_each_stored_item() -> None:
@@ -48,8 +62,28 @@ def test_the_cost_counts_the_bytes_dynamodb_bills_for_each_stored_item() -> None
     state = fake_aws.State()
     request = {"TableName": "t", "Item": item.attributes, "ConditionExpression": fake_aws.CONDITION,
                "ExpressionAttributeValues": {":version": {"S": item.version}}}  # fmt: skip
-    fake_aws._dynamodb(state, "TransactWriteItems", {"TransactItems": [{"Put": request}]})
+    fake_aws._dynamodb(state, "PutItem", request)
     assert billed_bytes(state.changes[0]) == item.size  # the JSON text of the image is 10-20 % longer
+    as_sent = json.loads(json.dumps(state.changes[0], default=lambda b: base64.b64encode(b).decode()))
+    assert billed_bytes(as_sent) == item.size  # binary values as DynamoDB JSON carries them: base64, decoded
+
+
+def test_each_write_request_is_billed_on_the_larger_item_whether_or_not_it_was_written() -> None:
+    table = indexes.table_from_template(ROOT / "template.yaml")
+    small = {"pk": {"S": "CONF#1"}, "sk": {"S": "SUMMARY"}, "version": {"S": "1"}}
+    large = {**small, "version": {"S": "2"}, "payload": {"B": base64.b64encode(b"x" * 1500).decode()}}
+    ledger = {"pk": {"S": "CONF#1"}, "sk": {"S": "SUMMARY"}, "alerted": {"SS": ["a"]}}
+    writes = [
+        {"table": "s", "old": None, "new": small},  # stored: 1 unit
+        {"table": "s", "old": small, "new": large},  # stored over a smaller one: the larger, 2 units
+        {"table": "s", "old": large, "new": None},  # its condition failed: still the stored item's 2 units
+        {"table": "l", "old": None, "new": ledger},
+    ]
+    billed = billing.summarise(writes, "s", "l", table)
+    assert billed["summaries"] == {"stored": 2, "stored_units": 3, "condition_failed": 1,
+                                   "condition_failed_units": 2, "units": 5}  # fmt: skip
+    assert billed["ledger"] == {"writes": 1, "units": 1}
+    assert len(billed["index_writes"]) == 2 and billed["index_units"] == 0  # no index key attributes
 
 
 def test_verify_catches_a_partial_over_a_complete_summary() -> None:
@@ -58,19 +92,54 @@ def test_verify_catches_a_partial_over_a_complete_summary() -> None:
     assert any("partial summary over its complete one" in problem for problem in problems)
 
 
+def test_a_saturated_shard_carries_1000_records_or_one_mib_a_second() -> None:
+    assert capacity.records_per_saturated_second(200) == 1000
+    assert capacity.records_per_saturated_second(2048) == 512
+
+
 def test_the_memory_that_keeps_up_follows_lambdas_cpu_share() -> None:
-    # 0.3 CPU-s per 1,000 events on a full vCPU: at 531 MB 1,769/531 x 0.3 = 0.9994 s, at 530 MB 1.0013 s.
-    assert smallest_memory(0.3, io_s=0.0) == 531
-    assert smallest_memory(0.3, io_s=0.5) == 1062  # waiting counts too: 0.3 x 1,769/1,062 + 0.5 = 0.9997 s
-    assert smallest_memory(0.01, io_s=0.0) == 128  # Lambda's smallest size
-    assert smallest_memory(0.9, io_s=0.2) is None  # one vCPU is the most a single invocation can use
+    # 0.3 ms of CPU per record, 1,000 records/s: at 531 MB 1,769/531 x 0.3 = 0.9994 s, at 530 MB 1.0013 s.
+    assert capacity.smallest_memory(0.0003, 0.0, 1000) == 531
+    assert capacity.smallest_memory(0.0003, 0.0005, 1000) == 1062  # waiting counts: 0.3 x 1,769/1,062 + 0.5 s
+    assert capacity.smallest_memory(0.0003, 0.0, 500) == 266  # half the records: half the memory
+    assert capacity.smallest_memory(0.00001, 0.0, 1000) == 128  # Lambda's smallest size
+    assert capacity.smallest_memory(0.0009, 0.0002, 1000) is None  # one vCPU is the most one invocation can use
 
 
 def test_a_parallelization_factor_shares_a_saturated_shard_between_batches() -> None:
-    # At 256 MB, 0.3 CPU-s per 1,000 events take 2.07 s of wall: three batches at once keep up.
-    assert parallelization_factor(256, 0.3, io_s=0.0) == 3
-    assert parallelization_factor(1024, 0.3, io_s=0.0) == 1
-    assert parallelization_factor(128, 1.0, io_s=0.0) is None  # 13.8 s: over Lambda's 10
+    # At 256 MB, 0.3 ms of CPU per record at 1,000 records/s takes 2.07 s of wall: three batches at once keep up.
+    assert capacity.lowest_factor(256, 0.0003, 0.0, 1000) == 3
+    assert capacity.lowest_factor(1024, 0.0003, 0.0, 1000) == 1
+    assert capacity.lowest_factor(128, 0.001, 0.0, 1000) is None  # 13.8 s: over Lambda's 10
+
+
+PER_EVENT = capacity.PerEvent(record_bytes=2048, cpu_s=0.001, io_s=0.0001, summary_units=0.8, ledger_units=0.14,
+                              index_units=0.94, stored_bytes=1500, alerts=0.14, alert_seconds=0.0001,
+                              invocations=0.005)  # fmt: skip
+
+
+def test_the_cost_per_million_events_prices_each_component() -> None:
+    cost = cost_per_million(PER_EVENT, memory_mb=1024)
+    assert cost["DynamoDB summaries"] == pytest.approx(0.8 * 0.625)  # 800,000 units at $0.625 a million
+    assert cost["DynamoDB ledger"] == pytest.approx(0.14 * 0.625)
+    assert cost["SNS"] == pytest.approx(0.14 * 0.50)
+    # 1,769/1,024 x 1 ms + 0.1 ms + 0.1 ms per event, at 1 GB
+    assert cost["Lambda"] == pytest.approx(1e6 * ((0.001 * 1769 / 1024 + 0.0002) * 0.0000166667 + 0.005 * 0.2e-6))
+
+
+def test_the_capacity_table_sizes_shards_factor_and_cost_from_the_figures_per_event() -> None:
+    small = capacity.size(10_000, 4, PER_EVENT, memory_mb=1024)
+    assert small.events_per_s == pytest.approx(60_000 / 86400)
+    assert (small.shards, small.on_demand, small.factor) == (1, False, 1)
+    large = capacity.size(10_000_000, 4, PER_EVENT, memory_mb=1024)
+    # 60 million events a day, 2,778/s at the busiest second; 512 records/s per shard of 2 KB records
+    assert large.shards == 6 and not large.on_demand
+    assert large.factor == 1 and large.concurrency == 7
+    assert large.monthly["DynamoDB summaries"] == pytest.approx(60e6 * 30 * 0.8 * 0.625e-6)
+    huge = capacity.size(1_000_000_000, 4, PER_EVENT, memory_mb=1024)
+    assert huge.on_demand
+    lines = capacity.render([small, large, huge], 4, 4.0, 395)
+    assert lines[-1].startswith("| 1,000,000,000 |") and "ON_DEMAND" in lines[-1]
 
 
 def test_init_is_measured_in_the_environment_lambda_gives_the_function() -> None:
@@ -122,7 +191,7 @@ def test_index_write_units_follow_each_indexs_keys_and_projection() -> None:
     assert item_size(conference) > 1024 and item_size(with_issues) < 2048
 
     healthy = indexes.write_units(conference, None, table)
-    assert healthy["kind"] == "conference" and healthy["table"] == 4  # 2 per KB, transactional
+    assert healthy["kind"] == "conference" and healthy["table"] == 2  # 1 per KB, a standard write
     assert healthy["in"] == {"ByAccountStartTime": True, "ByCallSid": False, "ByIssueMonth": False, "ByStartDay": True}
     # ALL: the whole item, 2 KB; KEYS_ONLY: pk, sk, gsi4pk, gsi4sk, under 1 KB; not in the sparse index: nothing.
     assert healthy["indexes"] == {"ByAccountStartTime": 2, "ByCallSid": 0, "ByIssueMonth": 0, "ByStartDay": 1}
@@ -140,7 +209,21 @@ def test_index_write_units_follow_each_indexs_keys_and_projection() -> None:
 
     participant = {"pk": {"S": "CONF#CF1"}, "sk": {"S": "PART#CP1"}, "gsi2pk": {"S": "CALL#CA1"}, **data}
     summary = indexes.summarise([healthy, flagged, indexes.write_units(participant, None, table)])
-    assert summary["conference"]["items"] == 2 and summary["conference"]["table"] == 4
+    assert summary["conference"]["items"] == 2 and summary["conference"]["table"] == 2
     assert summary["conference"]["indexes"]["ByIssueMonth"] == {"units": 1.0, "share": 0.5, "units_in": 2.0}
     assert summary["participant"]["indexes"]["ByCallSid"] == {"units": 1.0, "share": 1.0, "units_in": 1.0}
     assert summary["all"]["index_total"] == (3 + 5 + 1) / 3
+
+
+def test_the_runtime_measurement_reads_the_emulators_child_process() -> None:
+    # The runtime client is the emulator's child; its CPU and peak memory are read from /proc.
+    child = subprocess.Popen([sys.executable, "-c", "import time; sum(range(3_000_000)); time.sleep(5)"])
+    try:
+        time.sleep(0.5)
+        assert lambda_runtime.runtime_pid(os.getpid()) == child.pid
+        assert lambda_runtime.process_cpu(child.pid) > 0
+        assert lambda_runtime.peak_rss(child.pid) > 1000
+    finally:
+        child.kill()
+        child.wait()
+    assert lambda_runtime.runtime_pid(None) is None and lambda_runtime.process_cpu(None) == 0.0
