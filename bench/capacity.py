@@ -35,6 +35,10 @@ PRICES = {
     "sns_publish": 0.50 / 1e6,  # per 64 KB publish request; a PublishBatch entry counts as one
     "s3_put": 0.005 / 1000,
 }
+# DynamoDB Standard-IA: storage 60 % cheaper, reads and writes 25 % dearer than Standard
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.TableClasses.html).
+INFREQUENT_ACCESS_STORAGE = 0.4
+INFREQUENT_ACCESS_WRITES = 1.25
 PRICES_AS_OF = "2025 list prices (AWS pricing pages, us-east-1, on-demand)"
 
 
@@ -95,6 +99,17 @@ class Sizing:
     concurrency: int
     write_units_per_s: float
     monthly: dict[str, float]
+
+    @property
+    def total(self) -> float:
+        return sum(self.monthly.values())
+
+    @property
+    def total_infrequent_access(self) -> float:
+        """The month's total with the summaries table in the Standard-IA class (SummariesTableClass)."""
+        writes = sum(v for k, v in self.monthly.items() if k.startswith("DynamoDB") and k != "DynamoDB storage")
+        storage = self.monthly["DynamoDB storage"]
+        return self.total - writes - storage + writes * INFREQUENT_ACCESS_WRITES + storage * INFREQUENT_ACCESS_STORAGE
 
 
 def size(
@@ -161,15 +176,16 @@ def render(sizings: list[Sizing], participants: int, peak_factor: float, retenti
         "",
         f"Computed from this run's figures per event (make bench): events are a partial and a complete summary and "
         f"{participants} participant summaries per conference; the busiest second is {peak_factor:g}x the day's "
-        f"average; summaries are kept {retention_days} days (RetentionDays). Shards: what the busiest second needs "
+        f"average; summaries are kept {retention_days} days (RetentionDays), and storage is shown once that many days "
+        "are kept. Shards: what the busiest second needs "
         "(StreamCapacityMode PROVISIONED); above 200, ON_DEMAND. Factor: the lowest StreamParallelizationFactor that "
         "keeps up at the memory shown. Concurrency: shards x factor, plus the alert function. Write units: the "
         f"busiest second's (on-demand tables need no provisioning). {PRICES_AS_OF}; 30-day months.",
         "",
         "| conferences/day | events/s (busiest) | stream | factor | memory | concurrency | write units/s | "
         + " | ".join(components)
-        + " | total/month |",
-        "|---|---|---|---|---|---|---|" + "---|" * len(components) + "---|",
+        + " | total/month | total, Standard-IA table |",
+        "|---|---|---|---|---|---|---|" + "---|" * len(components) + "---|---|",
     ]
     for s in sizings:
         stream = "ON_DEMAND" if s.on_demand else f"{s.shards} shard{'s' if s.shards > 1 else ''}"
@@ -178,6 +194,6 @@ def render(sizings: list[Sizing], participants: int, peak_factor: float, retenti
         lines.append(
             f"| {s.conferences_per_day:,} | {s.events_per_s:,.1f} ({s.peak_events_per_s:,.0f}) | {stream} | {factor} | "
             f"{s.memory_mb} MB | {s.concurrency:,} | {s.write_units_per_s:,.0f} | {cells} | "
-            f"${sum(s.monthly.values()):,.2f} |"
+            f"${s.total:,.2f} | ${s.total_infrequent_access:,.2f} |"
         )
     return lines

@@ -136,6 +136,10 @@ def test_the_capacity_table_sizes_shards_factor_and_cost_from_the_figures_per_ev
     assert large.shards == 6 and not large.on_demand
     assert large.factor == 1 and large.concurrency == 7
     assert large.monthly["DynamoDB summaries"] == pytest.approx(60e6 * 30 * 0.8 * 0.625e-6)
+    ddb_writes = sum(large.monthly[k] for k in ("DynamoDB summaries", "DynamoDB ledger", "DynamoDB indexes"))
+    assert large.total_infrequent_access == pytest.approx(
+        large.total - 0.6 * large.monthly["DynamoDB storage"] + 0.25 * ddb_writes
+    )
     huge = capacity.size(1_000_000_000, 4, PER_EVENT, memory_mb=1024)
     assert huge.on_demand
     lines = capacity.render([small, large, huge], 4, 4.0, 395)

@@ -936,3 +936,11 @@ def test_the_local_stack_resolves_the_streams_capacity_mode(mode: str, shards: i
     assert resolver.condition("StreamOnDemand") is (mode == "ON_DEMAND")
     snap = Resolver(TEMPLATE, "local", {"SnapStart": "true"}).resolve(TEMPLATE["Globals"]["Function"]["SnapStart"])
     assert snap == {"ApplyOn": "PublishedVersions"}
+
+
+def test_the_summaries_table_class_is_a_parameter() -> None:
+    table = TEMPLATE["Resources"]["SummariesTable"]["Properties"]
+    assert table["TableClass"] == {"Ref": "SummariesTableClass"}
+    parameter = TEMPLATE["Parameters"]["SummariesTableClass"]
+    assert parameter["Default"] == "STANDARD"
+    assert parameter["AllowedValues"] == ["STANDARD", "STANDARD_INFREQUENT_ACCESS"]
