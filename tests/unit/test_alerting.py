@@ -6,6 +6,8 @@ AWS is replaced here by small in-memory fakes; tests/integration/test_alerts.py 
 
 from __future__ import annotations
 
+import base64
+import gzip
 import io
 import json
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ from tests.unit.test_redaction import CALLER_NUMBERS, shows_whole
 from voice_insights.alert_message import SnsMessage
 from voice_insights.alert_store import AlertPublisher
 from voice_insights.alerting import AlertOutcome, AlertPipeline, ItemChange, new_issues
-from voice_insights.items import to_item
+from voice_insights.items import entity_of, stored_event, to_item
 from voice_insights.models import (
     ConferenceSummaryCompleteEvent,
     ConferenceSummaryPartialEvent,
@@ -420,3 +422,35 @@ def test_a_phone_number_in_an_id_or_an_error_is_not_logged_whole(log_output: io.
     assert "Alert not published" in logged and "Stream record unreadable" in logged
     assert not shows_whole("+14155551234", logged) and not shows_whole("(415) 555-1234", logged), logged
     assert rejected.kept[0]["item"] == "CONF#(415) 555-1234|PART#+14155551234"  # the kept record is the record
+
+
+def format_before(item: dict[str, Any], gzipped: bool = False) -> dict[str, Any]:
+    """The item as the format before this one stored it: flat entity and event, the data as JSON text
+    (or gzipped, base64 in a stream record as Lambda delivers binary values)."""
+    event = stored_event(item)
+    old = {name: value for name, value in item.items() if name != "payload"}
+    old.update(entity={"S": entity_of(item)}, event_id={"S": event.event_id}, event_type={"S": event.event_type})
+    if gzipped:
+        old["data_gz"] = {"B": base64.b64encode(gzip.compress(json.dumps(event.data).encode())).decode()}
+    else:
+        old["data"] = {"S": json.dumps(event.data)}
+    return old
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_stream_images_of_items_stored_before_still_alert_and_compare(
+    pipeline: AlertPipeline, publisher: FakePublisher, gzipped: bool
+) -> None:
+    """A table stored before this format: its items' new images still alert (the event named from the flat
+    attributes), and an old image in that format still tells what is new when the item is written again."""
+    bad = bad_participant()
+    stored = image(bad)
+    assert stored is not None
+    keys = {"pk": stored["pk"], "sk": stored["sk"]}
+    before = ItemChange.from_stream_record({"dynamodb": {"Keys": keys, "NewImage": format_before(stored, gzipped)}})
+    again = change(bad)
+    assert again.new_image is not None
+    rewritten = ItemChange(again.key, again.new_image, format_before(again.new_image, gzipped), again.record)
+    report = pipeline.process([before, rewritten])
+    assert report.outcomes == [AlertOutcome.PUBLISHED, AlertOutcome.NOTHING_NEW]
+    assert publisher.published[0].payload.event_id == "EV-CP1"
