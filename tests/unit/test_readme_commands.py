@@ -1,6 +1,7 @@
-"""Given the README, when a newcomer copies its commands into a shell with no virtual environment activated, then
-they run: Python and the SAM CLI are called from the project's environments (.venv, .venv-sam), never a bare
-`python` or `sam` that may be another one or none, and every `--help` command it names answers with usage."""
+"""Given the README and the docs/ pages it links to, when a newcomer copies their commands into a shell with no
+virtual environment activated, then they run: Python and the SAM CLI are called from the project's environments
+(.venv, .venv-sam), never a bare `python` or `sam` that may be another one or none, and every `--help` command they
+name answers with usage. (docs/moto-upstream.md is left out: it is written for moto's maintainers, in their terms.)"""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text()
+DOCS = [page for page in sorted((ROOT / "docs").glob("*.md")) if page.name != "moto-upstream.md"]
+PAGES = [ROOT / "README.md", *DOCS]
+README = "\n".join(page.read_text() for page in PAGES)
 # a bare interpreter or SAM CLI in command position: `python -m …`, `python scripts/…`, `sam deploy --…`
 BARE = re.compile(r"(?<![\w/.-])(python3?|pytest) (-m |scripts/)|(?<![\w/.-])sam (deploy|logs|local \w+) --")
 HELP_COMMANDS = re.findall(r"`(\.venv/bin/python -m [\w.]+(?: [\w-]+)* --help)`", README)
