@@ -38,9 +38,7 @@ def make_handler(route: Route) -> Handler:
 
     @cache
     def webhook() -> APIGatewayRestResolver:
-        # Imported by the first webhook request: an environment fed by Kinesis never loads the API
-        # Gateway resolver, Powertools' event classes, twilio or the Secrets Manager provider
-        # (20-30 ms of every cold start, make bench).
+        # Imported by the first webhook request: a Kinesis-fed environment's cold start never loads the webhook's code.
         from voice_insights.webhook import build_resolver
 
         return build_resolver(route.name, pipeline)

@@ -26,6 +26,5 @@ def utf8_json(value: Any) -> str:
 
 logger = Logger(json_serializer=utf8_json)
 metrics = Metrics()
-# Trace the AWS SDK only: X-Ray's default (patch_all) would also import and patch requests (twilio
-# brings it, unused here) and sqlite3, 24 ms of every cold start for nothing traced.
+# Trace the AWS SDK only: X-Ray's default (patch_all) would also import and patch requests and sqlite3, unused here.
 tracer = Tracer(patch_modules=["botocore"])
