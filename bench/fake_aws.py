@@ -45,8 +45,7 @@ class State:
 def make_handler(state: State, delay_s: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        # Headers and body go out in two writes; with Nagle's algorithm and delayed ACKs that costs
-        # ~40 ms per response (measured), which is not DynamoDB's latency.
+        # Headers and body go out in two writes: Nagle's algorithm and delayed ACKs would delay each response.
         disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet

@@ -43,8 +43,8 @@ def aws_env(endpoint_url: str, region: str = REGION) -> dict[str, str]:
 
 class _OneRequestAtATime:
     """moto's backends are not thread-safe: two TransactWriteItems at once fail with "dictionary changed
-    size during iteration" (measured: 68 of 80 transactions from 8 threads). Several functions write at
-    once in a local run, so requests are served one at a time; the connections stay concurrent."""
+    size during iteration" (docs/moto-upstream.md, bug 3). Several functions write at once in a local run,
+    so requests are served one at a time; the connections stay concurrent."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
@@ -58,8 +58,8 @@ class _OneRequestAtATime:
 def _read_the_live_shard(get: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
     """moto 5.2 cancels a TransactWriteItems by swapping in a copy of the table taken before it; a table
     stream iterator made earlier still holds the old table's shard, which kept the cancelled writes, so a
-    reader saw records that never happened and missed the ones written after (measured: 4 of 48 alerts
-    lost in one demo run in three). Here an iterator reads the shard of the table as it is now."""
+    reader saw records that never happened and missed the ones written after (docs/moto-upstream.md, bug 1).
+    Here an iterator reads the shard of the table as it is now."""
 
     @functools.wraps(get)
     def get_from_live_shard(iterator: ShardIterator, limit: int = 1000) -> dict[str, Any]:
@@ -86,10 +86,10 @@ def _roll_back_only_the_items_written(
     transact: Callable[[DynamoDBBackend, list[dict[str, Any]]], None],
 ) -> Callable[[DynamoDBBackend, list[dict[str, Any]]], None]:
     """moto 5.2 backs up a TransactWriteItems by deep-copying the whole table once per item of the
-    transaction, so local writes slow down as the table grows (measured: 16 transactions of 100 items
-    into a table growing to 1,600 items took 34 s). Here moto's "backup" is the table itself, and a
-    cancelled transaction is undone item by item: the items it touched get their old versions back
-    and the stream records it added are dropped, as if it never happened (as on DynamoDB)."""
+    transaction, so local writes slow down as the table grows (docs/moto-upstream.md, bug 2). Here moto's
+    "backup" is the table itself, and a cancelled transaction is undone item by item: the items it touched
+    get their old versions back and the stream records it added are dropped, as if it never happened (as on
+    DynamoDB)."""
 
     @functools.wraps(transact)
     def transact_write_items(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
