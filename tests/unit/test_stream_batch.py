@@ -5,26 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from voice_insights.stream_batch import process_stream_batch
+from voice_insights.stream_batch import StreamBatch
 
 RECORDS = [{"seq": str(n), "value": n} for n in range(1, 6)]
 
 
 def run(records: list[dict[str, object]], settled: Sequence[bool]) -> dict[str, object]:
-    seen: list[list[object]] = []
-
-    def settle(values: list[object]) -> Sequence[bool]:
-        seen.append(values)
-        return settled
-
     def convert(record: dict[str, object]) -> object:
         if record["value"] == "unreadable":
             raise ValueError("cannot read it")
         return record["value"]
 
-    response = process_stream_batch(records, convert, settle, sequence_number=lambda r: str(r["seq"]))
-    assert len(seen) <= 1  # settled together, once
-    return response
+    batch: StreamBatch[dict[str, object], object] = StreamBatch(records, sequence_number=lambda r: str(r["seq"]))
+    inputs = batch.prepare(convert)
+    assert inputs == [r["value"] for r in records if r["value"] != "unreadable"]  # the readable ones, in order
+    return batch.answer(settled)
 
 
 def test_every_settled_record_is_acknowledged() -> None:

@@ -9,12 +9,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from voice_insights.alert_store import AlertLedger, AlertPublisher, ChatPublisher, ConferenceNames
-from voice_insights.alerting import FUNCTION_NAME, AlertOutcome, AlertPipeline, ItemChange
+from voice_insights.alerting import FUNCTION_NAME, AlertPipeline, ItemChange
 from voice_insights.heap import keep_out_of_full_collections, without_cycle_collection
 from voice_insights.observability import Handler, logger, metrics, tracer
 from voice_insights.settings import AlertSettings
 from voice_insights.store import RejectedEventStore, make_client
-from voice_insights.stream_batch import process_stream_batch
+from voice_insights.stream_batch import StreamBatch
 
 # The chat topic's ARN (template: AlertChatTopic, when a chat channel or PublishChatAlerts asks for it); empty: none.
 CHAT_TOPIC_ENV = "ALERT_CHAT_TOPIC_ARN"
@@ -49,16 +49,13 @@ def make_alert_handler() -> Handler:
         if not isinstance(records, list) or (records and records[0].get("eventSource") != "aws:dynamodb"):
             raise ValueError("unsupported trigger: expected a DynamoDB stream batch")
 
-        def settle(changes: list[ItemChange]) -> list[bool]:
-            report = alert_pipeline().process(changes, time_left=lambda: context.get_remaining_time_in_millis() / 1000)
-            return [outcome is not AlertOutcome.FAILED for outcome in report.outcomes]
-
-        return process_stream_batch(
-            records,
-            convert=ItemChange.from_stream_record,
-            settle=settle,
-            sequence_number=lambda record: record["dynamodb"]["SequenceNumber"],
+        batch: StreamBatch[dict[str, Any], ItemChange] = StreamBatch(
+            records, sequence_number=lambda record: record["dynamodb"]["SequenceNumber"]
         )
+        changes = batch.prepare(ItemChange.from_stream_record)
+        time_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
+        settled = alert_pipeline().process(changes, time_left=time_left).settled() if changes else []
+        return batch.answer(settled)
 
     handler: Handler = lambda_handler
     return handler

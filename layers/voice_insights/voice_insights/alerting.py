@@ -33,6 +33,7 @@ from voice_insights.alert_store import (
     ItemKey,
     sns_batches,
 )
+from voice_insights.batch_report import BatchReport
 from voice_insights.chat_message import render_chat
 from voice_insights.items import StoredEvent, stored_event, summary_from_item
 from voice_insights.models import ConferenceSummary, ParticipantSummary
@@ -112,19 +113,18 @@ def new_issues(change: ItemChange, thresholds: Thresholds) -> NewIssues | None:
 
 
 @dataclass(frozen=True)
-class AlertReport:
-    outcomes: list[AlertOutcome]
-    messages: list[SnsMessage] = field(default_factory=list)
-
-    def counts(self) -> dict[str, int]:
-        return {outcome.value: self.outcomes.count(outcome) for outcome in AlertOutcome}
+class AlertReport(BatchReport[AlertOutcome]):
+    messages: list[SnsMessage] = field(default_factory=list)  # the alerts published
 
 
-@dataclass
-class _Pending:
-    index: int
+@dataclass(slots=True, eq=False)
+class Change:
+    """One stream record's way through the batch: the change, the issues it brings (None: none, or unreadable),
+    and how it ended."""
+
     change: ItemChange
-    found: NewIssues
+    found: NewIssues | None = None
+    outcome: AlertOutcome = AlertOutcome.NOTHING_NEW
 
 
 class AlertPipeline:
@@ -151,99 +151,93 @@ class AlertPipeline:
     def process(self, changes: Sequence[ItemChange], time_left: Callable[[], float] = lambda: math.inf) -> AlertReport:
         """Settle one stream batch. ``time_left``: seconds before the function's timeout."""
         now = self.clock()
-        outcomes = [AlertOutcome.NOTHING_NEW] * len(changes)
-        pending: list[_Pending] = []
-        for index, change in enumerate(changes):
-            try:
-                found = new_issues(change, self.thresholds)
-            except Exception as error:  # a bug or a foreign item: keep it, retrying cannot help
-                outcomes[index] = self._keep_unreadable(change, error, now)
-                continue
-            if found is not None and found.issues:
-                pending.append(_Pending(index, change, found))
-
+        records = [self._read(change, now) for change in changes]
+        to_alert = [record for record in records if record.found is not None and record.found.issues]
         messages: list[SnsMessage] = []
-        if pending:
+        if to_alert:
             try:
-                messages = self._send(pending, outcomes, now, time_left)
+                messages = self._send(to_alert, now, time_left)
             except Exception:  # DynamoDB or SNS unreachable: the records come again
                 logger.exception("Alerts not sent, will be retried")
-                for one in pending:
-                    outcomes[one.index] = AlertOutcome.FAILED
-
+                for record in to_alert:
+                    record.outcome = AlertOutcome.FAILED
         if self.chat is not None:
             self._publish_chat(self.chat, messages)
-        report = AlertReport(outcomes, messages)
-        counts = report.counts()
-        for outcome, name in METRIC_NAMES.items():
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[outcome.value])
-        logger.info("Stream batch settled", extra={"received": len(changes), **counts})
+        report = AlertReport([record.outcome for record in records], tuple(AlertOutcome), messages)
+        report.publish("Stream batch settled", METRIC_NAMES, received=len(changes))
         return report
 
-    def _send(
-        self, pending: list[_Pending], outcomes: list[AlertOutcome], now: datetime, time_left: Callable[[], float]
-    ) -> list[SnsMessage]:
-        already = self.ledger.alerted(one.change.key for one in pending)
+    def _read(self, change: ItemChange, now: datetime) -> Change:
+        """What the change brings that is new; an image that cannot be read is kept, since retrying cannot help."""
+        try:
+            return Change(change, new_issues(change, self.thresholds))
+        except Exception as error:  # a bug or a foreign item
+            return Change(change, outcome=self._keep_unreadable(change, error, now))
+
+    def _send(self, records: list[Change], now: datetime, time_left: Callable[[], float]) -> list[SnsMessage]:
+        """Alert what the ledger has not seen, an SNS batch at a time, each remembered before the next; sets each
+        record's outcome. Returns the alerts published."""
+        already = self.ledger.alerted(record.change.key for record in records)
         participant_conferences = [
-            one.found.summary.conference_sid for one in pending if isinstance(one.found.summary, ParticipantSummary)
+            record.found.summary.conference_sid
+            for record in records
+            if record.found is not None and isinstance(record.found.summary, ParticipantSummary)
         ]
         names = self.names.lookup(participant_conferences) if participant_conferences else {}
         detected_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
-        to_send: list[tuple[_Pending, list[Issue], SnsMessage]] = []
-        for one in pending:
-            seen = already[one.change.key]
-            fresh = [issue for issue in one.found.issues if issue.fingerprint not in seen]
-            if not fresh:
-                outcomes[one.index] = AlertOutcome.ALREADY_ALERTED
+        to_send: list[tuple[Change, list[Issue], SnsMessage]] = []
+        for record in records:
+            found = record.found
+            seen = already[record.change.key]
+            fresh = [issue for issue in found.issues if issue.fingerprint not in seen] if found is not None else []
+            if found is None or not fresh:
+                record.outcome = AlertOutcome.ALREADY_ALERTED
                 continue
             # A later record of the same item in this batch must not repeat these.
             seen.update(issue.fingerprint for issue in fresh)
-            context = _context(one.change, one.found, names, detected_at)
-            to_send.append((one, fresh, render(build_alert(one.found.summary, fresh, context))))
+            context = _context(record.change, found, names, detected_at)
+            to_send.append((record, fresh, render(build_alert(found.summary, fresh, context))))
 
         expires_at = int((now + timedelta(days=self.retention_days)).timestamp()) if self.retention_days > 0 else None
         sent: list[SnsMessage] = []
         chunks = list(sns_batches(to_send, lambda entry: entry[2]))
         for position, chunk in enumerate(chunks):
             if time_left() < STOP_BEFORE_TIMEOUT_S:
-                left = [one for later in chunks[position:] for one, _, _ in later]
+                left = [record for later in chunks[position:] for record, _, _ in later]
                 logger.warning("Stopping before the function's timeout; Lambda retries the rest", alerts=len(left))
-                for one in left:
-                    outcomes[one.index] = AlertOutcome.FAILED
+                for record in left:
+                    record.outcome = AlertOutcome.FAILED
                 break
-            sent += self._publish_and_remember(chunk, outcomes, detected_at, expires_at)
+            sent += self._publish_and_remember(chunk, detected_at, expires_at)
         return sent
 
     def _publish_and_remember(
-        self,
-        chunk: list[tuple[_Pending, list[Issue], SnsMessage]],
-        outcomes: list[AlertOutcome],
-        detected_at: str,
-        expires_at: int | None,
+        self, chunk: list[tuple[Change, list[Issue], SnsMessage]], detected_at: str, expires_at: int | None
     ) -> list[SnsMessage]:
         results = self.publisher.publish([message for _, _, message in chunk])
         sent: list[SnsMessage] = []
-        for (one, fresh, message), error in zip(chunk, results, strict=True):
+        for (record, fresh, message), error in zip(chunk, results, strict=True):
+            key = record.change.key
             if error is not None:
-                outcomes[one.index] = AlertOutcome.FAILED
+                record.outcome = AlertOutcome.FAILED
                 logger.warning(
                     "Alert not published, will be retried",
-                    item=_logged_key(one.change.key),
+                    item=_logged_key(key),
                     error=mask_phone_numbers_in(error),  # SNS's reason may quote what it was given
                 )
                 continue
-            outcomes[one.index] = AlertOutcome.PUBLISHED
+            record.outcome = AlertOutcome.PUBLISHED
             sent.append(message)
             logger.info(
                 "Alert published",
-                item=_logged_key(one.change.key),
+                item=_logged_key(key),
                 alert_id=message.payload.alert_id,
                 severity=message.payload.severity,
                 issues=[issue.code for issue in fresh],
             )
             try:
-                self.ledger.remember(one.change.key, {i.fingerprint for i in fresh}, detected_at, expires_at)
+                self.ledger.remember(key, {i.fingerprint for i in fresh}, detected_at, expires_at)
             except Exception:
                 # The alert is out; only the memory of it is missing. Retrying would send it twice.
                 logger.exception("Alert sent but not recorded in the ledger", alert_id=message.payload.alert_id)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pybase64
 
-from voice_insights.pipeline import Inbound, Outcome, Pipeline
-from voice_insights.stream_batch import process_stream_batch
+from voice_insights.pipeline import Inbound, Pipeline
+from voice_insights.stream_batch import StreamBatch
 
 KinesisRecord = dict[str, Any]
 
@@ -23,16 +23,12 @@ def is_kinesis_event(event: dict[str, Any]) -> bool:
 
 
 def handle_kinesis_batch(event: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
-    def settle(inbound: list[Inbound]) -> list[bool]:
-        report = pipeline.process(inbound, source="kinesis")
-        return [outcome is not Outcome.FAILED for outcome in report.outcomes]
-
-    return process_stream_batch(
-        event["Records"],
-        convert=lambda record: Inbound(raw=_data(record), origin=_origin(record)),
-        settle=settle,
-        sequence_number=lambda record: record["kinesis"]["sequenceNumber"],
+    batch: StreamBatch[KinesisRecord, Inbound] = StreamBatch(
+        event["Records"], sequence_number=lambda record: record["kinesis"]["sequenceNumber"]
     )
+    inbound = batch.prepare(lambda record: Inbound(raw=_data(record), origin=_origin(record)))
+    settled = pipeline.process(inbound, source="kinesis").settled() if inbound else []
+    return batch.answer(settled)
 
 
 def _data(record: KinesisRecord) -> bytes:

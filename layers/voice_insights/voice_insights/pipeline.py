@@ -1,7 +1,10 @@
 """One batch of received events, from raw input to a settled outcome per event.
 
-Whatever the path (Kinesis record or webhook array element), each input ends as exactly one
-``Outcome``; ``FAILED`` is the only one that asks the caller to have the event delivered again.
+Whatever the path (Kinesis record or webhook array element), each input is one ``Event`` carried through
+three stages: decided (an item to store, a rejection, a sink test, another function's type), written
+(its outcome: stored, duplicate, stale, or refused by DynamoDB and so a rejection), and kept (the
+rejections, together). Each ends as exactly one ``Outcome``; ``FAILED`` is the only one that asks the
+caller to have the event delivered again.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from voice_insights.batch_report import BatchReport
 from voice_insights.decoding import Accepted, Rejected, SinkTest, Skipped, decode, peek_header
 from voice_insights.items import ItemTooLarge, StoredItem, to_item
 from voice_insights.observability import logger, metrics
@@ -25,6 +29,7 @@ from voice_insights.routes import Route
 from voice_insights.store import (
     RejectedEventStore,
     SummaryStore,
+    WriteResult,
     WriteStatus,
     describe_error,
     now_utc,
@@ -62,17 +67,22 @@ class Inbound:
     origin: dict[str, Any] = field(default_factory=dict)  # where it came from; kept with a rejection
 
 
-@dataclass(frozen=True)
-class BatchReport:
-    outcomes: list[Outcome]
+Decision = StoredItem | Rejected | SinkTest | Skipped
+# Skipped events belong to another function: not counted by this one.
+COUNTED = tuple(outcome for outcome in Outcome if outcome is not Outcome.SKIPPED)
 
-    def counts(self) -> dict[str, int]:
-        counted = Counter(self.outcomes)
-        return {outcome.value: counted.get(outcome, 0) for outcome in Outcome if outcome is not Outcome.SKIPPED}
 
-    @property
-    def failed(self) -> bool:
-        return Outcome.FAILED in self.outcomes
+@dataclass(slots=True, eq=False)  # compared and hashed by identity: two inputs may be equal
+class Event:
+    """One input's way through the batch: what it is, what was decided, how it ended (None: not yet)."""
+
+    inbound: Inbound
+    decision: Decision
+    outcome: Outcome | None = None
+
+
+def batch_report(outcomes: list[Outcome]) -> BatchReport[Outcome]:
+    return BatchReport(outcomes, COUNTED)
 
 
 class Pipeline:
@@ -92,41 +102,28 @@ class Pipeline:
         self.thresholds = thresholds
         self.clock = clock
 
-    def process(self, inbound: Sequence[Inbound], source: str) -> BatchReport:
+    def process(self, inbound: Sequence[Inbound], source: str) -> BatchReport[Outcome]:
         received_at = self.clock()
-        outcomes: list[Outcome] = [Outcome.FAILED] * len(inbound)
-        rejections: list[tuple[int, Rejected]] = []
-        items: list[tuple[int, StoredItem]] = []
-
-        for index, one in enumerate(inbound):
-            settled = self._settle(one.raw, received_at)
-            if isinstance(settled, StoredItem):
-                items.append((index, settled))
-            elif isinstance(settled, Rejected):
-                rejections.append((index, settled))
-            elif isinstance(settled, SinkTest):
-                outcomes[index] = Outcome.SINK_TEST
-                # The owner validates the sink with this id (POST /v1/Sinks/{sid}/Validate).
-                logger.info(
-                    "Twilio sink test event received", test_id=shown(settled.test_id), event_id=shown(settled.event_id)
-                )
+        events = [Event(one, self._decide(one.raw, received_at)) for one in inbound]
+        for event in events:
+            event.outcome = _settled_without_a_write(event.decision)
+        to_store = [event for event in events if isinstance(event.decision, StoredItem)]
+        self._count_schema_violations([event.decision for event in to_store])  # type: ignore[misc]
+        for event, written in self._store(to_store):
+            if isinstance(written, Rejected):  # DynamoDB refused the item itself: the event is kept instead
+                event.decision = written
             else:
-                outcomes[index] = Outcome.SKIPPED
+                event.outcome = written
+        to_keep = [event for event in events if isinstance(event.decision, Rejected)]
+        if to_keep:
+            kept = self.keep_rejections([(e.inbound, e.decision) for e in to_keep], source, received_at)  # type: ignore[misc]
+            for event in to_keep:
+                event.outcome = kept
 
-        self._count_schema_violations([item for _, item in items])
-        self._write(items, outcomes, rejections)
-        if rejections:
-            kept = self.keep_rejections([(inbound[i], rejection) for i, rejection in rejections], source, received_at)
-            for index, _ in rejections:
-                outcomes[index] = kept
-
-        report = BatchReport(outcomes)
-        counts = report.counts()
-        for outcome, name in METRIC_NAMES.items():
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[outcome.value])
-        internal_errors = sum(rejection.internal_error for _, rejection in rejections)
+        report = batch_report([event.outcome or Outcome.FAILED for event in events])
+        internal_errors = sum(isinstance(e.decision, Rejected) and e.decision.internal_error for e in events)
         metrics.add_metric(name="InternalErrors", unit=MetricUnit.Count, value=internal_errors)  # InternalErrorsAlarm
-        logger.info("Batch settled", extra={"source": source, "received": len(inbound), **counts})
+        report.publish("Batch settled", METRIC_NAMES, source=source, received=len(inbound))
         return report
 
     def _count_schema_violations(self, items: list[StoredItem]) -> None:
@@ -142,7 +139,7 @@ class Pipeline:
         if fields:
             logger.warning("Events differ from Twilio's documented schema: stored, flagged", fields=dict(fields))
 
-    def _settle(self, raw: bytes | str | Any, received_at: datetime) -> StoredItem | Rejected | SinkTest | Skipped:
+    def _decide(self, raw: bytes | str | Any, received_at: datetime) -> Decision:
         """Decode one event and build its item. Both read nothing but the event, so an exception here is a
         bug this event triggers, and it would fail the same way on every retry: the event is kept as
         rejected with the error (and counted in the ``InternalErrors`` metric) rather than failing the
@@ -165,50 +162,37 @@ class Pipeline:
         except Exception as exc:
             return _internal_error("to_item", exc, event.id, event.type)
 
-    def _write(
-        self, items: list[tuple[int, StoredItem]], outcomes: list[Outcome], rejections: list[tuple[int, Rejected]]
-    ) -> None:
-        winners, superseded = collapse(items)
+    def _store(self, events: list[Event]) -> list[tuple[Event, Outcome | Rejected]]:
+        """Write the newest version of each item; each event's outcome, or its rejection when DynamoDB refused it.
+
+        The other versions of an item in the batch are duplicates or stale without a write, unless the newest
+        could not be stored: while it failed they fail too (nothing is decided), and where DynamoDB refused it
+        the next newest is written in its place, in another round."""
+        winners, superseded = collapse([(event, event.decision) for event in events])  # type: ignore[misc]
         results = self.summaries.write([item for _, item in winners])
-        failed_winners = set()
-        refused_winners: dict[tuple[str, str], str] = {}  # key -> the version DynamoDB refused
-        for (index, item), result in zip(winners, results, strict=True):
-            if result.status is WriteStatus.REFUSED:
-                rejections.append(
-                    (index, Rejected(f"DynamoDB refused the item: {result.detail}", item.event_id, item.event_type))
-                )
-                refused_winners[item.key] = item.version
-                continue
-            outcomes[index] = _WRITE_OUTCOMES[result.status]
+        settled: list[tuple[Event, Outcome | Rejected]] = []
+        failed_keys, refused_versions = set(), {}
+        for (event, item), result in zip(winners, results, strict=True):
+            written = _written(item, result)
+            settled.append((event, written))
             if result.status is WriteStatus.FAILED:
-                failed_winners.add(item.key)
-                logger.warning(
-                    "Event not stored, will be retried", event_id=shown(item.event_id), error=shown(result.detail)
-                )
-            elif result.status is not WriteStatus.STORED:
-                logger.info(
-                    f"Event ignored: {outcomes[index].value}",
-                    event_id=shown(item.event_id),
-                    key=shown(item.pk + "|" + item.sk),
-                )
-        # An older version of an item whose newest DynamoDB refused is written in its place, in another round.
+                failed_keys.add(item.key)
+            elif isinstance(written, Rejected):
+                refused_versions[item.key] = item.version
         next_round = [
-            (index, item)
-            for index, (item, _) in superseded.items()
-            if item.key in refused_winners and item.version != refused_winners[item.key]
+            event
+            for event, (item, _) in superseded.items()
+            if item.key in refused_versions and item.version != refused_versions[item.key]
         ]
         if next_round:
-            self._write(next_round, outcomes, rejections)
-        taken = {index for index, _ in next_round}
-        for index, (item, outcome) in superseded.items():
-            if index in taken:
+            settled += self._store(next_round)
+        for event, (item, outcome) in superseded.items():
+            if event in next_round:
                 continue
-            # Retry a superseded event too while the event that beat it is not stored: nothing is decided yet.
-            outcomes[index] = Outcome.FAILED if item.key in failed_winners else outcome
-            if outcomes[index] is not Outcome.FAILED:
-                logger.info(
-                    f"Event ignored: {outcome.value}", event_id=shown(item.event_id), key=shown(item.pk + "|" + item.sk)
-                )
+            settled.append((event, Outcome.FAILED if item.key in failed_keys else outcome))
+            if item.key not in failed_keys:
+                _log_ignored(item, outcome)
+        return settled
 
     def keep_rejection(
         self, inbound: Inbound, rejection: Rejected, source: str, received_at: datetime | None = None
@@ -272,25 +256,52 @@ def _internal_error(stage: str, exc: Exception, event_id: Any, event_type: Any) 
     )
 
 
-def collapse(
-    items: list[tuple[int, StoredItem]],
-) -> tuple[list[tuple[int, StoredItem]], dict[int, tuple[StoredItem, Outcome]]]:
-    """Keep the highest version per item key; the others are settled here as duplicate or stale.
-
-    A transaction may touch each item once, and writing a lower version first would only be undone.
-    """
-    best: dict[tuple[str, str], tuple[int, StoredItem]] = {}
-    for index, item in items:
+def collapse[T](
+    items: list[tuple[T, StoredItem]],
+) -> tuple[list[tuple[T, StoredItem]], dict[T, tuple[StoredItem, Outcome]]]:
+    """Keep the highest version per item key (in input order); the others are settled here as duplicate or
+    stale: writing a lower version first would only be undone, and would cost a write unit."""
+    best: dict[tuple[str, str], tuple[int, T, StoredItem]] = {}
+    for position, (tag, item) in enumerate(items):
         current = best.get(item.key)
-        if current is None or item.version > current[1].version:
-            best[item.key] = (index, item)
-    winner_indexes = {index for index, _ in best.values()}
+        if current is None or item.version > current[2].version:
+            best[item.key] = (position, tag, item)
+    winners = {position for position, _, _ in best.values()}
     superseded = {}
-    for index, item in items:
-        if index not in winner_indexes:
-            same = item.version == best[item.key][1].version
-            superseded[index] = (item, Outcome.DUPLICATE if same else Outcome.STALE)
-    return sorted(best.values(), key=lambda pair: pair[0]), superseded
+    for position, (tag, item) in enumerate(items):
+        if position not in winners:
+            same = item.version == best[item.key][2].version
+            superseded[tag] = (item, Outcome.DUPLICATE if same else Outcome.STALE)
+    return [(tag, item) for _, tag, item in sorted(best.values(), key=lambda entry: entry[0])], superseded
+
+
+def _settled_without_a_write(decision: Decision) -> Outcome | None:
+    """The outcome of an event that needs no write (a sink test, another function's type); None otherwise."""
+    if isinstance(decision, SinkTest):
+        # The owner validates the sink with this id (POST /v1/Sinks/{sid}/Validate).
+        logger.info(
+            "Twilio sink test event received", test_id=shown(decision.test_id), event_id=shown(decision.event_id)
+        )
+        return Outcome.SINK_TEST
+    if isinstance(decision, Skipped):
+        return Outcome.SKIPPED
+    return None
+
+
+def _written(item: StoredItem, result: WriteResult) -> Outcome | Rejected:
+    """A write's result in the pipeline's terms, logged."""
+    if result.status is WriteStatus.REFUSED:
+        return Rejected(f"DynamoDB refused the item: {result.detail}", item.event_id, item.event_type)
+    outcome = _WRITE_OUTCOMES[result.status]
+    if outcome is Outcome.FAILED:
+        logger.warning("Event not stored, will be retried", event_id=shown(item.event_id), error=shown(result.detail))
+    elif outcome is not Outcome.STORED:
+        _log_ignored(item, outcome)
+    return outcome
+
+
+def _log_ignored(item: StoredItem, outcome: Outcome) -> None:
+    logger.info(f"Event ignored: {outcome.value}", event_id=shown(item.event_id), key=shown(item.pk + "|" + item.sk))
 
 
 _WRITE_OUTCOMES = {
