@@ -14,7 +14,7 @@ import base64
 from typing import Any
 
 from bench import indexes
-from voice_insights.items import item_size
+from voice_insights.domain.items import item_size
 
 
 def decoded(image: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.cfn import load_template
-from voice_insights.items import item_size
+from voice_insights.domain.items import item_size
 
 TABLE_RESOURCE = "SummariesTable"
 KB = 1024

@@ -34,7 +34,10 @@ from devtools.lambda_events import (
     kinesis_filter_matches,
     table_stream_filter_matches,
 )
-from voice_insights.items import item_size, stored_event  # reads no environment at import (observability.py does)
+from voice_insights.domain.items import (  # reads no environment at import (observability.py does)
+    item_size,
+    stored_event,
+)
 
 TABLE = "bench-summaries"
 LEDGER = "bench-ledger"
@@ -163,9 +166,8 @@ def scenario_naive(endpoint: str) -> dict[str, Any]:
     from botocore.exceptions import ClientError
     from pydantic import TypeAdapter
 
-    from voice_insights.items import to_item
-    from voice_insights.models import SummaryEvent
-    from voice_insights.store import now_utc
+    from voice_insights.domain.items import now_utc, to_item
+    from voice_insights.domain.models import SummaryEvent
 
     records = workload.kinesis_records(workload.build().events)
     adapter: TypeAdapter[Any] = TypeAdapter(SummaryEvent)

@@ -141,11 +141,10 @@ def parse_cost(repeats: int = 5) -> dict[str, float]:
     """CPU per event: decode + validate + item (the handler's own work) vs json.loads + model_validate."""
     import base64
 
-    from voice_insights.decoding import Accepted, decode
-    from voice_insights.items import to_item
-    from voice_insights.models import SummaryEvent
-    from voice_insights.routes import SUMMARY_ROUTES
-    from voice_insights.store import now_utc
+    from voice_insights.domain.items import now_utc, to_item
+    from voice_insights.domain.models import SummaryEvent
+    from voice_insights.ingest.decoding import Accepted, decode
+    from voice_insights.ingest.routes import SUMMARY_ROUTES
 
     events = workload.build().events
     raws = [base64.b64decode(r["kinesis"]["data"]) for r in workload.kinesis_records(events)]

@@ -21,7 +21,7 @@ from devtools.cfn import local_client
 from devtools.lambda_events import read_table_stream_records
 from devtools.lambda_rie import LambdaEmulator
 from devtools.traffic import raw_key
-from voice_insights.items import stored_event
+from voice_insights.domain.items import stored_event
 
 SETTLED = ("stored", "duplicates", "stale", "rejected", "test_events", "failed")
 IGNORED_MESSAGES = {

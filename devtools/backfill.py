@@ -6,7 +6,7 @@
 
 Both read ``GET /v1/Conferences`` (filters CreatedAfter/CreatedBefore/Subaccount, paging by ``meta.next_page_url``)
 and ``GET /v1/Conferences/{sid}/Participants`` with the ``twilio`` package's client, map each resource to the event
-the stream delivers (voice_insights.backfill) and feed it through ``Pipeline.process`` with the real stores: the
+the stream delivers (voice_insights.domain.backfill) and feed it through ``Pipeline.process`` with the real stores: the
 same validation, ordering, duplicate handling and rejected-events bucket as streamed events.
 
 Credentials as ``make connect`` takes them, from the environment (TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN, or
@@ -43,12 +43,13 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from devtools.connect_twilio import ConnectError, stack_outputs, twilio_client_from_env
-from voice_insights import routes
-from voice_insights.backfill import backfill_version, conference_event, participant_event, would_replace
-from voice_insights.items import stored_event
-from voice_insights.observability import metrics
-from voice_insights.pipeline import Inbound, Outcome, Pipeline
-from voice_insights.store import RejectedEventStore, SummaryStore
+from voice_insights.aws.rejected import RejectedEventStore
+from voice_insights.aws.summaries import SummaryStore
+from voice_insights.domain.backfill import backfill_version, conference_event, participant_event, would_replace
+from voice_insights.domain.items import stored_event
+from voice_insights.ingest import routes
+from voice_insights.ingest.pipeline import Inbound, Outcome, Pipeline
+from voice_insights.runtime.observability import metrics
 
 DEFAULT_CHECKPOINT = Path(".backfill/checkpoint.json")
 PAGE_SIZE = 50  # Twilio's default page size; at most 1000
@@ -289,7 +290,7 @@ class DryRun:
     """Validation only: what the pipeline would decide before writing (no AWS)."""
 
     def feed(self, events: Sequence[dict[str, Any]], origin: str) -> list[Outcome]:
-        from voice_insights.decoding import Accepted, decode
+        from voice_insights.ingest.decoding import Accepted, decode
 
         return [
             Outcome.STORED if isinstance(decode(e, ROUTE_OF_TYPE[e["type"]]), Accepted) else Outcome.REJECTED

@@ -27,7 +27,7 @@ from typing import Any
 
 from twilio.rest import Client
 
-from voice_insights.models import EventType
+from voice_insights.domain.models import EventType
 
 EVENT_TYPES = [
     EventType.CONFERENCE_SUMMARY_COMPLETE.value,

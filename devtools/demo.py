@@ -24,7 +24,7 @@ from devtools.cfn import local_client
 from devtools.queues import QueueReader, subscribe_queue
 from devtools.runner import LocalRunner
 from devtools.traffic import Delivery, Traffic, WebhookResult, generate, post_webhooks, put_on_stream, sample_deliveries
-from voice_insights.alert_message import AlertPayload, render_text
+from voice_insights.alerts.alert_message import AlertPayload, render_text
 
 ALERTS_SHOWN = 5
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from voice_insights.items import PARTICIPANT_SUMMARY, entity_of, summary_from_item
-from voice_insights.quality import Thresholds, issues_of
-from voice_insights.redaction import mask_phone_numbers_in
-from voice_insights.summary_queries import Cursors, SummaryQueries, check_range, data_of, local_signer
+from voice_insights.domain.items import PARTICIPANT_SUMMARY, entity_of, summary_from_item
+from voice_insights.domain.quality import Thresholds, issues_of
+from voice_insights.domain.redaction import mask_phone_numbers_in
+from voice_insights.read.summary_queries import Cursors, SummaryQueries, check_range, data_of, local_signer
 
 PNG_SIZE = (1200, 500)  # pixels: 12 x 5 inches at 100 dpi
 
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser.add_argument("--openapi", action="store_true", help="print the read API's OpenAPI document and exit")
     args = parser.parse_args(argv)
     if args.openapi:
-        from voice_insights.read_api import openapi_document
+        from voice_insights.read.read_api import openapi_document
 
         out.write(openapi_document() + "\n")
         return 0

@@ -19,7 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "voice_insights"))
 
-from voice_insights.items import stored_event  # noqa: E402 (the layer's package, from the path above)
+from voice_insights.domain.items import stored_event  # noqa: E402 (the layer's package, from the path above)
 
 
 def decode(document: dict[str, Any]) -> dict[str, Any]:

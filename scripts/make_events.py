@@ -258,8 +258,8 @@ def stored_image(event: dict) -> dict:
     sys.path.insert(0, str(ROOT / "layers" / "voice_insights"))
     from pydantic import TypeAdapter
 
-    from voice_insights.items import to_item
-    from voice_insights.routes import SUMMARY_ROUTES
+    from voice_insights.domain.items import to_item
+    from voice_insights.ingest.routes import SUMMARY_ROUTES
 
     model = next(route.model for route in SUMMARY_ROUTES if event["type"] in route.event_types)
     parsed = TypeAdapter(model).validate_python(event)

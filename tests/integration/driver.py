@@ -24,8 +24,8 @@ from devtools.pollers import StreamPoller, shard_ids
 from devtools.traffic import WEBHOOK_ATTEMPTS, Delivery, put_on_stream
 from devtools.triggers import api_routes, stream_triggers
 from tests.integration.conftest import TEMPLATE, Handler, LocalStack, function_name, load_handlers
-from voice_insights.alert_message import AlertPayload
-from voice_insights.items import stored_event
+from voice_insights.alerts.alert_message import AlertPayload
+from voice_insights.domain.items import stored_event
 
 FAST_RETRY_BACKOFF_S = (0.02, 0.05, 0.1)  # Lambda waits longer; the order of events is what matters here
 

@@ -21,8 +21,8 @@ from tests.integration.conftest import (
     load_handlers,
     run_kinesis,
 )
-from voice_insights.alert_message import AlertPayload
-from voice_insights.webhook import route_path
+from voice_insights.alerts.alert_message import AlertPayload
+from voice_insights.ingest.webhook import route_path
 
 ALERTS = "quality_alerts"
 

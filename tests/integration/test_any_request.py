@@ -19,7 +19,7 @@ from devtools.lambda_events import LOCAL_AUTH_TOKEN, proxy_event, twilio_signatu
 from devtools.traffic import seed
 from tests.integration.conftest import Handler, LocalStack, MetricsCapture
 from tests.reliability import scaled
-from voice_insights.webhook import route_path
+from voice_insights.ingest.webhook import route_path
 
 FUNCTIONS = ["conference_summary_complete", "conference_summary_partial", "participant_summary_complete"]
 ROUTES = [route_path(name) for name in FUNCTIONS]

@@ -19,9 +19,10 @@ from devtools.twilio_stub import TwilioStub, rest_conference, rest_participant
 from tests.conftest import healthy_conference, healthy_participant
 from tests.integration.conftest import Handler, LocalStack
 from tests.integration.driver import InProcessPipeline, comparable, fresh_stack
-from voice_insights.items import stored_event
-from voice_insights.pipeline import Inbound, Outcome, Pipeline
-from voice_insights.store import RejectedEventStore, SummaryStore
+from voice_insights.aws.rejected import RejectedEventStore
+from voice_insights.aws.summaries import SummaryStore
+from voice_insights.domain.items import stored_event
+from voice_insights.ingest.pipeline import Inbound, Outcome, Pipeline
 
 ACCOUNT = "AC" + "a" * 32
 TOKEN = "stub-auth-token-never-shown"
@@ -288,7 +289,7 @@ def test_a_backfill_leaves_no_metrics_behind_for_the_next_lambda_flush(
     must drop them, or the next flush in the same process (a test's handler) publishes the backfill's counts."""
     from contextlib import redirect_stdout
 
-    from voice_insights.observability import metrics
+    from voice_insights.runtime.observability import metrics
 
     publish(stub, conference(1), [participant(1, 1)])
     assert run(stack, stub, "backfill", "--since", SINCE, "--checkpoint", str(tmp_path / "cp.json"))[0] == 0

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from tests.conftest import healthy_conference, variant
 from tests.integration.conftest import LocalStack
-from voice_insights.items import BACKFILL_EXTENSION, stored_event, to_item
-from voice_insights.models import ConferenceSummaryCompleteEvent, ConferenceSummaryPartialEvent
-from voice_insights.store import SummaryStore, WriteStatus
+from voice_insights.aws.summaries import SummaryStore, WriteStatus
+from voice_insights.domain.items import BACKFILL_EXTENSION, stored_event, to_item
+from voice_insights.domain.models import ConferenceSummaryCompleteEvent, ConferenceSummaryPartialEvent
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 

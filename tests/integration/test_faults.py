@@ -24,16 +24,16 @@ from devtools.traffic import Delivery, generate
 from tests.integration.conftest import LocalStack
 from tests.integration.driver import InProcessPipeline, alert_keys, fresh_stack, stored_state
 from tests.reliability import scaled
-from voice_insights import store
+from voice_insights.aws import clients
 
 BATCH = 20  # deliveries sent before each settle: several invocations per function, interleaved with alerts
 # The functions' own clients, with timeouts short enough for a test: the proxy holds a "timeout" 1 s.
-TEST_CLIENT_CONFIG = store.AWS_CLIENT_CONFIG.merge(Config(connect_timeout=0.5, read_timeout=0.5))
+TEST_CLIENT_CONFIG = clients.AWS_CLIENT_CONFIG.merge(Config(connect_timeout=0.5, read_timeout=0.5))
 
 
 @pytest.fixture
 def faults(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    monkeypatch.setattr(store, "AWS_CLIENT_CONFIG", TEST_CLIENT_CONFIG)
+    monkeypatch.setattr(clients, "AWS_CLIENT_CONFIG", TEST_CLIENT_CONFIG)
     with FaultProxy(moto.endpoint_url, random_seed=20261121, hold_s=1.0) as proxy:
         yield proxy
 

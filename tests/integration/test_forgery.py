@@ -18,7 +18,7 @@ from devtools.cfn import local_client
 from devtools.lambda_events import LOCAL_AUTH_TOKEN, twilio_signature
 from devtools.runner import LocalRunner
 from devtools.traffic import seed
-from voice_insights.items import stored_event
+from voice_insights.domain.items import stored_event
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from devtools.lambda_events import api_gateway_event, read_stream_records
 from tests.conftest import FIXTURES, load_seed, variant
 from tests.integration.conftest import Handler, LocalStack, MetricsCapture, load_handlers, run_kinesis
 from tests.unit.test_redaction import shows_whole
-from voice_insights.items import stored_event, summary_from_item
-from voice_insights.observability import logger
-from voice_insights.webhook import route_path
+from voice_insights.domain.items import stored_event, summary_from_item
+from voice_insights.ingest.webhook import route_path
+from voice_insights.runtime.observability import logger
 
 PARTICIPANT_ALIAS = "com.twilio.voice.insights.participant-summary.complete"
 
@@ -240,7 +240,7 @@ def test_an_event_the_code_fails_on_is_kept_as_rejected_and_the_others_stored(
     """Fault injected: decoding an event and building its item read nothing but the event, so a bug one
     event triggers fails the same way on every retry. Failing the batch would hold back the events behind
     it and, once retries run out, leave only Lambda's pointer to a record the stream soon drops."""
-    import voice_insights.pipeline as pipeline_module
+    import voice_insights.ingest.pipeline as pipeline_module
 
     monkeypatch.setattr(pipeline_module, stage, fails_on_cp2(stage, getattr(pipeline_module, stage)))
     log = io.StringIO()

@@ -14,8 +14,8 @@ from devtools.lambda_events import api_gateway_event
 from tests.conftest import load_seed, variant
 from tests.integration.conftest import Handler, LocalStack, MetricsCapture, run_kinesis
 from tests.unit.test_schema_drift import MISSING, _without
-from voice_insights.items import stored_event
-from voice_insights.webhook import route_path
+from voice_insights.domain.items import stored_event
+from voice_insights.ingest.webhook import route_path
 
 
 def drifted_events() -> list[tuple[str, dict[str, Any], str]]:

@@ -12,9 +12,9 @@ import pytest
 from devtools.lambda_events import api_gateway_event
 from tests.conftest import load_seed, variant
 from tests.integration.conftest import Handler, LocalStack
-from voice_insights.items import StoredItem, stored_event
-from voice_insights.store import SummaryStore, WriteStatus
-from voice_insights.webhook import route_path
+from voice_insights.aws.summaries import SummaryStore, WriteStatus
+from voice_insights.domain.items import StoredItem, stored_event
+from voice_insights.ingest.webhook import route_path
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -54,7 +54,7 @@ def test_an_event_whose_item_dynamodb_refuses_is_kept_as_rejected(
     stack: LocalStack, handlers: dict[str, Handler], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Fault injected: the item built for one event is made larger than DynamoDB accepts."""
-    import voice_insights.pipeline as pipeline_module
+    import voice_insights.ingest.pipeline as pipeline_module
 
     real_to_item = pipeline_module.to_item
 

@@ -14,7 +14,7 @@ import pytest
 from devtools.lambda_events import LOCAL_AUTH_TOKEN, api_gateway_event
 from tests.conftest import load_seed
 from tests.integration.conftest import Handler, LocalStack, MetricsCapture, load_handlers
-from voice_insights.webhook import route_path
+from voice_insights.ingest.webhook import route_path
 
 ROUTE = "conference_summary_complete"
 BODY = json.dumps([load_seed(ROUTE)])

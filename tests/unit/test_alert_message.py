@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ROOT, healthy_conference, healthy_participant, load_seed, with_stream
 from tests.unit.test_redaction import CALLER_NUMBERS, shows_whole
-from voice_insights.alert_message import (
+from voice_insights.alerts.alert_message import (
     ALERT_SCHEMA,
     AlertContext,
     AlertPayload,
@@ -21,8 +21,8 @@ from voice_insights.alert_message import (
     mask_phone_numbers,
     render,
 )
-from voice_insights.models import ConferenceSummary, ParticipantSummary
-from voice_insights.quality import Thresholds, issues_of
+from voice_insights.domain.models import ConferenceSummary, ParticipantSummary
+from voice_insights.domain.quality import Thresholds, issues_of
 
 SCHEMA_FILE = ROOT / "docs" / "alert.schema.json"
 

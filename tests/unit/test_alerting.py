@@ -19,17 +19,17 @@ import pytest
 from tests.conftest import healthy_conference, healthy_participant, load_seed, variant, with_stream
 from tests.unit.test_alert_message import events_quoting, everything_published
 from tests.unit.test_redaction import CALLER_NUMBERS, shows_whole
-from voice_insights.alert_message import SnsMessage
-from voice_insights.alert_store import AlertPublisher
-from voice_insights.alerting import AlertOutcome, AlertPipeline, ItemChange, new_issues
-from voice_insights.items import entity_of, stored_event, to_item
-from voice_insights.models import (
+from voice_insights.alerts.alert_message import SnsMessage
+from voice_insights.alerts.alerting import AlertOutcome, AlertPipeline, ItemChange, new_issues
+from voice_insights.aws.alert_store import AlertPublisher
+from voice_insights.domain.items import entity_of, stored_event, to_item
+from voice_insights.domain.models import (
     ConferenceSummaryCompleteEvent,
     ConferenceSummaryPartialEvent,
     ParticipantSummaryCompleteEvent,
 )
-from voice_insights.observability import logger
-from voice_insights.quality import Severity, Thresholds
+from voice_insights.domain.quality import Severity, Thresholds
+from voice_insights.runtime.observability import logger
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 MODELS = {

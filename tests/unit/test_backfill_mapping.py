@@ -1,12 +1,12 @@
-"""Twilio's REST resources become the events the stream delivers (voice_insights.backfill), which validate as such."""
+"""Twilio's REST resources become the events the stream delivers (domain.backfill), which validate as such."""
 
 from __future__ import annotations
 
 from devtools.twilio_stub import rest_conference, rest_participant
 from tests.conftest import load_seed
-from voice_insights import routes
-from voice_insights.backfill import backfill_version, conference_event, participant_event, would_replace
-from voice_insights.decoding import Accepted, decode
+from voice_insights.domain.backfill import backfill_version, conference_event, participant_event, would_replace
+from voice_insights.ingest import routes
+from voice_insights.ingest.decoding import Accepted, decode
 
 
 def test_a_complete_conference_resource_is_the_complete_event_with_the_same_data() -> None:

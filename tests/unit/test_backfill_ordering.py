@@ -8,10 +8,10 @@ from typing import Any
 
 from tests.conftest import healthy_conference, variant
 from tests.unit.test_alerting import FakeLedger, FakeNames, FakePublisher, FakeRejected
-from voice_insights.alerting import AlertOutcome, AlertPipeline, ItemChange
-from voice_insights.items import BACKFILL_EXTENSION, refused_as_duplicate, to_item, version_of
-from voice_insights.models import ConferenceSummaryCompleteEvent, ConferenceSummaryPartialEvent
-from voice_insights.quality import Thresholds
+from voice_insights.alerts.alerting import AlertOutcome, AlertPipeline, ItemChange
+from voice_insights.domain.items import BACKFILL_EXTENSION, refused_as_duplicate, to_item, version_of
+from voice_insights.domain.models import ConferenceSummaryCompleteEvent, ConferenceSummaryPartialEvent
+from voice_insights.domain.quality import Thresholds
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 MODELS = {"complete": ConferenceSummaryCompleteEvent, "partial": ConferenceSummaryPartialEvent}

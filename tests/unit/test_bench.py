@@ -20,8 +20,8 @@ from bench.invoke import billed_bytes
 from bench.run import ROOT, cost_per_million, init_environment, init_steps, median_run, verify
 from devtools.cfn import load_template
 from tests.conftest import load_seed
-from voice_insights.items import item_size, to_item
-from voice_insights.models import SummaryEvent
+from voice_insights.domain.items import item_size, to_item
+from voice_insights.domain.models import SummaryEvent
 
 
 def test_workload_is_1000_events_with_the_stated_mix() -> None:

@@ -13,11 +13,17 @@ from tests.conftest import ROOT, healthy_participant, load_seed, with_stream
 from tests.unit.test_alert_message import conference_alert, events_quoting, participant_alert
 from tests.unit.test_alerting import NOW, FakeLedger, FakeNames, FakePublisher, FakeRejected, change
 from tests.unit.test_redaction import CALLER_NUMBERS, shows_whole
-from voice_insights.alert_message import SnsMessage, render
-from voice_insights.alerting import CHAT_FAILED_METRIC, CHAT_PUBLISHED_METRIC, AlertOutcome, AlertPipeline
-from voice_insights.chat_message import CHAT_EVENT_TYPE, MAX_ISSUES_SHOWN, ChatMessage, chat_notification, render_chat
-from voice_insights.observability import metrics
-from voice_insights.quality import Thresholds
+from voice_insights.alerts.alert_message import SnsMessage, render
+from voice_insights.alerts.alerting import CHAT_FAILED_METRIC, CHAT_PUBLISHED_METRIC, AlertOutcome, AlertPipeline
+from voice_insights.alerts.chat_message import (
+    CHAT_EVENT_TYPE,
+    MAX_ISSUES_SHOWN,
+    ChatMessage,
+    chat_notification,
+    render_chat,
+)
+from voice_insights.domain.quality import Thresholds
+from voice_insights.runtime.observability import metrics
 
 SCHEMA = json.loads((ROOT / "docs" / "chat-notification.schema.json").read_text())
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from tests.conftest import load_seed
-from voice_insights.items import to_item
-from voice_insights.models import SummaryEvent
+from voice_insights.domain.items import to_item
+from voice_insights.domain.models import SummaryEvent
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "decode_item.py"
 

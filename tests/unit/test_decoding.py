@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_seed, variant
-from voice_insights import routes
-from voice_insights.decoding import Accepted, Rejected, SinkTest, Skipped, decode
-from voice_insights.models import ConferenceSummary, ParticipantSummary
+from voice_insights.domain.models import ConferenceSummary, ParticipantSummary
+from voice_insights.ingest import routes
+from voice_insights.ingest.decoding import Accepted, Rejected, SinkTest, Skipped, decode
 
 ROUTE_BY_SEED = {
     "conference_summary_complete": routes.CONFERENCE_SUMMARY_COMPLETE,

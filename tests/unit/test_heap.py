@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from voice_insights.heap import without_cycle_collection
+from voice_insights.runtime.heap import without_cycle_collection
 
 
 def test_the_collector_is_paused_during_the_call_and_resumed_after_a_failure() -> None:

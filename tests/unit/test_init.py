@@ -24,7 +24,7 @@ print(sorted(m for m in {modules!r} if m in sys.modules))
 # they come (dicts) and needs neither. The processors load the webhook's code (API Gateway resolver and
 # event classes, twilio's validator, the Secrets Manager provider) on their first webhook request only.
 PT = "aws_lambda_powertools.utilities"
-WEBHOOK_ONLY = ("aws_lambda_powertools.event_handler", f"{PT}.parameters", "twilio", "voice_insights.webhook")
+WEBHOOK_ONLY = ("aws_lambda_powertools.event_handler", f"{PT}.parameters", "twilio", "voice_insights.ingest.webhook")
 UNUSED = {
     "participant_summary_complete": (f"{PT}.parser.models", f"{PT}.batch", f"{PT}.data_classes", *WEBHOOK_ONLY),
     "quality_alerts": (f"{PT}.parser.models", f"{PT}.batch", f"{PT}.data_classes", *WEBHOOK_ONLY),
@@ -39,7 +39,7 @@ def test_init_does_not_import_powertools_utilities_the_function_does_not_use(fun
 
 TRACED_MODULES = """
 import sys
-import voice_insights.handler
+import voice_insights.ingest.handler
 from aws_xray_sdk.core.patcher import _PATCHED_MODULES
 print(sorted(_PATCHED_MODULES))
 print(sorted(m for m in ("requests", "sqlite3") if m in sys.modules))
@@ -56,8 +56,8 @@ def test_the_tracer_patches_the_aws_sdk_only(tmp_path: object) -> None:
 
 FROZEN_AFTER_FIRST_BATCH = """
 import base64, gc, json, runpy, types
-from voice_insights.alerting import AlertPipeline
-from voice_insights.pipeline import Pipeline
+from voice_insights.alerts.alerting import AlertPipeline
+from voice_insights.ingest.pipeline import Pipeline
 handler = runpy.run_path({app!r})["lambda_handler"]
 context = types.SimpleNamespace(function_name="test", memory_limit_in_mb=1024, aws_request_id="r1",
                                 invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:test")
@@ -112,10 +112,10 @@ handler = runpy.run_path({app!r})["lambda_handler"]
 context = types.SimpleNamespace(function_name="test", memory_limit_in_mb=1024, aws_request_id="r1",
                                 invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:test")
 assert handler({{"Records": [{record}]}}, context) == {{"batchItemFailures": []}}
-print("voice_insights.webhook" in sys.modules)
+print("voice_insights.ingest.webhook" in sys.modules)
 request = {{"httpMethod": "GET", "path": "/nothing-here", "resource": "/{{proxy+}}", "headers": {{}},
            "requestContext": {{"requestId": "q1", "stage": "Prod"}}, "body": None, "isBase64Encoded": False}}
-print(handler(request, context)["statusCode"], "voice_insights.webhook" in sys.modules)
+print(handler(request, context)["statusCode"], "voice_insights.ingest.webhook" in sys.modules)
 """
 
 

@@ -12,9 +12,7 @@ import pytest
 
 from tests.conftest import load_seed, variant
 from tests.unit.test_redaction import CALLER_NUMBERS, shows_whole
-from voice_insights import routes
-from voice_insights.decoding import Accepted, decode
-from voice_insights.items import (
+from voice_insights.domain.items import (
     ItemTooLarge,
     StoredItem,
     entity_of,
@@ -23,8 +21,10 @@ from voice_insights.items import (
     to_item,
     version_of,
 )
-from voice_insights.models import SummaryEvent
-from voice_insights.pipeline import Outcome, collapse
+from voice_insights.domain.models import SummaryEvent
+from voice_insights.ingest import routes
+from voice_insights.ingest.decoding import Accepted, decode
+from voice_insights.ingest.pipeline import Outcome, collapse
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 ROUTES = {

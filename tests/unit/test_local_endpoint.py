@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from devtools.cfn import load_template
-from voice_insights import signature, store
-from voice_insights.store import LocalEndpointUnreachable, make_client
+from voice_insights.aws import clients
+from voice_insights.aws.clients import LocalEndpointUnreachable, make_client
+from voice_insights.ingest import signature
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -33,7 +34,7 @@ def declared(logical_id: str) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def fresh_checks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "_reachable_endpoints", set())
+    monkeypatch.setattr(clients, "_reachable_endpoints", set())
     monkeypatch.delenv("LOCAL_AWS_ENDPOINT_URL", raising=False)
     for name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]:  # set by other tests' stacks
         monkeypatch.delenv(name)
@@ -181,5 +182,5 @@ def test_a_local_endpoint_that_is_not_an_http_url_is_a_configuration_error(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
     monkeypatch.setenv("LOCAL_AWS_ENDPOINT_URL", value)
-    with pytest.raises(store.ConfigurationError, match="LOCAL_AWS_ENDPOINT_URL"):
+    with pytest.raises(clients.ConfigurationError, match="LOCAL_AWS_ENDPOINT_URL"):
         make_client("dynamodb")

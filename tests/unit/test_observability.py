@@ -10,7 +10,7 @@ import sys
 from tests.conftest import ROOT
 
 SCRIPT = """
-from voice_insights.observability import logger
+from voice_insights.runtime.observability import logger
 logger.warning("Event rejected", event_id="EZ\\udfff", friendly_name="Zoë")
 """
 

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from voice_insights import payload
+from voice_insights.domain import payload
 
 
 def test_the_dictionary_never_changes() -> None:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.conftest import load_seed, variant
-from voice_insights import routes
-from voice_insights.items import StoredItem
-from voice_insights.pipeline import Inbound, Outcome, Pipeline
-from voice_insights.store import WriteResult, WriteStatus
+from voice_insights.aws.summaries import WriteResult, WriteStatus
+from voice_insights.domain.items import StoredItem
+from voice_insights.ingest import routes
+from voice_insights.ingest.pipeline import Inbound, Outcome, Pipeline
 
 
 class RefusingStore:

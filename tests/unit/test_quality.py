@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import healthy_conference, healthy_participant, load_seed, with_stream
 from tests.unit.test_redaction import CALLER_NUMBERS, shows_whole
-from voice_insights.models import ConferenceSummary, ParticipantSummary
-from voice_insights.quality import Severity, Thresholds, alerting, issues_of
+from voice_insights.domain.models import ConferenceSummary, ParticipantSummary
+from voice_insights.domain.quality import Severity, Thresholds, alerting, issues_of
 
 DEFAULTS = Thresholds()
 

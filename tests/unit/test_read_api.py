@@ -24,11 +24,11 @@ from moto import mock_aws
 from devtools.cfn import load_template
 from devtools.lambda_events import proxy_event
 from devtools.read_traffic import ACCOUNT, ReadTraffic, generate
-from voice_insights import read_api
-from voice_insights.decoding import Accepted, decode
-from voice_insights.items import entity_of, stored_event, to_item
-from voice_insights.routes import SUMMARY_ROUTES
-from voice_insights.summary_queries import (
+from voice_insights.domain.items import entity_of, stored_event, to_item
+from voice_insights.ingest.decoding import Accepted, decode
+from voice_insights.ingest.routes import SUMMARY_ROUTES
+from voice_insights.read import read_api
+from voice_insights.read.summary_queries import (
     BadRequest,
     Cursors,
     SummaryQueries,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from tests.conftest import load_seed
 from tests.unit.test_items import accepted
-from voice_insights.items import to_item
+from voice_insights.domain.items import to_item
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 

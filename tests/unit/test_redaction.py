@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from voice_insights.redaction import inline_text, mask_phone_numbers_in, neutralise_controls
+from voice_insights.domain.redaction import inline_text, mask_phone_numbers_in, neutralise_controls
 
 # A caller's number as applications write it: the tests of every field it can reach put it there.
 CALLER_NUMBERS = [

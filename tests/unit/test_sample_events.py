@@ -103,7 +103,7 @@ def test_webhook_samples_are_signed_as_twilio_signs_with_the_local_token(folder,
     from twilio.request_validator import RequestValidator
 
     from devtools.lambda_events import LOCAL_AUTH_TOKEN
-    from voice_insights.signature import public_url
+    from voice_insights.ingest.signature import public_url
 
     event = APIGatewayProxyEvent(_load(EVENTS / folder / name))
     url = public_url(event)

@@ -12,12 +12,12 @@ import pytest
 
 from tests.conftest import load_seed
 from tests.unit.test_decoding import CONFERENCE_REQUIRED, PARTICIPANT_REQUIRED, ROUTE_BY_SEED, _without
-from voice_insights.alert_message import AlertContext, build_alert, render
-from voice_insights.decoding import Accepted, decode
-from voice_insights.items import stored_event, summary_from_item, to_item
-from voice_insights.models import REQUIRED_TO_STORE
-from voice_insights.quality import Thresholds, issues_of
-from voice_insights.schema_drift import field_name, without
+from voice_insights.alerts.alert_message import AlertContext, build_alert, render
+from voice_insights.domain.items import stored_event, summary_from_item, to_item
+from voice_insights.domain.models import REQUIRED_TO_STORE
+from voice_insights.domain.quality import Thresholds, issues_of
+from voice_insights.domain.schema_drift import field_name, without
+from voice_insights.ingest.decoding import Accepted, decode
 
 RECEIVED = datetime(2026, 11, 30, tzinfo=UTC)
 KEYS = REQUIRED_TO_STORE["data"]

@@ -14,8 +14,8 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from devtools.lambda_events import api_gateway_event, twilio_signature
-from voice_insights import signature
-from voice_insights.signature import (
+from voice_insights.ingest import signature
+from voice_insights.ingest.signature import (
     CredentialsUnavailable,
     Refusal,
     WebhookCredentials,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from voice_insights.stream_batch import StreamBatch
+from voice_insights.runtime.stream_batch import StreamBatch
 
 RECORDS = [{"seq": str(n), "value": n} for n in range(1, 6)]
 

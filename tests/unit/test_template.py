@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from devtools.cfn import ACCOUNT, REGION, Resolver, load_template
-from voice_insights import routes
-from voice_insights.alerting import METRIC_NAMES, AlertOutcome
-from voice_insights.pipeline import METRIC_NAMES as PIPELINE_METRIC_NAMES
-from voice_insights.quality import MIN_SEVERITY_ENV, THRESHOLD_ENV, Severity, Thresholds
-from voice_insights.settings import DEFAULT_MAX_WEBHOOK_EVENTS
-from voice_insights.webhook import route_path
+from voice_insights.alerts.alerting import METRIC_NAMES, AlertOutcome
+from voice_insights.domain.quality import MIN_SEVERITY_ENV, THRESHOLD_ENV, Severity, Thresholds
+from voice_insights.ingest import routes
+from voice_insights.ingest.pipeline import METRIC_NAMES as PIPELINE_METRIC_NAMES
+from voice_insights.ingest.webhook import route_path
+from voice_insights.runtime.settings import DEFAULT_MAX_WEBHOOK_EVENTS
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
 RESOURCES = TEMPLATE["Resources"]
@@ -568,7 +568,7 @@ WATCHED_FUNCTIONS = [*FUNCTIONS, "UnroutedEventsFunction", "QualityAlertsFunctio
 
 def _code_calls(function_names: set[str]) -> list[ast.Call]:
     calls = []
-    for module in LAYER.glob("*.py"):
+    for module in LAYER.rglob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.Call):
                 called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
@@ -585,7 +585,7 @@ def emitted_metric_names() -> set[str]:
         for keyword in call.keywords:
             if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
                 names.add(keyword.value.value)
-    for module in LAYER.glob("*.py"):
+    for module in LAYER.rglob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
                 target = node.targets[0].id
@@ -827,7 +827,7 @@ def test_saved_queries_read_what_the_code_logs_in_this_stacks_log_groups() -> No
 
 
 def test_chat_channels_are_optional_least_privilege_and_get_alarms_and_chat_alerts() -> None:
-    from voice_insights.alert_handler import CHAT_TOPIC_ENV
+    from voice_insights.alerts.alert_handler import CHAT_TOPIC_ENV
 
     for logical_id, condition in (("SlackChannel", "HasSlackChannel"), ("TeamsChannel", "HasTeamsChannel")):
         channel = RESOURCES[logical_id]
@@ -864,7 +864,7 @@ def emitted_dimension_sets() -> set[tuple[str, ...]]:
     metrics and the by-field series), as a processing function writes them."""
     from aws_lambda_powertools.metrics import single_metric
 
-    from voice_insights.observability import metrics
+    from voice_insights.runtime.observability import metrics
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -949,9 +949,9 @@ def batch_settled_line() -> dict[str, Any]:
     """The line the ingest pipeline logs for a settled batch (here an empty one), as the query reads it."""
     import io
 
-    from voice_insights.observability import logger
-    from voice_insights.pipeline import Pipeline
-    from voice_insights.routes import PARTICIPANT_SUMMARY_COMPLETE
+    from voice_insights.ingest.pipeline import Pipeline
+    from voice_insights.ingest.routes import PARTICIPANT_SUMMARY_COMPLETE
+    from voice_insights.runtime.observability import logger
 
     class NoWrites:
         def write(self, items: list[Any]) -> list[Any]:

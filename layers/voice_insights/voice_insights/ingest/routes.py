@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from voice_insights.models import (
+from voice_insights.domain.models import (
     ConferenceSummaryCompleteEvent,
     ConferenceSummaryPartialEvent,
     EventType,

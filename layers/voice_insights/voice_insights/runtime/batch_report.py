@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from voice_insights.observability import logger, metrics
+from voice_insights.runtime.observability import logger, metrics
 
 # Every pipeline's outcome for an input that must be delivered again.
 FAILED = "failed"

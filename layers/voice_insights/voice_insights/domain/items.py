@@ -12,7 +12,7 @@ Table layout (one table):
 - ``ByCallSid`` finds a participant summary by call SID.
 
 Items are written at most once per ``version`` and only over a lower one (see ``version_of``).
-The event is kept whole in ``payload`` (voice_insights.payload), so every field, unknown ones included,
+The event is kept whole in ``payload`` (voice_insights.domain.payload), so every field, unknown ones included,
 reads back into the same model; the few flat attributes beside it serve a query or a person
 (docs/storage.md), and the free text among them (friendly name, tags) has its phone numbers masked.
 """
@@ -28,8 +28,8 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from voice_insights import payload
-from voice_insights.models import (
+from voice_insights.domain import payload
+from voice_insights.domain.models import (
     ConferenceSummary,
     ConferenceSummaryCompleteEvent,
     ConferenceSummaryPartialEvent,
@@ -38,9 +38,9 @@ from voice_insights.models import (
     ParticipantSummaryCompleteEvent,
     SummaryEvent,
 )
-from voice_insights.quality import DEFAULT_THRESHOLDS, Thresholds, issues_of
-from voice_insights.redaction import mask_phone_numbers_in
-from voice_insights.schema_drift import lenient_summary
+from voice_insights.domain.quality import DEFAULT_THRESHOLDS, Thresholds, issues_of
+from voice_insights.domain.redaction import mask_phone_numbers_in
+from voice_insights.domain.schema_drift import lenient_summary
 
 # DynamoDB's item limit is 400 KB including attribute names
 # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
@@ -60,7 +60,7 @@ _RANK = {
     EventType.PARTICIPANT_SUMMARY_COMPLETE_ALIAS: 2,
 }
 
-# Backfilled states (CloudEvents extension ``backfill``: "alerts-off" or "alerts-on", set by voice_insights.backfill).
+# Backfilled states (CloudEvents extension ``backfill``: "alerts-off" or "alerts-on", set by domain.backfill).
 BACKFILL_EXTENSION = "backfill"
 BACKFILL_ALERTS_OFF = "alerts-off"
 BACKFILL_VERSION_MARK = "#!backfill#"
@@ -103,6 +103,10 @@ def event_time(event: SummaryEvent) -> str:
                 moment = moment.replace(tzinfo=UTC)
             return utc_text(moment)
     return ""
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
 
 
 def utc_text(moment: datetime) -> str:
@@ -157,7 +161,7 @@ def to_item(
     """The DynamoDB item (low-level attribute values) that stores ``event``. An event that differs from Twilio's
     documented schema (``violations``: the fields) keeps its data as sent (``data_as_sent``, JSON text).
 
-    The event itself is in ``payload`` (compressed, see voice_insights.payload); the flat attributes beside it
+    The event itself is in ``payload`` (compressed, see voice_insights.domain.payload); the flat attributes beside it
     are only those a query, the alert function's filter or a person reading the table needs (docs/storage.md).
     """
     time = event_time(event)
@@ -292,7 +296,7 @@ class StoredEvent:
 def stored_event(item: dict[str, AttributeValue]) -> StoredEvent:
     """The event an item keeps. Reads this format (``payload``) and the one before it (flat ``event_id``,
     ``event_type``, ``received_at`` beside ``data`` as JSON text or ``data_gz``), so items stored before
-    still read. Raises ValueError (voice_insights.payload.UnreadablePayload) when it holds no readable event."""
+    still read. Raises ValueError (voice_insights.domain.payload.UnreadablePayload) when it holds no readable event."""
     if "payload" in item:
         content = payload.decode(_binary(item["payload"]["B"]))
         return StoredEvent(
@@ -391,6 +395,7 @@ __all__ = [
     "event_time",
     "is_backfill",
     "item_size",
+    "now_utc",
     "refused_as_duplicate",
     "stored_event",
     "summary_from_item",

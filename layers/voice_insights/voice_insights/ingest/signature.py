@@ -33,7 +33,7 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
-from voice_insights.store import LocalEndpointUnreachable, make_client
+from voice_insights.aws.clients import LocalEndpointUnreachable, make_client
 
 SECRET_CACHE_SECONDS = 300
 # A signature that fails with cached tokens is checked again with a fresh read of the secret (a token

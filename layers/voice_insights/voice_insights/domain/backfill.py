@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from voice_insights.decoding import Accepted, decode
-from voice_insights.items import BACKFILL_ALERTS_OFF, BACKFILL_EXTENSION, BACKFILL_VERSION_MARK, version_of
-from voice_insights.models import EventType
-from voice_insights.routes import SUMMARY_ROUTES
+from voice_insights.domain.items import BACKFILL_ALERTS_OFF, BACKFILL_EXTENSION, BACKFILL_VERSION_MARK, version_of
+from voice_insights.domain.models import EventType
+from voice_insights.ingest.decoding import Accepted, decode
+from voice_insights.ingest.routes import SUMMARY_ROUTES
 
 BACKFILL_ALERTS_ON = "alerts-on"
 CONFERENCE_SCHEMA = "https://events-schemas.twilio.com/VoiceInsights.ConferenceSummary/2"

@@ -20,9 +20,9 @@ from urllib.parse import quote
 from aws_lambda_powertools.utilities.data_masking import DataMasking
 from pydantic import BaseModel
 
-from voice_insights.models import ConferenceSummary, ParticipantSummary
-from voice_insights.quality import Issue, Severity
-from voice_insights.redaction import inline_text, mask_phone_numbers_in, neutralise_controls
+from voice_insights.domain.models import ConferenceSummary, ParticipantSummary
+from voice_insights.domain.quality import Issue, Severity
+from voice_insights.domain.redaction import inline_text, mask_phone_numbers_in, neutralise_controls
 
 ALERT_SCHEMA: Final = "voice-insights-events/alert/1"
 

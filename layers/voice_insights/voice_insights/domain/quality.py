@@ -26,8 +26,8 @@ from enum import IntEnum
 from operator import attrgetter
 from typing import Any, cast
 
-from voice_insights.models import ConferenceSummary, ParticipantSummary, StreamMetrics
-from voice_insights.redaction import mask_phone_numbers_in as _quote
+from voice_insights.domain.models import ConferenceSummary, ParticipantSummary, StreamMetrics
+from voice_insights.domain.redaction import mask_phone_numbers_in as _quote
 
 
 class Severity(IntEnum):

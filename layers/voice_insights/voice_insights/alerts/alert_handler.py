@@ -8,13 +8,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from voice_insights.alert_store import AlertLedger, AlertPublisher, ChatPublisher, ConferenceNames
-from voice_insights.alerting import FUNCTION_NAME, AlertPipeline, ItemChange
-from voice_insights.heap import keep_out_of_full_collections, without_cycle_collection
-from voice_insights.observability import Handler, logger, metrics, tracer
-from voice_insights.settings import AlertSettings
-from voice_insights.store import RejectedEventStore, make_client
-from voice_insights.stream_batch import StreamBatch
+from voice_insights.alerts.alerting import FUNCTION_NAME, AlertPipeline, ItemChange
+from voice_insights.aws.alert_store import AlertLedger, AlertPublisher, ChatPublisher, ConferenceNames
+from voice_insights.aws.clients import make_client
+from voice_insights.aws.rejected import RejectedEventStore
+from voice_insights.runtime.heap import keep_out_of_full_collections, without_cycle_collection
+from voice_insights.runtime.observability import Handler, logger, metrics, tracer
+from voice_insights.runtime.settings import AlertSettings
+from voice_insights.runtime.stream_batch import StreamBatch
 
 # The chat topic's ARN (template: AlertChatTopic, when a chat channel or PublishChatAlerts asks for it); empty: none.
 CHAT_TOPIC_ENV = "ALERT_CHAT_TOPIC_ARN"

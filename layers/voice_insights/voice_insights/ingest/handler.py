@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from voice_insights.heap import keep_out_of_full_collections, without_cycle_collection
-from voice_insights.kinesis import handle_kinesis_batch, is_kinesis_event
-from voice_insights.observability import Handler, logger, metrics, tracer
-from voice_insights.pipeline import Pipeline
-from voice_insights.routes import Route
-from voice_insights.settings import Settings
-from voice_insights.store import RejectedEventStore, SummaryStore
+from voice_insights.aws.rejected import RejectedEventStore
+from voice_insights.aws.summaries import SummaryStore
+from voice_insights.ingest.kinesis import handle_kinesis_batch, is_kinesis_event
+from voice_insights.ingest.pipeline import Pipeline
+from voice_insights.ingest.routes import Route
+from voice_insights.runtime.heap import keep_out_of_full_collections, without_cycle_collection
+from voice_insights.runtime.observability import Handler, logger, metrics, tracer
+from voice_insights.runtime.settings import Settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -39,7 +40,7 @@ def make_handler(route: Route) -> Handler:
     @cache
     def webhook() -> APIGatewayRestResolver:
         # Imported by the first webhook request: a Kinesis-fed environment's cold start never loads the webhook's code.
-        from voice_insights.webhook import build_resolver
+        from voice_insights.ingest.webhook import build_resolver
 
         return build_resolver(route.name, pipeline)
 

@@ -19,22 +19,16 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from voice_insights.batch_report import BatchReport
-from voice_insights.decoding import Accepted, Rejected, SinkTest, Skipped, decode, peek_header
-from voice_insights.items import ItemTooLarge, StoredItem, to_item
-from voice_insights.observability import logger, metrics
-from voice_insights.quality import DEFAULT_THRESHOLDS, Thresholds
-from voice_insights.redaction import mask_phone_numbers_in
-from voice_insights.routes import Route
-from voice_insights.store import (
-    RejectedEventStore,
-    SummaryStore,
-    WriteResult,
-    WriteStatus,
-    describe_error,
-    now_utc,
-    raw_payload_fields,
-)
+from voice_insights.aws.clients import describe_error
+from voice_insights.aws.rejected import RejectedEventStore, raw_payload_fields
+from voice_insights.aws.summaries import SummaryStore, WriteResult, WriteStatus
+from voice_insights.domain.items import ItemTooLarge, StoredItem, now_utc, to_item
+from voice_insights.domain.quality import DEFAULT_THRESHOLDS, Thresholds
+from voice_insights.domain.redaction import mask_phone_numbers_in
+from voice_insights.ingest.decoding import Accepted, Rejected, SinkTest, Skipped, decode, peek_header
+from voice_insights.ingest.routes import Route
+from voice_insights.runtime.batch_report import BatchReport
+from voice_insights.runtime.observability import logger, metrics
 
 MAX_MESSAGE_CHARS = 2000  # an exception's message can quote a whole event; the raw event is kept beside it
 MAX_TRACEBACK_FRAMES = 10

@@ -20,7 +20,7 @@ from typing import Any, NotRequired, TypedDict, Union, cast, get_args, get_origi
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model, with_config
 
-from voice_insights.models import REQUIRED_TO_STORE
+from voice_insights.domain.models import REQUIRED_TO_STORE
 
 MAX_ROUNDS = 3  # each round sets aside every value pydantic reported; a second round is rare
 

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from voice_insights.alert_message import SnsMessage
-from voice_insights.chat_message import ChatMessage
-from voice_insights.store import batches, describe_error, make_client
+from voice_insights.alerts.alert_message import SnsMessage
+from voice_insights.alerts.chat_message import ChatMessage
+from voice_insights.aws.clients import describe_error, make_client
 
 # BatchGetItem: at most 100 keys per request
 # (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html).
@@ -175,3 +175,18 @@ def _batch_get(client: Any, table: str, keys: list[dict[str, Any]], projection: 
                 break
         else:
             raise RuntimeError(f"DynamoDB left keys of {table} unprocessed after {MAX_UNPROCESSED_ROUNDS} rounds")
+
+
+def batches[T](items: Sequence[T], max_count: int, max_bytes: int, size: Callable[[T], int]) -> Iterator[list[T]]:
+    """``items`` in order, cut into batches of at most ``max_count`` items and ``max_bytes`` in total."""
+    batch: list[T] = []
+    total = 0
+    for item in items:
+        item_size = size(item)
+        if batch and (len(batch) == max_count or total + item_size > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(item)
+        total += item_size
+    if batch:
+        yield batch

@@ -22,8 +22,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from voice_insights.alert_message import AlertPayload
-from voice_insights.redaction import neutralise_controls
+from voice_insights.alerts.alert_message import AlertPayload
+from voice_insights.domain.redaction import neutralise_controls
 
 CHAT_VERSION: Final = "1.0"
 CHAT_SOURCE: Final = "custom"

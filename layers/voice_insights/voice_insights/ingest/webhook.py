@@ -27,13 +27,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from voice_insights.decoding import NotJson, Rejected, load_json
-from voice_insights.observability import logger, metrics, utf8_json
-from voice_insights.pipeline import Inbound, Outcome, Pipeline
-from voice_insights.refused_requests import refused_request_record
-from voice_insights.settings import DEFAULT_MAX_WEBHOOK_EVENTS, ConfigurationError, Settings
-from voice_insights.signature import CredentialSource, CredentialsUnavailable, check_request
-from voice_insights.store import now_utc
+from voice_insights.domain.items import now_utc
+from voice_insights.ingest.decoding import NotJson, Rejected, load_json
+from voice_insights.ingest.pipeline import Inbound, Outcome, Pipeline
+from voice_insights.ingest.refused_requests import refused_request_record
+from voice_insights.ingest.signature import CredentialSource, CredentialsUnavailable, check_request
+from voice_insights.runtime.observability import logger, metrics, utf8_json
+from voice_insights.runtime.settings import DEFAULT_MAX_WEBHOOK_EVENTS, ConfigurationError, Settings
 
 
 @dataclass(frozen=True)

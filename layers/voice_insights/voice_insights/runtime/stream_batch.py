@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from voice_insights.observability import logger
+from voice_insights.runtime.observability import logger
 
 
 class StreamBatch[RecordT, InputT]:

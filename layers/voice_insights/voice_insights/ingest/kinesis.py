@@ -11,8 +11,8 @@ from typing import Any
 
 import pybase64
 
-from voice_insights.pipeline import Inbound, Pipeline
-from voice_insights.stream_batch import StreamBatch
+from voice_insights.ingest.pipeline import Inbound, Pipeline
+from voice_insights.runtime.stream_batch import StreamBatch
 
 KinesisRecord = dict[str, Any]
 

@@ -24,8 +24,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from voice_insights.alert_message import AlertContext, SnsMessage, build_alert, render
-from voice_insights.alert_store import (
+from voice_insights.alerts.alert_message import AlertContext, SnsMessage, build_alert, render
+from voice_insights.alerts.chat_message import render_chat
+from voice_insights.aws.alert_store import (
     AlertLedger,
     AlertPublisher,
     ChatPublisher,
@@ -33,14 +34,14 @@ from voice_insights.alert_store import (
     ItemKey,
     sns_batches,
 )
-from voice_insights.batch_report import BatchReport
-from voice_insights.chat_message import render_chat
-from voice_insights.items import StoredEvent, stored_event, summary_from_item
-from voice_insights.models import ConferenceSummary, ParticipantSummary
-from voice_insights.observability import logger, metrics
-from voice_insights.quality import Issue, Thresholds, alerting, issues_of
-from voice_insights.redaction import mask_phone_numbers_in
-from voice_insights.store import RejectedEventStore, describe_error, now_utc
+from voice_insights.aws.clients import describe_error
+from voice_insights.aws.rejected import RejectedEventStore
+from voice_insights.domain.items import StoredEvent, now_utc, stored_event, summary_from_item
+from voice_insights.domain.models import ConferenceSummary, ParticipantSummary
+from voice_insights.domain.quality import Issue, Thresholds, alerting, issues_of
+from voice_insights.domain.redaction import mask_phone_numbers_in
+from voice_insights.runtime.batch_report import BatchReport
+from voice_insights.runtime.observability import logger, metrics
 
 FUNCTION_NAME = "quality_alerts"
 # No SNS batch starts with less time than this before the function's timeout (template: 30 s). One batch

@@ -19,9 +19,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from voice_insights.items import PARTICIPANT_SUMMARY, entity_of
-from voice_insights.quality import Severity, Thresholds, issues_of
-from voice_insights.summary_queries import (
+from voice_insights.domain.items import PARTICIPANT_SUMMARY, entity_of
+from voice_insights.domain.quality import Severity, Thresholds, issues_of
+from voice_insights.read.summary_queries import (
     BadRequest,
     Cursors,
     Item,
@@ -106,7 +106,7 @@ NOT_FOUND: dict[int, Any] = {
 
 @cache
 def queries() -> SummaryQueries:
-    from voice_insights.store import make_client
+    from voice_insights.aws.clients import make_client
 
     signer = kms_signer(make_client("kms"), os.environ[CURSOR_KEY_ENV])
     return SummaryQueries(make_client("dynamodb"), os.environ["SUMMARIES_TABLE_NAME"], Cursors(signer))
@@ -264,7 +264,7 @@ def list_issues(
 
 
 def _summary(item: Item) -> Any:
-    from voice_insights.items import summary_from_item
+    from voice_insights.domain.items import summary_from_item
 
     return summary_from_item(item)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from voice_insights.observability import utf8_json
+from voice_insights.runtime.observability import utf8_json
 
 MAX_RECORD_BYTES = 64 * 1024
 BODY_HEAD_BYTES = 4 * 1024

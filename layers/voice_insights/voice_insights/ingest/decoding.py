@@ -15,10 +15,10 @@ from typing import Any, cast
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import ValidationError
 
-from voice_insights.models import EventType, SinkTestEvent, SummaryEvent
-from voice_insights.observability import utf8_json
-from voice_insights.routes import ROUTED_EVENT_TYPES, UNROUTED, Route
-from voice_insights.schema_drift import drift_only, field_name, validate_leniently
+from voice_insights.domain.models import EventType, SinkTestEvent, SummaryEvent
+from voice_insights.domain.schema_drift import drift_only, field_name, validate_leniently
+from voice_insights.ingest.routes import ROUTED_EVENT_TYPES, UNROUTED, Route
+from voice_insights.runtime.observability import utf8_json
 
 MAX_REASON_ERRORS = 10
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from voice_insights.items import summary_from_item, utc_text
+from voice_insights.domain.items import summary_from_item, utc_text
 
 BY_ACCOUNT_START_TIME = "ByAccountStartTime"
 BY_CALL_SID = "ByCallSid"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from voice_insights.quality import Thresholds
+from voice_insights.domain.quality import Thresholds
 
 
 class ConfigurationError(RuntimeError):

@@ -1,0 +1,1 @@
+"""From the summaries table's stream to SNS alerts: the alert function."""

@@ -1,0 +1,1 @@
+"""The read API: summaries by conference, call, account, day and issue."""
