@@ -22,6 +22,8 @@ from voice_insights.domain.items import StoredItem, refused_as_duplicate
 
 # Writes in flight at once: each waits a DynamoDB round trip, and botocore's CPU per request is the limit.
 WRITE_THREADS = 16
+WRITE_ROUNDS = 3
+ROUND_BACKOFF_S = 0.1
 
 
 class WriteStatus(StrEnum):
@@ -45,8 +47,20 @@ class SummaryStore:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ddb-write")
 
     def write(self, items: Sequence[StoredItem]) -> list[WriteResult]:
-        """Write each item unless the table holds the same or a newer version. Results align with ``items``."""
-        return list(self._pool.map(self.write_one, items))
+        """Write each item unless the table holds the same or a newer version. Results align with ``items``.
+
+        An item whose write failed after botocore's own retries is tried again, up to WRITE_ROUNDS in all: one
+        failed item fails its whole webhook request, or redelivers its Kinesis batch from that record, and
+        every event written again costs a write unit."""
+        results = list(self._pool.map(self.write_one, items))
+        for round_number in range(1, WRITE_ROUNDS):
+            again = [index for index, result in enumerate(results) if result.status is WriteStatus.FAILED]
+            if not again:
+                break
+            time.sleep(ROUND_BACKOFF_S * round_number)
+            for index, result in zip(again, self._pool.map(self.write_one, [items[i] for i in again]), strict=True):
+                results[index] = result
+        return results
 
     def write_one(self, item: StoredItem) -> WriteResult:
         try:
