@@ -8,11 +8,21 @@ PY := .venv/bin/python
 SRC := layers/voice_insights/voice_insights functions scripts tests devtools bench
 
 .PHONY: setup validate build lint security audit format unit integration test reliability demo up invoke connect bench replay clean backfill reconcile \
-	local-aws local-aws-show sign-request sam-local-test report
+	local-aws local-aws-show sign-request sam-local-test report lock lock-check
 
 # Set-up and build report on stderr: stdout is for what a command prints (make demo ARGS=--json | jq).
 setup:
 	@scripts/setup.sh >&2
+
+# Re-resolve every environment's lock file from its input (scripts/lock.sh says which is which); it keeps
+# the pins their inputs still allow, e.g. make lock ARGS="--upgrade-package boto3" or ARGS=--upgrade.
+lock:
+	scripts/lock.sh $(ARGS)
+
+# The lock files are what their inputs resolve to: resolved again and compared. It reads the package
+# index (uv's cache alone after a resolution filled it: ARGS=--offline), so it is part of `test`, not `lint`.
+lock-check:
+	scripts/lock.sh --check $(ARGS)
 
 validate: setup
 	$(SAM) validate --lint
@@ -47,8 +57,8 @@ unit: setup
 integration: build
 	$(PY) -m pytest tests/integration
 
-# Everything CI checks: template lint, build, code lint and types, security checks, then every test.
-test: validate build lint security audit
+# Everything CI checks: the lock files, template lint, build, code lint and types, security checks, then every test.
+test: lock-check validate build lint security audit
 	$(PY) -m pytest
 
 # The reliability tests at full size (10,000+ generated bad inputs, 150 order/duplicate examples, faults on
@@ -113,7 +123,7 @@ replay: setup
 	PYTHONPATH=layers/voice_insights $(PY) -m devtools.replay $(ARGS)
 
 clean:
-	rm -rf .aws-sam .venv .venv-sam .venv-runtime .venv-security .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .venv .venv-sam .venv-runtime .venv-security .venv-uv .pytest_cache .mypy_cache .ruff_cache
 
 # The quality report (docs/read.md): worst conferences and participants, issues by kind, region and hour, e.g.
 #   make report ARGS="--stack-name voice-insights --from 2026-11-01 --to 2026-11-08 --png week.png"

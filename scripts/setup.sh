@@ -4,7 +4,9 @@
 #   .venv-sam      the AWS SAM CLI (it pins its own boto3/click versions, so it lives apart)
 #   .venv-runtime  what the Lambda python3.13 runtime has: awslambdaric and boto3 only
 #   .venv-security checkov, bandit and pip-audit (they pin many packages of their own)
-# Re-running is cheap: an environment is rebuilt only when its requirements file changed.
+# Each installs its lock file (every package pinned, with hashes; scripts/lock.sh makes them).
+# Re-running is cheap: an environment is rebuilt only when its lock file changed.
+#   scripts/setup.sh --uv   sets up .venv-uv only (uv, which scripts/lock.sh uses) and prints uv's path
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +31,19 @@ PY=$(find_python313) || {
 }
 
 if [ "${1:-}" = "--which-python" ]; then echo "$PY"; exit 0; fi
+
+UV=.venv-uv/bin/uv
+setup_uv() {  # uv, from its own lock (requirements-uv.txt), with pip
+  local dir=.venv-uv want; want=$(cat requirements-uv.txt | sha256sum | cut -d' ' -f1)
+  if [ -x "$UV" ] && [ "$(cat "$dir/.lock.sha256" 2>/dev/null)" = "$want" ]; then return 0; fi
+  echo "setting up $dir ..." >&2
+  rm -rf "$dir"
+  "$PY" -m venv "$dir"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --only-binary :all: \
+    -r requirements-uv.txt
+  echo "$want" > "$dir/.lock.sha256"
+}
+if [ "${1:-}" = "--uv" ]; then setup_uv; realpath "$UV"; exit 0; fi
 
 make_venv() {  # make_venv DIR REQUIREMENTS...
   local dir=$1; shift
