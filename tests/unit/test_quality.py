@@ -10,6 +10,7 @@ from tests.conftest import healthy_conference, healthy_participant, load_seed, w
 from tests.unit.test_redaction import CALLER_NUMBERS, shows_whole
 from voice_insights.domain.models import ConferenceSummary, ParticipantSummary
 from voice_insights.domain.quality import Severity, Thresholds, alerting, issues_of
+from voice_insights.runtime.settings import AlertRules, ConfigurationError
 
 DEFAULTS = Thresholds()
 
@@ -203,7 +204,7 @@ def test_thresholds_read_from_the_environment_the_template_sets() -> None:
         "ALERT_JITTER_AVG_MS_ABOVE": "",  # empty: the default
         "ALERT_MIN_SEVERITY": "Medium",
     }
-    thresholds = Thresholds.from_env(environ)
+    thresholds = AlertRules.from_env(environ).thresholds
     assert (thresholds.mos_below, thresholds.packet_loss_percent_above) == (3.2, 2.0)
     assert thresholds.jitter_avg_ms_above == DEFAULTS.jitter_avg_ms_above
     assert thresholds.min_severity is Severity.MEDIUM
@@ -212,13 +213,13 @@ def test_thresholds_read_from_the_environment_the_template_sets() -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"ALERT_MOS_BELOW": "three"}, "ALERT_MOS_BELOW must be a number"),
+        ({"ALERT_MOS_BELOW": "three"}, "ALERT_MOS_BELOW Input should be a valid number.*got 'three'"),
         ({"ALERT_MIN_SEVERITY": "critical"}, "ALERT_MIN_SEVERITY must be low, medium or high"),
     ],
 )
 def test_bad_settings_are_named_clearly(environ: dict[str, str], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        Thresholds.from_env(environ)
+    with pytest.raises(ConfigurationError, match=message):
+        AlertRules.from_env(environ)
 
 
 @pytest.mark.parametrize(
@@ -229,10 +230,10 @@ def test_severity_words_read_the_same_in_events_and_in_settings(word: str, sever
     # A word the setting refuses must be an unknown word in an event too (dotless i upper-cases to "HIGH").
     assert Severity.parse(word) is (severity or Severity.MEDIUM)  # an unknown word counts as medium
     if severity:
-        assert Thresholds.from_env({"ALERT_MIN_SEVERITY": word}).min_severity is severity
+        assert AlertRules.from_env({"ALERT_MIN_SEVERITY": word}).thresholds.min_severity is severity
     elif word:
-        with pytest.raises(ValueError, match="must be low, medium or high"):
-            Thresholds.from_env({"ALERT_MIN_SEVERITY": word})
+        with pytest.raises(ConfigurationError, match="must be low, medium or high"):
+            AlertRules.from_env({"ALERT_MIN_SEVERITY": word})
 
 
 # --- event text in issues ----------------------------------------------------------------------

@@ -15,11 +15,11 @@ import pytest
 
 from devtools.cfn import ACCOUNT, REGION, Resolver, load_template
 from voice_insights.alerts.alerting import METRIC_NAMES, AlertOutcome
-from voice_insights.domain.quality import MIN_SEVERITY_ENV, THRESHOLD_ENV, Severity, Thresholds
+from voice_insights.domain.quality import Severity, Thresholds
 from voice_insights.ingest import routes
 from voice_insights.ingest.pipeline import METRIC_NAMES as PIPELINE_METRIC_NAMES
 from voice_insights.ingest.webhook import route_path
-from voice_insights.runtime.settings import DEFAULT_MAX_WEBHOOK_EVENTS
+from voice_insights.runtime.settings import DEFAULT_MAX_WEBHOOK_EVENTS, AlertRules
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
 RESOURCES = TEMPLATE["Resources"]
@@ -171,11 +171,12 @@ def test_threshold_parameters_default_to_twilios_thresholds_and_reach_every_func
         "latency_avg_ms_above": "AlertLatencyAvgMsAbove",
         "latency_max_ms_above": "AlertLatencyMaxMsAbove",
     }
-    assert set(parameter_of) == set(THRESHOLD_ENV)
+    variable_of = {name: field.alias for name, field in AlertRules.model_fields.items()}
+    assert set(parameter_of) == set(variable_of) - {"min_severity"}
     for field, parameter in parameter_of.items():
         assert float(TEMPLATE["Parameters"][parameter]["Default"]) == getattr(defaults, field)
-        assert variables[THRESHOLD_ENV[field]] == {"Ref": parameter}  # Globals: processors stamp, alerts read
-    assert variables[MIN_SEVERITY_ENV] == {"Ref": "AlertMinSeverity"}
+        assert variables[variable_of[field]] == {"Ref": parameter}  # Globals: processors stamp, alerts read
+    assert variables[variable_of["min_severity"]] == {"Ref": "AlertMinSeverity"}
 
 
 def test_alert_topic_is_encrypted_and_the_email_subscription_optional() -> None:
@@ -827,7 +828,9 @@ def test_saved_queries_read_what_the_code_logs_in_this_stacks_log_groups() -> No
 
 
 def test_chat_channels_are_optional_least_privilege_and_get_alarms_and_chat_alerts() -> None:
-    from voice_insights.alerts.alert_handler import CHAT_TOPIC_ENV
+    from voice_insights.runtime.settings import AlertSettings
+
+    chat_topic_variable = AlertSettings.model_fields["chat_topic_arn"].alias
 
     for logical_id, condition in (("SlackChannel", "HasSlackChannel"), ("TeamsChannel", "HasTeamsChannel")):
         channel = RESOURCES[logical_id]
@@ -845,7 +848,7 @@ def test_chat_channels_are_optional_least_privilege_and_get_alarms_and_chat_aler
         action.startswith(("cloudwatch:Describe", "cloudwatch:Get", "cloudwatch:List")) for action in read["Action"]
     )
     environment = RESOURCES["QualityAlertsFunction"]["Properties"]["Environment"]["Variables"]
-    assert environment[CHAT_TOPIC_ENV] == {"Fn::If": ["PublishesChatAlerts", {"Ref": "AlertChatTopic"}, ""]}
+    assert environment[chat_topic_variable] == {"Fn::If": ["PublishesChatAlerts", {"Ref": "AlertChatTopic"}, ""]}
     assert RESOURCES["AlertChatTopic"]["Condition"] == "PublishesChatAlerts"
     assert TEMPLATE["Conditions"]["PublishesChatAlerts"] == {
         "Fn::Or": [{"Condition": "HasChatChannel"}, {"Fn::Equals": [{"Ref": "PublishChatAlerts"}, "true"]}]

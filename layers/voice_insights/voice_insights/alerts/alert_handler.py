@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from typing import Any
 
@@ -16,9 +15,6 @@ from voice_insights.runtime.heap import keep_out_of_full_collections, without_cy
 from voice_insights.runtime.observability import Handler, logger, metrics, tracer
 from voice_insights.runtime.settings import AlertSettings
 from voice_insights.runtime.stream_batch import StreamBatch
-
-# The chat topic's ARN (template: AlertChatTopic, when a chat channel or PublishChatAlerts asks for it); empty: none.
-CHAT_TOPIC_ENV = "ALERT_CHAT_TOPIC_ARN"
 
 
 def make_alert_handler() -> Handler:
@@ -34,7 +30,7 @@ def make_alert_handler() -> Handler:
             AlertPublisher(settings.topic_arn),
             RejectedEventStore(settings.rejected_bucket),
             retention_days=settings.retention_days,
-            chat=ChatPublisher(chat_topic) if (chat_topic := os.environ.get(CHAT_TOPIC_ENV, "")) else None,
+            chat=ChatPublisher(settings.chat_topic_arn) if settings.chat_topic_arn else None,
         )
         keep_out_of_full_collections()
         return built

@@ -20,7 +20,6 @@ Issues quote event text (tags, Twilio's descriptions, identities, reasons) only 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from enum import IntEnum
 from operator import attrgetter
@@ -43,27 +42,15 @@ class Severity(IntEnum):
     def parse(cls, word: str | None, default: Severity | None = None) -> Severity:
         """``"high"`` → HIGH. An unknown word is ``default`` (MEDIUM unless given), never an error."""
         # A dict lookup: Enum's own cls[name] goes through the metaclass, per tag of every summary.
-        found = _SEVERITY_WORDS.get(word) if word else None  # as Twilio writes them, without normalising
+        found = SEVERITY_WORDS.get(word) if word else None  # as Twilio writes them, without normalising
         if found is None:
-            found = _SEVERITY_WORDS.get((word or "").strip().lower())
+            found = SEVERITY_WORDS.get((word or "").strip().lower())
         if found is not None:
             return found
         return default if default is not None else cls.MEDIUM
 
 
-_SEVERITY_WORDS = {severity.name.lower(): severity for severity in Severity}
-
-
-# Environment variable per threshold; the template sets them from its parameters.
-THRESHOLD_ENV = {
-    "mos_below": "ALERT_MOS_BELOW",
-    "packet_loss_percent_above": "ALERT_PACKET_LOSS_PERCENT_ABOVE",
-    "jitter_avg_ms_above": "ALERT_JITTER_AVG_MS_ABOVE",
-    "jitter_max_ms_above": "ALERT_JITTER_MAX_MS_ABOVE",
-    "latency_avg_ms_above": "ALERT_LATENCY_AVG_MS_ABOVE",
-    "latency_max_ms_above": "ALERT_LATENCY_MAX_MS_ABOVE",
-}
-MIN_SEVERITY_ENV = "ALERT_MIN_SEVERITY"
+SEVERITY_WORDS = {severity.name.lower(): severity for severity in Severity}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,23 +62,6 @@ class Thresholds:
     latency_avg_ms_above: float = 150.0
     latency_max_ms_above: float = 150.0
     min_severity: Severity = Severity.LOW
-
-    @classmethod
-    def from_env(cls, environ: Any = os.environ) -> Thresholds:
-        values: dict[str, Any] = {}
-        for field, variable in THRESHOLD_ENV.items():
-            text = environ.get(variable, "")
-            if text:
-                try:
-                    values[field] = float(text)
-                except ValueError:
-                    raise ValueError(f"{variable} must be a number, got {text!r}") from None
-        word = environ.get(MIN_SEVERITY_ENV, "")
-        if word:
-            if word.strip().lower() not in _SEVERITY_WORDS:
-                raise ValueError(f"{MIN_SEVERITY_ENV} must be low, medium or high, got {word!r}")
-            values["min_severity"] = Severity.parse(word)
-        return cls(**values)
 
 
 # Not frozen: a frozen dataclass's __init__ costs more, and the quality rules build these by the thousand per batch.

@@ -9,7 +9,6 @@ is for the table's owner, behind IAM (docs/read.md, "Phone numbers"). Nothing of
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Annotated, Any
@@ -32,6 +31,7 @@ from voice_insights.read.summary_queries import (
     in_utc,
     kms_signer,
 )
+from voice_insights.runtime.settings import AlertRules, ReadSettings
 
 # Twilio's SIDs are the prefix and 32 hex digits; up to 64 are accepted so that whatever a summary carried
 # (Twilio's own documentation samples have 31) stays reachable.
@@ -43,7 +43,7 @@ DEFAULT_DAYS = 7
 TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$"
 FROM_HELP = f"ISO 8601 date and time, inclusive; default: {DEFAULT_DAYS} days before `to`"
 TO_HELP = "ISO 8601 date and time, exclusive; default: now"
-CURSOR_KEY_ENV = "READ_CURSOR_KEY_ARN"
+
 TITLE = "Voice Insights summaries: read API"
 VERSION = "1.0.0"
 
@@ -108,13 +108,14 @@ NOT_FOUND: dict[int, Any] = {
 def queries() -> SummaryQueries:
     from voice_insights.aws.clients import make_client
 
-    signer = kms_signer(make_client("kms"), os.environ[CURSOR_KEY_ENV])
-    return SummaryQueries(make_client("dynamodb"), os.environ["SUMMARIES_TABLE_NAME"], Cursors(signer))
+    settings = ReadSettings.from_env()
+    signer = kms_signer(make_client("kms"), settings.cursor_key_id)
+    return SummaryQueries(make_client("dynamodb"), settings.table_name, Cursors(signer))
 
 
 @cache
 def thresholds() -> Thresholds:
-    return Thresholds.from_env()
+    return AlertRules.from_env().thresholds
 
 
 def _message(status: int, text: str) -> Response[Any]:

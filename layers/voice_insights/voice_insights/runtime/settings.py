@@ -1,11 +1,16 @@
-"""Configuration, read once from the environment the template sets."""
+"""Configuration, read once from the environment the template sets, into one pydantic model per function kind
+(the shape of the environment models of ran-isenberg/aws-lambda-handler-cookbook); the quality rules stay pure."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any, Self
 
-from voice_insights.domain.quality import Thresholds
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from voice_insights.domain.quality import DEFAULT_THRESHOLDS, SEVERITY_WORDS, Severity, Thresholds
 
 
 class ConfigurationError(RuntimeError):
@@ -34,53 +39,88 @@ def local_endpoint_url() -> str:
     return os.environ.get(LOCAL_ENDPOINT_VARIABLE, "").strip()
 
 
-@dataclass(frozen=True)
-class Settings:
-    table_name: str
-    rejected_bucket: str
-    retention_days: int = 0
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    webhook_secret_id: str = ""
-    public_base_url: str = ""
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    max_webhook_events: int = DEFAULT_MAX_WEBHOOK_EVENTS
+class Environment(BaseModel):
+    """Variables the template sets, read by name (each field's alias); an empty value is the default."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, values: Any) -> Any:
+        return {k: v for k, v in values.items() if v != ""} if isinstance(values, Mapping) else values
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Self:
+        """Read from ``environ``; ConfigurationError names each variable that is missing or wrong."""
         try:
-            return cls(
-                table_name=os.environ["SUMMARIES_TABLE_NAME"],
-                rejected_bucket=os.environ["REJECTED_BUCKET_NAME"],
-                retention_days=int(os.environ.get("RETENTION_DAYS", "0") or 0),
-                thresholds=Thresholds.from_env(),
-                webhook_secret_id=os.environ.get("WEBHOOK_SECRET_ARN", ""),
-                public_base_url=os.environ.get("WEBHOOK_PUBLIC_BASE_URL", ""),
-                max_body_bytes=int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", "") or DEFAULT_MAX_BODY_BYTES),
-                max_webhook_events=int(os.environ.get("WEBHOOK_MAX_EVENTS", "") or DEFAULT_MAX_WEBHOOK_EVENTS),
-            )
-        except KeyError as missing:
-            raise ConfigurationError(f"environment variable {missing} is not set (see template.yaml)") from None
+            return cls.model_validate(dict(environ))
+        except ValidationError as error:
+            problems = "; ".join(_problem(cls, detail) for detail in error.errors())
+            raise ConfigurationError(f"{problems} (see template.yaml)") from None
 
 
-@dataclass(frozen=True)
-class AlertSettings:
-    topic_arn: str
-    ledger_table_name: str
-    summaries_table_name: str
-    rejected_bucket: str
-    thresholds: Thresholds
-    retention_days: int = 0
+class AlertRules(Environment):
+    """The quality rules' thresholds (template parameters Alert*); ``thresholds`` hands them to the pure rules."""
 
+    mos_below: float = Field(DEFAULT_THRESHOLDS.mos_below, alias="ALERT_MOS_BELOW")
+    packet_loss_percent_above: float = Field(
+        DEFAULT_THRESHOLDS.packet_loss_percent_above, alias="ALERT_PACKET_LOSS_PERCENT_ABOVE"
+    )
+    jitter_avg_ms_above: float = Field(DEFAULT_THRESHOLDS.jitter_avg_ms_above, alias="ALERT_JITTER_AVG_MS_ABOVE")
+    jitter_max_ms_above: float = Field(DEFAULT_THRESHOLDS.jitter_max_ms_above, alias="ALERT_JITTER_MAX_MS_ABOVE")
+    latency_avg_ms_above: float = Field(DEFAULT_THRESHOLDS.latency_avg_ms_above, alias="ALERT_LATENCY_AVG_MS_ABOVE")
+    latency_max_ms_above: float = Field(DEFAULT_THRESHOLDS.latency_max_ms_above, alias="ALERT_LATENCY_MAX_MS_ABOVE")
+    min_severity: Severity = Field(DEFAULT_THRESHOLDS.min_severity, alias="ALERT_MIN_SEVERITY")
+
+    @field_validator("min_severity", mode="before")
     @classmethod
-    def from_env(cls) -> AlertSettings:
-        try:
-            return cls(
-                topic_arn=os.environ["ALERT_TOPIC_ARN"],
-                ledger_table_name=os.environ["ALERT_LEDGER_TABLE_NAME"],
-                summaries_table_name=os.environ["SUMMARIES_TABLE_NAME"],
-                rejected_bucket=os.environ["REJECTED_BUCKET_NAME"],
-                thresholds=Thresholds.from_env(),
-                retention_days=int(os.environ.get("RETENTION_DAYS", "0") or 0),
-            )
-        except KeyError as missing:
-            raise ConfigurationError(f"environment variable {missing} is not set (see template.yaml)") from None
+    def _severity_word(cls, word: Any) -> Any:
+        if isinstance(word, str):
+            found = SEVERITY_WORDS.get(word.strip().lower())
+            if found is None:
+                raise ValueError("must be low, medium or high")
+            return found
+        return word
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(**{field.name: getattr(self, field.name) for field in fields(Thresholds)})
+
+
+class Settings(AlertRules):
+    """A processing function's (Kinesis and webhook)."""
+
+    table_name: str = Field(alias="SUMMARIES_TABLE_NAME", min_length=1)
+    rejected_bucket: str = Field(alias="REJECTED_BUCKET_NAME", min_length=1)
+    retention_days: int = Field(0, alias="RETENTION_DAYS", ge=0)
+    webhook_secret_id: str = Field("", alias="WEBHOOK_SECRET_ARN")
+    public_base_url: str = Field("", alias="WEBHOOK_PUBLIC_BASE_URL")
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, alias="WEBHOOK_MAX_BODY_BYTES", gt=0)
+    max_webhook_events: int = Field(DEFAULT_MAX_WEBHOOK_EVENTS, alias="WEBHOOK_MAX_EVENTS", gt=0)
+
+
+class AlertSettings(AlertRules):
+    """The alert function's."""
+
+    topic_arn: str = Field(alias="ALERT_TOPIC_ARN", min_length=1)
+    ledger_table_name: str = Field(alias="ALERT_LEDGER_TABLE_NAME", min_length=1)
+    summaries_table_name: str = Field(alias="SUMMARIES_TABLE_NAME", min_length=1)
+    rejected_bucket: str = Field(alias="REJECTED_BUCKET_NAME", min_length=1)
+    retention_days: int = Field(0, alias="RETENTION_DAYS", ge=0)
+    # The chat topic (template: AlertChatTopic, when a chat channel or PublishChatAlerts asks for it); "": none.
+    chat_topic_arn: str = Field("", alias="ALERT_CHAT_TOPIC_ARN")
+
+
+class ReadSettings(AlertRules):
+    """The read API's."""
+
+    table_name: str = Field(alias="SUMMARIES_TABLE_NAME", min_length=1)
+    cursor_key_id: str = Field(alias="READ_CURSOR_KEY_ARN", min_length=1)
+
+
+def _problem(model: type[BaseModel], detail: Any) -> str:
+    field = model.model_fields.get(str(detail["loc"][0])) if detail["loc"] else None
+    name = (field.alias if field is not None else None) or ".".join(str(part) for part in detail["loc"])
+    if detail["type"] == "missing":
+        return f"environment variable {name} is not set"
+    return f"{name} {detail['msg'].removeprefix('Value error, ')}, got {detail.get('input')!r}"
