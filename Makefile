@@ -5,7 +5,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 SAM := .venv-sam/bin/sam
 PY := .venv/bin/python
-SRC := layers/voice_insights/voice_insights functions scripts tests devtools bench
+SRC := layers/voice_insights/voice_insights functions scripts tests devtools operate bench
 
 .PHONY: setup validate build lint security audit format unit integration test reliability demo up invoke connect bench replay clean backfill reconcile \
 	local-aws local-aws-show sign-request sam-local-test report lock lock-check
@@ -114,13 +114,13 @@ bench: build
 # Create the Twilio Event Streams sink(s) and subscriptions for a deployed stack, e.g.
 #   make connect ARGS="--stack-name voice-insights --sink kinesis --external-id $$EXTERNAL_ID --dry-run"
 connect: setup
-	PYTHONPATH=layers/voice_insights $(PY) -m devtools.connect_twilio $(ARGS)
+	PYTHONPATH=layers/voice_insights $(PY) -m operate.connect_twilio $(ARGS)
 
 # Replay what Lambda gave up on, from a deployed stack's on-failure queue, e.g.
 #   make replay ARGS="--queue-url $$(aws cloudformation describe-stacks --stack-name voice-insights \
 #     --query \"Stacks[0].Outputs[?OutputKey=='StreamFailuresQueueUrl'].OutputValue\" --output text)"
 replay: setup
-	PYTHONPATH=layers/voice_insights $(PY) -m devtools.replay $(ARGS)
+	PYTHONPATH=layers/voice_insights $(PY) -m operate.replay $(ARGS)
 
 clean:
 	rm -rf .aws-sam .venv .venv-sam .venv-runtime .venv-security .venv-uv .pytest_cache .mypy_cache .ruff_cache
@@ -129,14 +129,14 @@ clean:
 #   make report ARGS="--stack-name voice-insights --from 2026-11-01 --to 2026-11-08 --png week.png"
 #   make report ARGS="--endpoint-url http://127.0.0.1:<moto port> --table <table> --format csv"   (make up prints both)
 report: setup
-	PYTHONPATH=layers/voice_insights:. $(PY) -m devtools.report $(ARGS)
+	PYTHONPATH=layers/voice_insights:. $(PY) -m operate.report $(ARGS)
 
 # Fill the table from Twilio's Conference Insights REST API (docs/backfill.md), credentials as for `make connect`, e.g.
 #   make backfill ARGS="--since 2026-11-01T00:00:00Z --stack-name voice-insights [--until …] [--dry-run] [--alerts] [--resume]"
 #   local runner: ARGS="--since … --endpoint-url http://127.0.0.1:PORT [--twilio-base-url http://127.0.0.1:STUB]"
 backfill: setup
-	PYTHONPATH=layers/voice_insights $(PY) -m devtools.backfill backfill $(ARGS)
+	PYTHONPATH=layers/voice_insights $(PY) -m operate.backfill backfill $(ARGS)
 
 # What Twilio has that the table lacks or holds older, e.g. make reconcile ARGS="--since … --stack-name voice-insights --fill"
 reconcile: setup
-	PYTHONPATH=layers/voice_insights $(PY) -m devtools.backfill reconcile $(ARGS)
+	PYTHONPATH=layers/voice_insights $(PY) -m operate.backfill reconcile $(ARGS)

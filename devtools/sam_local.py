@@ -1,5 +1,5 @@
-"""`sam local invoke` and `sam local start-api` against a local AWS endpoint (README: "Try one function with
-`sam local invoke`").
+"""`sam local invoke` and `sam local start-api` against a local AWS endpoint (docs/running-locally.md,
+"Try one function with `sam local invoke`").
 
 - ``make local-aws`` (``serve``): moto server with the template's data resources under the fixed names
   events/env.json gives the functions, the local Twilio auth token in the webhook secret; prints what to run

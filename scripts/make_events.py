@@ -58,7 +58,8 @@ ALERT_ENV_VARS: dict[str, str] = {
 
 # `sam local invoke/start-api --env-vars events/env.json`: sam local applies only variables the template
 # declares, so this holds only those: every resource name (what `make local-aws` creates under these names)
-# and LOCAL_AWS_ENDPOINT_URL, the local endpoint as a container reaches it (README, "Try one function with
+# and LOCAL_AWS_ENDPOINT_URL, the local endpoint as a container reaches it (docs/running-locally.md, "Try one
+# function with
 # `sam local invoke`"). Everything else is the template's own value.
 ENV_VARS: dict[str, str] = {
     "SUMMARIES_TABLE_NAME": "voice-insights-summaries",

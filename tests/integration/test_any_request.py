@@ -1,6 +1,6 @@
 """Given any request API Gateway can hand a webhook route (any method, header names in any case and
 repeated, any values, query strings and bodies, base64 or not, signed right or not), when a processing
-function handles it, then it answers a status the README documents and never raises, and every request
+function handles it, then it answers a status docs/architecture.md documents and never raises, and every request
 ends stored, kept as rejected, or kept as refused: counted.
 """
 
@@ -25,7 +25,7 @@ FUNCTIONS = ["conference_summary_complete", "conference_summary_partial", "parti
 ROUTES = [route_path(name) for name in FUNCTIONS]
 SEEDS = [seed("conference-summary-complete"), seed("conference-summary-partial"),
          seed("conference-participant-summary-complete")]  # fmt: skip
-# README, "What each path answers"; 404/405: the resolver's answer for a path or method it does not serve.
+# docs/architecture.md, "What each path answers"; 404/405: the resolver's answer for a path or method it does not serve.
 DOCUMENTED = {200, 400, 401, 403, 404, 405, 413, 415}
 HOST = "local.execute-api.localhost"
 HEADER_NAMES = ["Content-Type", "X-Twilio-Signature", "X-Twilio-Webhooks-Signature-Settings", "Authorization",

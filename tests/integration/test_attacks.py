@@ -1,7 +1,7 @@
 """Given the whole local stack (built functions under the emulator, behind the local gateway), when an attacker
 (or a misconfigured sink) sends what the security review tried, then each request gets its documented answer,
 what it makes the stack keep is bounded (64 KB for a request not proven Twilio's), and nothing it leaves can be
-replayed. Prints the attack table the README's security section gives (request, status, bytes kept, seconds).
+replayed. Prints the attack table docs/security.md gives (request, status, bytes kept, seconds).
 """
 
 from __future__ import annotations

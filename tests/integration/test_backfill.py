@@ -1,4 +1,4 @@
-"""`make backfill` / `make reconcile` (devtools/backfill.py) against the Twilio REST stub on 127.0.0.1 and moto:
+"""`make backfill` / `make reconcile` (operate/backfill.py) against the Twilio REST stub on 127.0.0.1 and moto:
 the twilio client reaches the stub through --twilio-base-url, pages are followed, 429s are retried, events go through
 the same pipeline as streamed ones, and stream delivery and backfill in any order end in the same table."""
 
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devtools import backfill
 from devtools.moto_server import MotoServer
 from devtools.twilio_stub import TwilioStub, rest_conference, rest_participant
+from operate import backfill
 from tests.conftest import healthy_conference, healthy_participant
 from tests.integration.conftest import Handler, LocalStack
 from tests.integration.driver import InProcessPipeline, comparable, fresh_stack

@@ -25,7 +25,7 @@ from tests.integration.driver import InProcessPipeline
 from tests.reliability import scaled
 
 CORPUS = sorted(path for path in (FIXTURES / "bad_inputs").iterdir() if path.name != "README.md")
-DOCUMENTED_WEBHOOK_STATUSES = {200, 400, 413, 415}  # README, "What each path answers"
+DOCUMENTED_WEBHOOK_STATUSES = {200, 400, 413, 415}  # docs/architecture.md, "What each path answers"
 OUTCOME_METRICS = ("EventsStored", "DuplicatesIgnored", "StaleIgnored", "EventsRejected", "SinkTestEvents")
 WEBHOOK_FUNCTIONS = sorted(set(ROUTE_OF_TYPE.values()))
 VALID_EVENTS = [

@@ -3,7 +3,7 @@ DynamoDB requests (throttling, 500s, timeouts after the write happened, dropped 
 SNS down. After Lambda-style retries (batch item failures, the template's retry budget) and Twilio-style
 webhook retries, the stored state and the alerts are exactly those of a fault-free run of the same
 traffic. A batch still failing after the retry budget is in the on-failure queue, and
-``devtools.replay`` replays it to the same end state.
+``operate.replay`` replays it to the same end state.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from botocore.config import Config
 
 from devtools.faults import FaultPlan, FaultProxy
 from devtools.moto_server import MotoServer
-from devtools.replay import ReplayTarget, replay
 from devtools.traffic import Delivery, generate
+from operate.replay import ReplayTarget, replay
 from tests.integration.conftest import LocalStack
 from tests.integration.driver import InProcessPipeline, alert_keys, fresh_stack, stored_state
 from tests.reliability import scaled

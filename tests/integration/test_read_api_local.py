@@ -20,9 +20,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method
 
-from devtools import read_traffic, report
+from devtools import read_traffic
 from devtools.runner import LocalRunner
 from devtools.traffic import Delivery, kinesis_bytes, put_on_stream
+from operate import report
 
 ROOT = Path(__file__).resolve().parents[2]
 RANGE = "from=2026-10-01T00:00:00Z&to=2026-12-01T00:00:00Z"

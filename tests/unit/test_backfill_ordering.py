@@ -1,4 +1,4 @@
-"""Backfilled states (devtools/backfill.py: the REST API's summaries fed through the pipeline) against stream
+"""Backfilled states (operate/backfill.py: the REST API's summaries fed through the pipeline) against stream
 events of the same item: the stream's state always wins, a backfill repeats or fills, and pages nobody unless asked."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from devtools.connect_twilio import EVENT_TYPES, ConnectError, main, plan_sinks
+from operate.connect_twilio import EVENT_TYPES, ConnectError, main, plan_sinks
 
 API = "https://abc.execute-api.us-east-1.amazonaws.com/v1/events"
 OUTPUTS = {

@@ -107,7 +107,7 @@ def test_the_checked_in_openapi_document_is_the_one_the_code_generates() -> None
     checked_in = json.loads((ROOT / "docs" / "openapi.json").read_text())
     assert checked_in == json.loads(read_api.openapi_document()), (
         "docs/openapi.json drifted from the code: regenerate it with "
-        "PYTHONPATH=layers/voice_insights .venv/bin/python -m devtools.report --openapi > docs/openapi.json"
+        "PYTHONPATH=layers/voice_insights .venv/bin/python -m operate.report --openapi > docs/openapi.json"
     )
 
 

@@ -48,7 +48,8 @@ LOCAL_CLIENT_CONFIG = AWS_CLIENT_CONFIG.merge(
 )
 LOCAL_CHECK_SECONDS = 1.0  # name lookup, then TCP connect, each
 LOCAL_ENDPOINT_HINT = (
-    "start it with `make local-aws` (README: Try one function with `sam local invoke`); on Linux, bind it where "
+    "start it with `make local-aws` (docs/running-locally.md: Try one function with `sam local invoke`); "
+    "on Linux, bind it where "
     'containers reach it (make local-aws ARGS="--host 0.0.0.0", or the docker0 address) and pass '
     "--add-host host.docker.internal:host-gateway to sam local invoke / start-api"
 )

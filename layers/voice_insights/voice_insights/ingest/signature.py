@@ -75,7 +75,7 @@ class WebhookCredentials:
             raise CredentialsUnavailable("the webhook secret is not a JSON object")
         tokens = tuple(t for t in (value.get("primary_auth_token"), value.get("secondary_auth_token")) if t)
         if not tokens:
-            raise CredentialsUnavailable("the webhook secret holds no auth token yet (see the README)")
+            raise CredentialsUnavailable("the webhook secret holds no auth token yet (README: Connect Twilio)")
         user, password = value.get("basic_auth_username"), value.get("basic_auth_password")
         return cls(auth_tokens=tokens, basic_auth=(user, password) if user and password else None)
 

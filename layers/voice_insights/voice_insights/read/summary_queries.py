@@ -1,5 +1,5 @@
 """Reading stored summaries back: one Query per question, never a Scan (docs/read.md). Used by the read API
-(``read_api.py``) and the quality report (``devtools/report.py``); the client is any boto3 DynamoDB client.
+(``read_api.py``) and the quality report (``operate/report.py``); the client is any boto3 DynamoDB client.
 
 | question                                  | key or index                                                   |
 |-------------------------------------------|----------------------------------------------------------------|

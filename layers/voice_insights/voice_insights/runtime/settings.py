@@ -23,7 +23,8 @@ DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 # (Event Streams webhook quickstart) and API Gateway's 29 s integration timeout.
 DEFAULT_MAX_WEBHOOK_EVENTS = 1000
 
-# Local runs only (`sam local invoke`/`start-api`, README "Try one function with `sam local invoke`"): the AWS
+# Local runs only (`sam local invoke`/`start-api`, docs/running-locally.md, "Try one function with
+# `sam local invoke`"): the AWS
 # endpoint every client calls instead of AWS. template.yaml declares it empty, so a deployed function has none;
 # `sam local` applies only the variables a template declares, so AWS_ENDPOINT_URL in an env-vars file never
 # reaches a function.

@@ -7,7 +7,7 @@ Reads the summaries table with Queries only: the conferences of the range from `
 (``--endpoint-url``, the moto server `make up` prints) or in AWS (``--stack-name``: the stack's
 SummariesTableName output, your AWS credentials).
 
-    python -m devtools.report --from 2026-11-01 --to 2026-11-08 --stack-name voice-insights --png week.png
+    python -m operate.report --from 2026-11-01 --to 2026-11-08 --stack-name voice-insights --png week.png
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Backfill and reconcile the summaries table from Twilio's Conference Insights REST API (docs/backfill.md).
 
-    python -m devtools.backfill backfill  --since 2026-11-01T00:00:00Z [--until …] [--account AC…] [--dry-run]
+    python -m operate.backfill backfill  --since 2026-11-01T00:00:00Z [--until …] [--account AC…] [--dry-run]
                                           [--alerts] [--resume]
-    python -m devtools.backfill reconcile --since 2026-11-01T00:00:00Z [--until …] [--account AC…] [--fill] [--alerts]
+    python -m operate.backfill reconcile --since 2026-11-01T00:00:00Z [--until …] [--account AC…] [--fill] [--alerts]
 
 Both read ``GET /v1/Conferences`` (filters CreatedAfter/CreatedBefore/Subaccount, paging by ``meta.next_page_url``)
 and ``GET /v1/Conferences/{sid}/Participants`` with the ``twilio`` package's client, map each resource to the event
@@ -42,7 +42,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from devtools.connect_twilio import ConnectError, stack_outputs, twilio_client_from_env
+from operate.connect_twilio import ConnectError, stack_outputs, twilio_client_from_env
 from voice_insights.aws.rejected import RejectedEventStore
 from voice_insights.aws.summaries import SummaryStore
 from voice_insights.domain.backfill import backfill_version, conference_event, participant_event, would_replace
@@ -78,7 +78,7 @@ class RetryingTwilioHttpClient(TwilioHttpClient):
         timeout: float = 30.0,
     ) -> None:
         # A logger of our own, at WARNING: the package logs requests at INFO (never credentials, but be sure).
-        quiet = logging.getLogger("devtools.backfill.twilio_http")
+        quiet = logging.getLogger("operate.backfill.twilio_http")
         quiet.setLevel(logging.WARNING)
         super().__init__(timeout=timeout, logger=quiet)
         self.base_url = check_base_url(base_url) if base_url else None
@@ -454,7 +454,7 @@ def aws_client(service: str, args: argparse.Namespace) -> Any:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m devtools.backfill", description=__doc__.split("\n\n")[0])
+    top = argparse.ArgumentParser(prog="python -m operate.backfill", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(dest="command", required=True)
     for name in ("backfill", "reconcile"):
         sub = commands.add_parser(name)

@@ -10,8 +10,8 @@ filter lets through, and invokes the function with them in Lambda's event shape.
 only when the function settled every record; otherwise it stays in the queue for the next run.
 Replaying is safe: the functions ignore what they already stored or alerted (duplicates).
 
-    python -m devtools.replay --queue-url "$(aws cloudformation describe-stacks ... StreamFailuresQueueUrl)"
-    python -m devtools.replay --queue-url URL --dry-run   # show what would be replayed
+    python -m operate.replay --queue-url "$(aws cloudformation describe-stacks ... StreamFailuresQueueUrl)"
+    python -m operate.replay --queue-url URL --dry-run   # show what would be replayed
 """
 
 from __future__ import annotations
