@@ -1,6 +1,6 @@
 """docs/running-locally.md's literal `sam local invoke ... --env-vars events/env.json` for every file in events/,
-with Docker, against `make local-aws` on port 5000; then the local table, bucket and alerts. `make sam-local-test` runs it
-(SAM_LOCAL_TESTS=1); it needs Docker, the public Lambda python3.13 image (sam pulls it) and port 5000 free.
+with Docker, against `make local-aws` on port 5000; then the local table, bucket and alerts. `make sam-local-test`
+runs it (SAM_LOCAL_TESTS=1); it needs Docker, the public Lambda python3.13 image (sam pulls it) and port 5000 free.
 Linux: the endpoint listens on the docker0 bridge's gateway and the invoke passes --add-host."""
 
 from __future__ import annotations

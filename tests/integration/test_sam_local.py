@@ -1,5 +1,6 @@
 """`sam local invoke` as docs/running-locally.md says, without Docker: the environment the SAM CLI's own code gives
-each function for events/env.json (devtools/sam_env_probe.py), the built function under the Runtime Interface Emulator, and
+each function for events/env.json (devtools/sam_env_probe.py), the built function under the Runtime Interface
+Emulator, and
 `make local-aws` (subprocess) as the endpoint. Only the endpoint's host differs from a container's run:
 host.docker.internal:5000 becomes 127.0.0.1:<free port>."""
 
