@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.data_masking import DataMasking
 from pydantic import BaseModel
 
 from voice_insights.domain.models import ConferenceSummary, ParticipantSummary
-from voice_insights.domain.quality import Issue, Severity
+from voice_insights.domain.quality import Issue
 from voice_insights.domain.redaction import inline_text, mask_phone_numbers_in, neutralise_controls
 
 ALERT_SCHEMA: Final = "voice-insights-events/alert/1"
@@ -322,4 +322,4 @@ def _inline(value: Any) -> Any:
     return value
 
 
-__all__ = ["ALERT_SCHEMA", "AlertContext", "AlertPayload", "Severity", "SnsMessage", "build_alert", "render"]
+__all__ = ["ALERT_SCHEMA", "AlertContext", "AlertPayload", "SnsMessage", "build_alert", "render"]

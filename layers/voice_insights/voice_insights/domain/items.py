@@ -31,8 +31,6 @@ from typing import Any, cast
 from voice_insights.domain import payload
 from voice_insights.domain.models import (
     ConferenceSummary,
-    ConferenceSummaryCompleteEvent,
-    ConferenceSummaryPartialEvent,
     EventType,
     ParticipantSummary,
     ParticipantSummaryCompleteEvent,
@@ -386,8 +384,6 @@ __all__ = [
     "BACKFILL_EXTENSION",
     "CONFERENCE_SUMMARY",
     "PARTICIPANT_SUMMARY",
-    "ConferenceSummaryCompleteEvent",
-    "ConferenceSummaryPartialEvent",
     "ItemTooLarge",
     "StoredEvent",
     "StoredItem",
