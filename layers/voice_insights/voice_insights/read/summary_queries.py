@@ -178,7 +178,7 @@ class Page:
 
 
 def data_of(item: Item) -> dict[str, Any]:
-    """The event's ``data`` as stored (JSON text or gzip), whatever the storage format."""
+    """The event's ``data`` as stored, whatever the storage format (the payload, or JSON text or gzip before)."""
     return summary_from_item(item).model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
