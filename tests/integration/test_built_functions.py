@@ -8,6 +8,7 @@ interpreter is .venv-runtime's (awslambdaric + boto3 only), so nothing comes fro
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,14 @@ def test_built_layer_is_self_contained() -> None:
     for package in packages:
         assert (layer / package).is_dir(), f"{package} missing from the built layer"
     assert not any(Path(BUILD_DIR / name / "voice_insights").exists() for name in PROCESSORS)
+
+
+def test_every_module_of_the_built_layer_ships_bytecode_valid_whatever_the_timestamps() -> None:
+    # Lambda mounts the layer read-only: a .pyc checked against source timestamps would be compiled again at every
+    # cold start (layers/voice_insights/Makefile). Flags 0b01 in the header: hash-based, not checked.
+    package = Path(__file__).resolve().parents[2] / ".aws-sam" / "build" / "SharedLayer" / "python" / "voice_insights"
+    modules = sorted(package.rglob("*.py"))
+    assert len(modules) > 30
+    for module in modules:
+        (compiled,) = (module.parent / "__pycache__").glob(f"{module.stem}.cpython-313*.pyc")
+        assert struct.unpack("<I", compiled.read_bytes()[4:8])[0] == 0b01, compiled

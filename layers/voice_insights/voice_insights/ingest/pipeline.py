@@ -180,8 +180,9 @@ class Pipeline:
         ]
         if next_round:
             settled += self._store(next_round)
+        rewritten = set(next_round)
         for event, (item, outcome) in superseded.items():
-            if event in next_round:
+            if event in rewritten:
                 continue
             settled.append((event, Outcome.FAILED if item.key in failed_keys else outcome))
             if item.key not in failed_keys:
