@@ -9,61 +9,23 @@ given its own Role gets none of them, which the source template alone cannot sho
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devtools.cfn import REGION, load_template
+from devtools.cfn import load_template
+from devtools.sam_transform import TransformFailed, transform
 
 ROOT = Path(__file__).resolve().parents[2]
-# aws-sam-translator lives with the SAM CLI: it pins pydantic 2.13, the layer (and so .venv) 2.14.
-SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
-TRANSFORM = """
-import json, sys
-from samtranslator.translator.transform import transform
-
-class NoManagedPolicyNames:  # SAM asks IAM for managed policy ARNs only to resolve one named by its short name
-    def load(self):
-        return {}
-
-json.dump(transform(json.load(sys.stdin), {}, NoManagedPolicyNames()), sys.stdout)
-"""
-
-
-def packaged(template: dict[str, Any]) -> dict[str, Any]:
-    """The template as `sam deploy` hands it to CloudFormation: code and layer folders uploaded to S3."""
-    for logical_id, resource in template["Resources"].items():
-        uri = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}.get(
-            resource["Type"]
-        )
-        if uri:
-            resource["Properties"][uri] = f"s3://deployment-bucket/{logical_id}.zip"
-    return template
 
 
 @pytest.fixture(scope="module")
 def transformed() -> dict[str, Any]:
-    if not SAM_PYTHON.exists():
-        pytest.fail(f"{SAM_PYTHON} is missing: run make setup (it installs the SAM CLI and aws-sam-translator)")
-    with tempfile.TemporaryDirectory() as home:  # no ~/.aws of the user's; the region is all SAM needs
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "AWS_DEFAULT_REGION": REGION,
-               "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
-        out = subprocess.run(
-            [str(SAM_PYTHON), "-c", TRANSFORM],
-            input=json.dumps(packaged(load_template(ROOT / "template.yaml"))),
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-            check=False,
-        )
-    assert out.returncode == 0, out.stderr
-    template: dict[str, Any] = json.loads(out.stdout)
-    return template
+    try:
+        return transform(load_template(ROOT / "template.yaml"))
+    except TransformFailed as failed:
+        pytest.fail(str(failed))
 
 
 def getatt(logical_id: str, attribute: str = "Arn") -> str:
