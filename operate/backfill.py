@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -57,6 +58,10 @@ MAX_ATTEMPTS = 8  # per request, on 429 (and 503): Twilio says 429s are safe to 
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0
 WRITE_ATTEMPTS = 3  # a batch's FAILED events (DynamoDB throttling, network) are processed again this often
+MAX_PAGES = 100_000  # per listing: at PAGE_SIZE 50, five million conferences; a server that never ends is stopped
+MAX_SECONDS = 6 * 3600.0  # per run: Twilio keeps 30 days, which reads in well under this at its rate limits
+# RFC 9110 section 10.2.3: Retry-After is delay-seconds (digits only) or an HTTP-date.
+_DELAY_SECONDS = re.compile(r"\s*[0-9]{1,9}\s*")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 SUMMARY_LINE = (
     "read {read}, stored {stored}, already there {already}, stale {stale}, rejected {rejected}, failed {failed}"
@@ -124,16 +129,18 @@ def check_base_url(base_url: str) -> str:
 
 
 def backoff_seconds(attempt: int, headers: Any, rng: random.Random | None = None) -> float:
-    """Retry-After when Twilio sends it (seconds or an HTTP date), else exponential with full jitter, capped."""
+    """Retry-After when Twilio sends a valid one (seconds or an HTTP date), else exponential with full jitter, capped.
+    Anything else in Retry-After (``nan``, ``-1``, ``1e9``, text) counts as absent."""
     value = (headers or {}).get("Retry-After") or (headers or {}).get("retry-after")
-    if value:
+    if isinstance(value, str) and _DELAY_SECONDS.fullmatch(value):
+        return min(float(value), BACKOFF_CAP_S)
+    if isinstance(value, str) and value.strip():
         try:
-            return min(max(float(value), 0.0), BACKOFF_CAP_S)
-        except ValueError:
-            try:
-                return min(max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0), BACKOFF_CAP_S)
-            except (TypeError, ValueError):
-                pass
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return min(max((moment - datetime.now(UTC)).total_seconds(), 0.0), BACKOFF_CAP_S)
     return (rng or random.Random()).uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))  # noqa: S311  # jitter
 
 
@@ -155,13 +162,32 @@ class ConferencePage:
     next_url: str | None
 
 
+class PagingStopped(TwilioException):
+    """A listing was stopped before its end: a next page on another host or scheme, a page already read, or more
+    pages or time than the bounds allow. What was read before is stored, and the checkpoint names where it stopped."""
+
+
 class InsightsReader:
     """The raw JSON of the REST resources, read with the twilio client (``Client.request``): the typed instances
-    would turn Twilio's timestamps into datetimes and hide unknown fields, and the events carry Twilio's text."""
+    would turn Twilio's timestamps into datetimes and hide unknown fields, and the events carry Twilio's text.
 
-    def __init__(self, client: Client, page_size: int = PAGE_SIZE) -> None:
+    ``meta.next_page_url`` is the server's word: it is followed only on the scheme and host the listing started on
+    (the requests carry the account's credentials), never to a page already read, and within ``max_pages`` pages
+    and ``max_seconds`` per run."""
+
+    def __init__(
+        self,
+        client: Client,
+        page_size: int = PAGE_SIZE,
+        max_pages: int = MAX_PAGES,
+        max_seconds: float = MAX_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.page_size = page_size
+        self.max_pages = max_pages
+        self.clock = clock
+        self.deadline = clock() + max_seconds
         self.calls = 0
 
     @property
@@ -180,12 +206,13 @@ class InsightsReader:
         self, since: str, until: str | None, account: str | None, start_url: str | None = None
     ) -> Iterator[ConferencePage]:
         url, params = self.first_url_and_params(since, until, account)
-        current: str | None = start_url or url
-        first = start_url is None
+        current: str | None = self._checked(start_url) if start_url else url
+        first, read = start_url is None, set[str]()
         while current:
+            self._within_bounds(current, read)
             payload = self._get(current, params if first else None)
             own = str(payload.get("meta", {}).get("url") or current)
-            next_url = payload.get("meta", {}).get("next_page_url")
+            next_url = self._next(payload)
             yield ConferencePage(own, _records(payload, "conferences"), next_url)
             current, first = next_url, False
 
@@ -193,11 +220,36 @@ class InsightsReader:
         found: list[dict[str, Any]] = []
         url: str | None = f"{self.base}/Conferences/{conference_sid}/Participants"
         params: dict[str, object] | None = {"PageSize": self.page_size}
+        read: set[str] = set()
         while url:
+            self._within_bounds(url, read)
             payload = self._get(url, params)
             found += _records(payload, "participants")
-            url, params = payload.get("meta", {}).get("next_page_url"), None
+            url, params = self._next(payload), None
         return found
+
+    def _next(self, payload: dict[str, Any]) -> str | None:
+        next_url = payload.get("meta", {}).get("next_page_url")
+        return self._checked(str(next_url)) if next_url else None
+
+    def _checked(self, url: str) -> str:
+        """``url`` when it is on the listing's own scheme and host; otherwise the listing stops, nothing sent there."""
+        expected, given = urlsplit(self.base), urlsplit(url)
+        if (given.scheme, given.netloc.lower()) != (expected.scheme, expected.netloc.lower()):
+            raise PagingStopped(
+                f"Twilio's next page is on {given.scheme}://{given.hostname or '?'}, not on "
+                f"{expected.scheme}://{expected.hostname}: stopped there (no request sent, credentials kept)"
+            )
+        return url
+
+    def _within_bounds(self, url: str, read: set[str]) -> None:
+        if url in read:
+            raise PagingStopped(f"Twilio's next page {urlsplit(url).path}?… was read already: stopped (a page loop)")
+        if len(read) >= self.max_pages:
+            raise PagingStopped(f"more than {self.max_pages} pages in one listing: stopped (--max-pages)")
+        if self.clock() > self.deadline:
+            raise PagingStopped("the run took longer than --max-seconds: stopped; run again with --resume")
+        read.add(url)
 
     def _get(self, url: str, params: dict[str, object] | None) -> dict[str, Any]:
         self.calls += 1
@@ -447,6 +499,20 @@ def _one(names: list[str], fragment: str, what: str) -> str:
     return matching[0]
 
 
+def moment(text: str) -> str:
+    """``--since``/``--until``: an ISO 8601 date (midnight UTC) or date and time (UTC when no offset is given), as
+    Twilio's CreatedAfter/CreatedBefore take it: ``2026-11-01T00:00:00Z``."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date or time: give e.g. 2026-11-01 or 2026-11-01T06:00:00Z (ISO 8601, UTC)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def aws_client(service: str, args: argparse.Namespace) -> Any:
     config = Config(retries={"mode": "standard", "max_attempts": 6}, s3={"addressing_style": "path"})
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
@@ -458,8 +524,14 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     for name in ("backfill", "reconcile"):
         sub = commands.add_parser(name)
-        sub.add_argument("--since", required=True, help="conferences created at or after (ISO 8601, UTC)")
-        sub.add_argument("--until", help="conferences created before (ISO 8601); default: now")
+        sub.add_argument(
+            "--since", required=True, type=moment, help="conferences created at or after (ISO 8601 date or time, UTC)"
+        )
+        sub.add_argument(
+            "--until", type=moment, help="conferences created before (ISO 8601 date or time); default: now"
+        )
+        sub.add_argument("--max-pages", type=int, default=MAX_PAGES, help="pages per listing at most")
+        sub.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="run time at most, then stop")
         sub.add_argument("--account", help="a subaccount SID (the REST API's Subaccount filter)")
         sub.add_argument("--alerts", action="store_true", help="let the alert function alert on what is written")
         sub.add_argument("--page-size", type=int, default=PAGE_SIZE, help="records per REST page (Twilio: ≤ 1000)")
@@ -483,7 +555,7 @@ def main(argv: list[str] | None = None, environ: Any = os.environ, out: Any = sy
     args = parser().parse_args(argv)
     try:
         client = twilio_client(environ, args.twilio_base_url)
-        reader = InsightsReader(client, args.page_size)
+        reader = InsightsReader(client, args.page_size, args.max_pages, args.max_seconds)
         http = client.http_client
         if args.command == "backfill" and args.dry_run:
             tally = run_backfill(args, reader, DryRun(), out)
