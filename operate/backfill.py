@@ -43,6 +43,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from operate import logs
 from operate.connect_twilio import ConnectError, stack_outputs, twilio_client_from_env
 from voice_insights.aws.rejected import RejectedEventStore
 from voice_insights.aws.summaries import SummaryStore
@@ -465,7 +466,7 @@ def run_reconcile(
     try:
         for page in reader.pages(args.since, args.until, args.account):
             page_found = [d for c in page.conferences for d in differences(reader, summaries, c, args.alerts)]
-            for difference in page_found:
+            for difference in page_found if not args.json else ():  # --json: in its one document
                 print(f"{difference.reason:<40} {difference.key}", file=out)
             found += page_found
             if args.fill and page_found:
@@ -553,10 +554,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, environ: Any = os.environ, out: Any = sys.stdout) -> int:
     args = parser().parse_args(argv)
+    logs.to_stderr()
     try:
         client = twilio_client(environ, args.twilio_base_url)
         reader = InsightsReader(client, args.page_size, args.max_pages, args.max_seconds)
         http = client.http_client
+        reconciled: dict[str, Any] = {}
         if args.command == "backfill" and args.dry_run:
             tally = run_backfill(args, reader, DryRun(), out)
             summaries = None
@@ -568,7 +571,12 @@ def main(argv: list[str] | None = None, environ: Any = os.environ, out: Any = sy
                 tally = run_backfill(args, reader, feeder, out)
             else:
                 found, tally = run_reconcile(args, reader, summaries, feeder, out)
-                print(f"differing: {len(found)} ({Counter(d.reason.split(':')[0] for d in found)})", file=out)
+                by_reason = Counter(d.reason.split(":")[0] for d in found)
+                reconciled = {"differing": len(found), "by_reason": dict(sorted(by_reason.items())),
+                              "differences": [{"reason": d.reason, "key": d.key} for d in found]}  # fmt: skip
+                if not args.json:
+                    reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(by_reason.items()))
+                    print(f"differing: {len(found)}" + (f" ({reasons})" if reasons else ""), file=out)
     except (ConnectError, TwilioException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -582,7 +590,7 @@ def main(argv: list[str] | None = None, environ: Any = os.environ, out: Any = sy
     calls = {"twilio_requests": getattr(http, "requests", reader.calls), "retried_429": getattr(http, "retried", 0)}
     label = "would store (valid)" if getattr(args, "dry_run", False) else "done"
     if args.json:
-        print(json.dumps({**tally.as_dict(), **calls}), file=out)
+        print(json.dumps({**tally.as_dict(), **calls, **reconciled}), file=out)
     else:
         print(
             f"{label}: {tally.summary()}; "

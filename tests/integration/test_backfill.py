@@ -131,6 +131,21 @@ def test_backfill_pages_through_conferences_and_participants_into_an_empty_table
     assert json.loads((tmp_path / "cp.json").read_text())["done"] is True
 
 
+def test_stdout_is_the_json_summary_alone_and_the_pipeline_logs_go_to_stderr(
+    stack: LocalStack, stub: TwilioStub, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given conferences read twice (the second run's events are duplicates: the pipeline logs each one)
+    publish(stub, conference(1), [participant(1, 0)])
+    for _ in range(2):
+        code, output = run(stack, stub, "backfill", "--since", SINCE, "--json", "--checkpoint", str(tmp_path / "c"))
+        assert code == 0
+    # Then what the command printed is one JSON document, and nothing of the layer's logs reached stdout
+    assert summary(output)["already_there"] == 2 and len(output.strip().splitlines()) == 1
+    printed = capsys.readouterr()
+    assert printed.out == ""
+    assert '"message":"Batch settled"' in printed.err
+
+
 def test_the_state_the_stream_stored_is_already_there_and_newer_states_are_never_replaced(
     stack: LocalStack, stub: TwilioStub, tmp_path: Any
 ) -> None:
@@ -213,6 +228,11 @@ def test_reconcile_lists_what_the_table_lacks_or_holds_older_and_fills_it(stack:
     assert code == 0
     listed = [line for line in output.splitlines() if "CONF#" in line]
     assert len(listed) == 3
+    assert output.splitlines()[-2] == "differing: 3 (missing 2, older 1)"  # counts, not Counter({...})
+    code, output = run(stack, stub, "reconcile", "--since", SINCE, "--json")
+    answer = json.loads(output)  # one JSON document, the differences in it
+    assert (answer["differing"], answer["by_reason"]) == (3, {"missing": 2, "older": 1})
+    assert sorted(d["key"] for d in answer["differences"]) == sorted(line.split()[-1] for line in listed)
     assert any(line.startswith("older: table in_progress, Twilio complete") for line in listed)
     assert len(table(stack)) == 3  # nothing written without --fill
     code, output = run(stack, stub, "reconcile", "--since", SINCE, "--fill", "--json")

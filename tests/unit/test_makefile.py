@@ -89,3 +89,28 @@ def test_make_reliability_runs_every_file_and_fails_when_one_failed(project: Pat
     assert ran.returncode != 0
     assert "FAILED" in ran.stdout.splitlines()
     assert "figures | tests/integration/test_load.py: full" in ran.stdout  # the files after it still ran
+
+
+# Targets whose stdout is a command's answer (CSV, JSON, a curl line, a report): make must not echo the recipe there.
+ANSWERING_TARGETS = ["demo", "up", "invoke", "local-aws", "local-aws-show", "sign-request", "bench", "connect",
+                     "replay", "report", "backfill", "reconcile"]  # fmt: skip
+
+
+def recipe(target: str) -> list[str]:
+    lines = (ROOT / "Makefile").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(rf"^{re.escape(target)}:", line))
+    body = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("\t"):
+            break
+        body.append(line[1:])
+    return body
+
+
+@pytest.mark.parametrize("target", ANSWERING_TARGETS)
+def test_a_target_that_answers_on_stdout_does_not_echo_its_command(target: str) -> None:
+    # Given the recipe of a target whose output a user redirects (make report ... --format csv > week.csv)
+    lines = recipe(target)
+    # Then make prints none of its lines: each starts with @ (or continues one that does)
+    assert lines, target
+    assert lines[0].startswith("@"), f"make {target} echoes {lines[0]!r} onto stdout"

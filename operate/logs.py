@@ -1,0 +1,15 @@
+"""An operator command's stdout is its answer alone: the layer's Powertools log lines go to stderr instead."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from voice_insights.runtime.observability import logger
+
+
+def to_stderr() -> None:
+    """Send the Powertools logger's stream handlers (stdout by default: Lambda reads both) to stderr."""
+    for handler in logging.getLogger(logger.name).handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
