@@ -91,15 +91,15 @@ invoke: build
 # under events/env.json's names, the local token in the secret; prints what to run on macOS and Linux, e.g.
 #   make local-aws ARGS="--host 172.17.0.1 --port 5000"    (Linux: the docker0 address)
 local-aws: setup
-	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local local-aws $(ARGS)
+	@PYTHONPATH=layers/voice_insights $(PY) -m devtools.local local-aws $(ARGS)
 
 # What the local table, bucket and alert queue hold, e.g. make local-aws-show ARGS="--endpoint-url http://127.0.0.1:5000"
 local-aws-show: setup
-	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local local-aws-show $(ARGS)
+	@PYTHONPATH=layers/voice_insights $(PY) -m devtools.local local-aws-show $(ARGS)
 
 # A signed curl for `sam local start-api`, e.g. make sign-request ARGS=events/participant_summary_complete/webhook.json
 sign-request: setup
-	PYTHONPATH=layers/voice_insights $(PY) -m devtools.local sign-request $(ARGS)
+	@PYTHONPATH=layers/voice_insights $(PY) -m devtools.local sign-request $(ARGS)
 
 # The literal `sam local invoke` of every file in events/ (Docker and the Lambda base image needed; skipped
 # with the reason elsewhere), then the local table and bucket checked.
@@ -109,18 +109,18 @@ sam-local-test: build
 # Write units, CPU as Lambda bills it, keep-up memory, cold starts, cost per million events and capacity; prints
 # them. ARGS="--write" also writes bench/RESULTS.md (tracked); --participants N, --peak-factor F: capacity table.
 bench: build
-	PYTHONPATH=layers/voice_insights:. $(PY) -m bench.run $(ARGS)
+	@PYTHONPATH=layers/voice_insights:. $(PY) -m bench.run $(ARGS)
 
 # Create the Twilio Event Streams sink(s) and subscriptions for a deployed stack, e.g.
 #   make connect ARGS="--stack-name voice-insights --sink kinesis --external-id $$EXTERNAL_ID --dry-run"
 connect: setup
-	PYTHONPATH=layers/voice_insights $(PY) -m operate.connect_twilio $(ARGS)
+	@PYTHONPATH=layers/voice_insights $(PY) -m operate.connect_twilio $(ARGS)
 
 # Replay what Lambda gave up on, from a deployed stack's on-failure queue, e.g.
 #   make replay ARGS="--queue-url $$(aws cloudformation describe-stacks --stack-name voice-insights \
 #     --query \"Stacks[0].Outputs[?OutputKey=='StreamFailuresQueueUrl'].OutputValue\" --output text)"
 replay: setup
-	PYTHONPATH=layers/voice_insights $(PY) -m operate.replay $(ARGS)
+	@PYTHONPATH=layers/voice_insights $(PY) -m operate.replay $(ARGS)
 
 clean:
 	rm -rf .aws-sam .venv .venv-sam .venv-runtime .venv-security .venv-uv .pytest_cache .mypy_cache .ruff_cache
@@ -129,14 +129,14 @@ clean:
 #   make report ARGS="--stack-name voice-insights --from 2026-11-01 --to 2026-11-08 --png week.png"
 #   make report ARGS="--endpoint-url http://127.0.0.1:<moto port> --table <table> --format csv"   (make up prints both)
 report: setup
-	PYTHONPATH=layers/voice_insights:. $(PY) -m operate.report $(ARGS)
+	@PYTHONPATH=layers/voice_insights:. $(PY) -m operate.report $(ARGS)
 
 # Fill the table from Twilio's Conference Insights REST API (docs/backfill.md), credentials as for `make connect`, e.g.
 #   make backfill ARGS="--since 2026-11-01T00:00:00Z --stack-name voice-insights [--until …] [--dry-run] [--alerts] [--resume]"
 #   local runner: ARGS="--since … --endpoint-url http://127.0.0.1:PORT [--twilio-base-url http://127.0.0.1:STUB]"
 backfill: setup
-	PYTHONPATH=layers/voice_insights $(PY) -m operate.backfill backfill $(ARGS)
+	@PYTHONPATH=layers/voice_insights $(PY) -m operate.backfill backfill $(ARGS)
 
 # What Twilio has that the table lacks or holds older, e.g. make reconcile ARGS="--since … --stack-name voice-insights --fill"
 reconcile: setup
-	PYTHONPATH=layers/voice_insights $(PY) -m operate.backfill reconcile $(ARGS)
+	@PYTHONPATH=layers/voice_insights $(PY) -m operate.backfill reconcile $(ARGS)
