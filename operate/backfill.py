@@ -33,9 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import NoCredentialsError, NoRegionError
+from requests.exceptions import RequestException
 from tqdm import tqdm
 from twilio.base.exceptions import TwilioException
 from twilio.base.page import Page
@@ -43,7 +41,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from operate import logs
+from operate import aws_access, logs
 from operate.connect_twilio import ConnectError, stack_outputs, twilio_client_from_env
 from voice_insights.aws.rejected import RejectedEventStore
 from voice_insights.aws.summaries import SummaryStore
@@ -515,9 +513,7 @@ def moment(text: str) -> str:
 
 
 def aws_client(service: str, args: argparse.Namespace) -> Any:
-    config = Config(retries={"mode": "standard", "max_attempts": 6}, s3={"addressing_style": "path"})
-    endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-    return boto3.client(service, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
+    return aws_access.client(service, args.endpoint_url)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -580,12 +576,12 @@ def main(argv: list[str] | None = None, environ: Any = os.environ, out: Any = sy
     except (ConnectError, TwilioException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except (NoRegionError, NoCredentialsError) as error:
-        print(
-            f"error: {error} Set AWS_DEFAULT_REGION (boto3 does not read AWS_REGION) and AWS credentials (a profile, "
-            "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or pass --endpoint-url for the local runner.",
-            file=sys.stderr,
-        )
+    except aws_access.SETUP_ERRORS as error:
+        print(f"error: {aws_access.explain(error)}", file=sys.stderr)
+        return 2
+    except RequestException as error:  # the twilio client's transport: Twilio (or the stub) unreachable
+        reason = type(error).__name__
+        print(f"error: no answer from Twilio ({reason}): check the network or --twilio-base-url", file=sys.stderr)
         return 2
     calls = {"twilio_requests": getattr(http, "requests", reader.calls), "retried_429": getattr(http, "retried", 0)}
     label = "would store (valid)" if getattr(args, "dry_run", False) else "done"

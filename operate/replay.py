@@ -23,11 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-
 from devtools.lambda_events import kinesis_filter_matches, kinesis_record, table_stream_filter_matches
 from devtools.lambda_events import table_stream_record as lambda_table_stream_record
 from devtools.pollers import Invoke, sequence_number
+from operate import aws_access
 
 
 @dataclass(frozen=True)
@@ -205,15 +204,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--queue-url", required=True, help="the stack's StreamFailuresQueueUrl output")
     parser.add_argument("--dry-run", action="store_true", help="read and count, invoke nothing, delete nothing")
+    parser.add_argument("--endpoint-url", help="AWS endpoint (the local runner's moto server); or AWS_ENDPOINT_URL")
     args = parser.parse_args(argv)
-    report = replay(
-        args.queue_url,
-        boto3.client("sqs"),
-        boto3.client("kinesis"),
-        boto3.client("dynamodbstreams"),
-        aws_target_of(boto3.client("lambda")),
-        dry_run=args.dry_run,
-    )
+    try:
+        report = replay(
+            args.queue_url,
+            aws_access.client("sqs", args.endpoint_url),
+            aws_access.client("kinesis", args.endpoint_url),
+            aws_access.client("dynamodbstreams", args.endpoint_url),
+            aws_target_of(aws_access.client("lambda", args.endpoint_url)),
+            dry_run=args.dry_run,
+        )
+    except aws_access.SETUP_ERRORS as error:
+        print(f"error: {aws_access.explain(error)}", file=sys.stderr)
+        return 2
     json.dump(report.as_dict(), sys.stdout, indent=2)
     print()
     return 1 if report.kept else 0

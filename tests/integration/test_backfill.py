@@ -333,3 +333,40 @@ def test_without_an_aws_region_it_says_what_to_set_instead_of_a_traceback(
     )  # fmt: skip
     assert code == 2
     assert "AWS_DEFAULT_REGION" in capsys.readouterr().err
+
+
+def test_the_local_example_runs_without_aws_configuration(
+    stack: LocalStack, stub: TwilioStub, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    # Given no AWS configuration at all, as docs/backfill.md's local example is typed in a fresh shell
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
+                 "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    publish(stub, conference(31), [participant(31, 0)])
+    # When it is pointed at the local runner's endpoint, then it runs (region and credentials: the local stack's)
+    code, output = run(stack, stub, "backfill", "--since", SINCE, "--json", "--checkpoint", str(tmp_path / "c"))
+    assert code == 0 and summary(output)["stored"] == 2
+
+
+@pytest.mark.parametrize("down", ["aws", "twilio"])
+def test_an_endpoint_that_is_down_is_one_line_and_exit_2(
+    stack: LocalStack, stub: TwilioStub, down: str, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    from devtools.loopback import free_port
+
+    nobody = f"http://127.0.0.1:{free_port()}"
+    publish(stub, conference(1), [participant(1, 0)])
+    code = backfill.main(
+        ["backfill", "--since", SINCE, "--no-progress", "--checkpoint", str(tmp_path / "c"),
+         "--twilio-base-url", nobody if down == "twilio" else stub.base_url,
+         "--endpoint-url", nobody if down == "aws" else stack.endpoint_url,
+         *(["--table", stack.table_name, "--bucket", stack.bucket] if down == "twilio" else [])],
+        environ=ENV,
+        out=io.StringIO(),
+    )  # fmt: skip
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and error.startswith("error: "), error
+    assert ("is the endpoint up?" in error) if down == "aws" else ("no answer from Twilio" in error)
