@@ -38,10 +38,10 @@ RUNTIME_PYTHON = ROOT / ".venv-runtime" / "bin" / "python"
 
 # Lambda's synchronous invocation payload quota, 6 MB each way
 # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), in the bytes its errors name.
-MAX_REQUEST_BYTES = 6 * 1024 * 1024  # "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
-MAX_RESPONSE_BYTES = (
-    6 * 1024 * 1024 + 100
-)  # "Response payload size exceeded maximum allowed payload size (6291556 bytes)."
+# "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+MAX_REQUEST_BYTES = 6 * 1024 * 1024
+# "Response payload size exceeded maximum allowed payload size (6291556 bytes)." (the emulator's figure too)
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 MEMORY_POLL_S = 0.01  # how often the watchdog reads the runtime's resident memory during an invocation
 IDLE_MEMORY_POLL_S = 0.2  # and between invocations (imports and init count too)
 
