@@ -10,9 +10,13 @@ function and settles the answer as Lambda does
 - a function error (exception, timeout, crash): the batch is split in two when BisectBatchOnFunctionError
   is on, each half settled on its own; otherwise it is retried whole;
 - after MaximumRetryAttempts retries the batch is sent to the on-failure destination (an SQS queue)
-  with Lambda's batch-info record, and the shard moves on.
+  with Lambda's batch-info record, and the shard moves on;
+- a batch also ends before the record that would take its event past Lambda's 6 MB synchronous payload
+  ("as long as the total size of the events doesn't exceed the payload limit for synchronous invocation (6 MB)":
+  https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html, and the quota,
+  https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 
-Not emulated: MaximumRecordAgeInSeconds, parallelization factor, tumbling windows, the 6 MB payload cap.
+Not emulated: MaximumRecordAgeInSeconds, parallelization factor, tumbling windows.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from devtools.lambda_events import (
     table_stream_filter_matches,
     table_stream_record,
 )
+from devtools.lambda_rie import MAX_REQUEST_BYTES
 from devtools.triggers import StreamTrigger
 
 POLL_INTERVAL_S = 0.2  # Lambda polls a shard about once a second; faster here so a local run stays snappy
@@ -57,6 +62,30 @@ class PollerStats:
     retries: int = 0
     sent_to_destination: int = 0
     function_errors: int = 0
+
+
+_EVENT_FRAME = len(json.dumps({"Records": []}))  # the event's bytes around its records
+
+
+def record_bytes(record: dict[str, Any]) -> int:
+    """What a record adds to the invocation's payload (JSON, with the separator before it)."""
+    return len(json.dumps(record)) + 2
+
+
+def take_batch(
+    pending: deque[dict[str, Any]], batch_size: int, max_bytes: int = MAX_REQUEST_BYTES
+) -> list[dict[str, Any]]:
+    """The next batch off ``pending``: at most ``batch_size`` records whose event stays within ``max_bytes``
+    (one record at least: a stream record is at most 1 MB)."""
+    batch: list[dict[str, Any]] = []
+    size = _EVENT_FRAME - 2
+    while pending and len(batch) < batch_size:
+        added = record_bytes(pending[0])
+        if batch and size + added > max_bytes:
+            break
+        size += added
+        batch.append(pending.popleft())
+    return batch
 
 
 class ShardReader:
@@ -128,6 +157,7 @@ class StreamPoller:
         self._reader: ShardReader | None = None
         self.stats = PollerStats()
         self.pending: deque[dict[str, Any]] = deque()
+        self._pending_bytes = 0  # of the pending records' payload: a batch is also full at 6 MB
         self._first_pending_at = 0.0
         self._busy = False
         self._caught_up = False
@@ -155,11 +185,11 @@ class StreamPoller:
         running poller would, retries and on-failure destination included. Returns the records matched."""
         matched = 0
         while fetched := self.reader.read():
-            records = [record for record in fetched if self.reader.matches(record)]
+            records = deque(record for record in fetched if self.reader.matches(record))
             self.stats.records_filtered_out += len(fetched) - len(records)
             matched += len(records)
-            for start in range(0, len(records), self.trigger.batch_size):
-                self._settle(records[start : start + self.trigger.batch_size])
+            while records:
+                self._settle(take_batch(records, self.trigger.batch_size))
         return matched
 
     def stop(self) -> None:
@@ -181,11 +211,13 @@ class StreamPoller:
                         if not self.pending:
                             self._first_pending_at = time.monotonic()
                         self.pending.append(record)
+                        self._pending_bytes += record_bytes(record)
                     else:
                         self.stats.records_filtered_out += 1
                 if self._batch_ready():
                     self._busy = True
-                    batch = [self.pending.popleft() for _ in range(min(len(self.pending), self.trigger.batch_size))]
+                    batch = take_batch(self.pending, self.trigger.batch_size)
+                    self._pending_bytes -= sum(record_bytes(record) for record in batch)
                     self._first_pending_at = time.monotonic()
                     self._settle(batch)
                     self._busy = False
@@ -197,7 +229,7 @@ class StreamPoller:
     def _batch_ready(self) -> bool:
         if not self.pending:
             return False
-        full = len(self.pending) >= self.trigger.batch_size
+        full = len(self.pending) >= self.trigger.batch_size or _EVENT_FRAME + self._pending_bytes > MAX_REQUEST_BYTES
         waited = time.monotonic() - self._first_pending_at >= self.trigger.batching_window_s
         return full or waited or self._stop.is_set()
 
@@ -268,11 +300,16 @@ class StreamPoller:
         return {
             "requestContext": {
                 "requestId": str(uuid.uuid4()),
-                "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.trigger.function}",
+                "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.trigger.function}"
+                + (f":{self.trigger.qualifier}" if self.trigger.qualifier else ""),
                 "condition": "RetryAttemptsExhausted",
                 "approximateInvokeCount": attempts,
             },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": error[:200]},
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": self.trigger.version,
+                "functionError": error[:200],
+            },
             "version": "1.0",
             "timestamp": datetime.now(UTC).isoformat(),
             info_key: {

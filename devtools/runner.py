@@ -1,6 +1,8 @@
 """The whole stack on 127.0.0.1: moto server with the template's data resources, every built function
 under its own Lambda Runtime Interface Emulator, a poller per stream trigger and shard, the webhook
 gateway and the read API's gateway (its own port; IAM is not checked locally, and its answers say so).
+The pollers and gateways invoke what SAM's transform of the template wires (devtools.triggers): each mapping's
+function or alias, each integration's, and the gateways only what the template's permissions allow.
 ``LocalRunner`` starts them in that order and stops everything it started, in reverse, on any exit
 (including a failed start, an interrupt or a crashed function).
 """
@@ -22,7 +24,7 @@ from devtools.lambda_rie import BUILD_DIR, LambdaEmulator, built_function
 from devtools.loopback import free_port
 from devtools.moto_server import MotoServer, aws_env
 from devtools.pollers import StreamPoller, shard_ids
-from devtools.triggers import READ_API, api_routes, stream_triggers
+from devtools.triggers import READ_API, TemplateRefused, api_routes, stream_triggers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,10 +50,15 @@ class FunctionCrashed(RuntimeError):
 
 class LocalRunner:
     def __init__(
-        self, on_event: Callable[[str], None] = lambda _: None, parameters: dict[str, Any] | None = None
+        self,
+        on_event: Callable[[str], None] = lambda _: None,
+        parameters: dict[str, Any] | None = None,
+        template_path: Path | None = None,
     ) -> None:
+        """``template_path``: a template to run the built functions by (a changed copy of the built one, in tests)."""
         self.on_event = on_event
         self.parameters = dict(parameters or {})
+        self.template_path = template_path
         self.moto: MotoServer | None = None
         self.resources: dict[str, dict[str, Any]] = {}
         self.functions: dict[str, LambdaEmulator] = {}
@@ -63,9 +70,12 @@ class LocalRunner:
     def start(self) -> LocalRunner:
         if not (BUILD_DIR / "template.yaml").exists():
             raise NotBuilt("no .aws-sam/build: run `make build` first")
-        template = load_template(BUILD_DIR / "template.yaml")
+        template = load_template(self.template_path or BUILD_DIR / "template.yaml")
         try:
             self._start(template)
+        except TemplateRefused as error:  # AWS would not create the stack: one line saying why
+            self.stop()
+            raise NotBuilt(f"the template cannot run as deployed: {error}") from error
         except BaseException:
             self.stop()
             raise
@@ -73,13 +83,15 @@ class LocalRunner:
 
     def _start(self, template: dict[str, Any]) -> None:
         self.moto = self._stack.enter_context(MotoServer())
-        self.resources = create_data_resources(ROOT / "template.yaml", self.moto.endpoint_url, self.parameters)
+        data_template = self.template_path or ROOT / "template.yaml"
+        self.resources = create_data_resources(data_template, self.moto.endpoint_url, self.parameters)
         # Local webhooks are signed with the published local token: the local secret holds it.
         local_client("secretsmanager", self.moto.endpoint_url).put_secret_value(
             SecretId=self.resources["TwilioWebhookSecret"]["ref"], SecretString=json.dumps(LOCAL_WEBHOOK_SECRET)
         )
         self.resources["ReadCursorKey"] = read_cursor_key(self.moto.endpoint_url)
-        routes = api_routes(template)
+        triggers = stream_triggers(template, self.resources, self.parameters)  # refused before anything runs
+        routes = api_routes(template, parameters=self.parameters)
         gateway_port = free_port()
         # The functions check signatures against the URL Twilio was given: here, the gateway's.
         stages = {route.stage for route in routes}
@@ -97,7 +109,7 @@ class LocalRunner:
             for resource in self.resources.values()
             if resource["type"] == "AWS::SQS::Queue"
         }
-        for trigger in stream_triggers(template, self.resources, self.parameters):
+        for trigger in triggers:
             for shard in shard_ids(trigger, self.moto.endpoint_url):
                 poller = StreamPoller(
                     trigger,
@@ -111,8 +123,9 @@ class LocalRunner:
                 self.pollers.append(poller.start())
         invokers = {name: function.invoke for name, function in self.functions.items()}
         self.gateway = self._stack.enter_context(LocalGateway(routes, invokers, gateway_port, self.on_event))
+        read_routes = api_routes(template, READ_API, self.parameters)
         self.read_gateway = self._stack.enter_context(
-            LocalGateway(api_routes(template, READ_API), invokers, on_request=self.on_event, auth_note=LOCAL_AUTH_NOTE)
+            LocalGateway(read_routes, invokers, on_request=self.on_event, auth_note=LOCAL_AUTH_NOTE)
         )
 
     def stop(self) -> None:
