@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from devtools.cfn import create_data_resources, load_template, local_client
 from devtools.lambda_events import LOCAL_AUTH_TOKEN, LOCAL_WEBHOOK_SECRET, twilio_signature
 from devtools.moto_server import MotoServer
@@ -161,32 +163,54 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _named(existing: list[str], wanted: str, fragment: str) -> str | None:
+    """``wanted`` (events/env.json's name: `make local-aws`) when it exists, else the one name holding ``fragment``
+    (`make up` names resources as CloudFormation would, from the logical id), else None."""
+    if wanted in existing:
+        return wanted
+    found = [name for name in existing if fragment in name.lower()]
+    return found[0] if len(found) == 1 else None
+
+
 def local_state(endpoint_url: str, env_file: Path = ENV_FILE) -> dict[str, Any]:
-    """What the local resources hold: table items (keys), bucket objects (keys) and alert subjects. Reading the
-    queue consumes the alerts it returns."""
+    """What the local resources hold: table items (keys), bucket objects (keys) and alert subjects, at the endpoint of
+    `make local-aws` (events/env.json's names) or of `make up`. Reading the queue consumes the alerts it returns."""
     names = fixed_names(load_template(TEMPLATE), json.loads(env_file.read_text()))
     dynamodb, s3, sqs = (local_client(service, endpoint_url) for service in ("dynamodb", "s3", "sqs"))
+    table = _named(dynamodb.list_tables()["TableNames"], names["SummariesTable"], "summariestable")
+    bucket = _named([b["Name"] for b in s3.list_buckets()["Buckets"]], names["RejectedEventsBucket"], "rejectedevents")
+    queues = [url.rsplit("/", 1)[-1] for url in sqs.list_queues().get("QueueUrls", [])]
+    queue_name = _named(queues, ALERT_QUEUE, "local-alerts")
     items = [
         f"{item['pk']['S']} {item['sk']['S']}"
-        for page in dynamodb.get_paginator("scan").paginate(TableName=names["SummariesTable"])
+        for page in (dynamodb.get_paginator("scan").paginate(TableName=table) if table else [])
         for item in page["Items"]
     ]
     objects = [
         obj["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=names["RejectedEventsBucket"])
+        for page in (s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) if bucket else [])
         for obj in page.get("Contents", [])
     ]
-    queue = sqs.get_queue_url(QueueName=ALERT_QUEUE)["QueueUrl"]
     alerts = []
-    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+    queue = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"] if queue_name else None
+    while queue and (messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])):
         for message in messages:
             alerts.append(json.loads(message["Body"]).get("Subject", ""))
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-    return {"items": sorted(items), "objects": sorted(objects), "alerts": alerts}
+    return {"items": sorted(items), "objects": sorted(objects), "alerts": alerts, "found": [table, bucket, queue_name]}
 
 
 def show(endpoint_url: str) -> int:
-    state = local_state(endpoint_url)
+    try:
+        state = local_state(endpoint_url)
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: cannot read the local resources at {endpoint_url} ({type(error).__name__}): is make up or "
+              "make local-aws running there? (--endpoint-url)", file=sys.stderr)  # fmt: skip
+        return 2
+    if not any(state["found"]):
+        print(f"error: no summaries table, bucket or alert queue of this project at {endpoint_url}: the endpoint "
+              "make up or make local-aws prints (--endpoint-url)", file=sys.stderr)  # fmt: skip
+        return 2
     print(f"{len(state['items'])} item(s) in the summaries table:", *state["items"], sep="\n  ")
     print(f"{len(state['objects'])} object(s) in the rejected-events bucket:", *state["objects"], sep="\n  ")
     print(f"{len(state['alerts'])} alert(s) since the last look:", *state["alerts"], sep="\n  ")
