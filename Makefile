@@ -63,7 +63,7 @@ test: lock-check validate build lint security audit
 
 # The reliability tests at full size (10,000+ generated bad inputs, 150 order/duplicate examples, faults on
 # bigger traffic, 50,000 events of load); `make test` runs the same tests smaller. Prints their figures.
-# About 26-45 minutes on a 2-core machine, so it says when each file starts and each test ends.
+# About 26-51 minutes on a 2-core machine, so it says when each file starts and each test ends.
 RELIABILITY_TESTS := tests/integration/test_properties.py tests/integration/test_bad_input.py \
 	tests/integration/test_faults.py tests/integration/test_load.py
 # What the run shows: a test's name (not the log lines pytest -s glues to it), its outcome, figures, summaries.
