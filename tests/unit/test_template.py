@@ -85,7 +85,7 @@ def test_table_keys_and_indexes_match_the_items_the_code_writes() -> None:
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEEnabled"] is True
-    assert RESOURCES["SummariesTable"]["DeletionPolicy"] == "Retain"
+    assert RESOURCES["SummariesTable"]["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_layer_is_built_by_sam_for_python_313() -> None:
@@ -459,7 +459,7 @@ def test_who_reads_the_rejected_events_is_logged_in_a_bucket_of_its_own() -> Non
         "LogFilePrefix": "rejected-events/",
     }
     logs = RESOURCES["RejectedEventsAccessLogsBucket"]
-    assert logs["DeletionPolicy"] == "Retain"
+    assert logs["DeletionPolicy"] == "RetainExceptOnCreate"
     properties = logs["Properties"]
     assert "LoggingConfiguration" not in properties and "CKV_AWS_18" in checkov_reasons(
         "RejectedEventsAccessLogsBucket"
