@@ -235,6 +235,14 @@ def test_a_parameter_change_publishes_a_new_version_of_every_function(
         assert after[function] != release, function
 
 
+def test_the_same_release_deployed_again_publishes_nothing(transformed: dict[str, Any]) -> None:
+    """A new version per deploy would cost a SnapStart snapshot each time and move `live` for nothing: only the
+    read API redeploys every time (AlwaysDeploy, below)."""
+    again = transformed_with()
+    assert releases(again) == releases(transformed)
+    assert deployment_of(again, "WebhookApi") == deployment_of(transformed, "WebhookApi")
+
+
 # Reserved concurrency applies to the function as a whole, all versions and aliases included
 # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html): no new version needed for it.
 NOT_VERSIONED = {"ReservedConcurrentExecutions"}
