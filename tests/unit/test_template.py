@@ -85,7 +85,7 @@ def test_table_keys_and_indexes_match_the_items_the_code_writes() -> None:
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEEnabled"] is True
-    assert RESOURCES["SummariesTable"]["DeletionPolicy"] == "Retain"
+    assert RESOURCES["SummariesTable"]["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_layer_is_built_by_sam_for_python_313() -> None:
@@ -358,27 +358,32 @@ def test_webhook_api_is_throttled_and_access_logged() -> None:
     assert "$context.requestBody" not in api["AccessLogSetting"]["Format"]
 
 
-def test_the_account_wide_api_gateway_logging_role_is_set_only_when_asked() -> None:
-    # AWS::ApiGateway::Account is one setting per account and region: a stack that owns it replaces whatever role
-    # other APIs log through, and leaves the setting naming a deleted role when it goes.
+def test_the_account_wide_api_gateway_logging_role_is_set_only_where_none_is_or_when_asked() -> None:
+    # The API Gateway account settings are one per account and region: AWS::ApiGateway::Account would replace
+    # whatever role other APIs log through; the stack's custom resource sets its role only when none is set (if-none,
+    # the default), always (true) or never (false). What the custom resource does: tests/unit/test_deploy_template.py.
     parameter = TEMPLATE["Parameters"]["SetApiGatewayAccountLoggingRole"]
-    assert (parameter["Default"], parameter["AllowedValues"]) == ("false", ["true", "false"])
-    assert TEMPLATE["Conditions"]["SetApiGatewayAccount"] == {
-        "Fn::Equals": [{"Ref": "SetApiGatewayAccountLoggingRole"}, "true"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("if-none", ["if-none", "true", "false"])
+    assert TEMPLATE["Conditions"]["ManagesApiGatewayAccount"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SetApiGatewayAccountLoggingRole"}, "false"]}]
     }
-    account_wide = {k for k, r in RESOURCES.items() if r["Type"] == "AWS::ApiGateway::Account"}
-    assert account_wide == {"ApiGatewayAccount"}
-    for logical_id in ("ApiGatewayAccount", "ApiGatewayLoggingRole"):
-        assert RESOURCES[logical_id]["Condition"] == "SetApiGatewayAccount"
-    # The stage waits for the account's role when the stack sets it: DependsOn cannot name a resource that may not
-    # exist, so it names an unconditional handle that refers to the role's setting only when it is created.
-    api = RESOURCES["WebhookApi"]
-    ready = RESOURCES[api["DependsOn"]]
-    assert ready["Type"] == "AWS::CloudFormation::WaitConditionHandle" and "Condition" not in ready
-    assert ready["Metadata"]["ApiGatewayAccount"] == {
-        "Fn::If": ["SetApiGatewayAccount", {"Ref": "ApiGatewayAccount"}, ""]
+    assert not [k for k, r in RESOURCES.items() if r["Type"] == "AWS::ApiGateway::Account"]
+    setting = {k for k, r in RESOURCES.items() if r["Type"] == "Custom::ApiGatewayAccountLogging"}
+    assert setting == {"ApiGatewayAccountLogging"}
+    for logical_id in ("ApiGatewayAccountLogging", "ApiGatewayLoggingRole", "ApiGatewayAccountLoggingFunction"):
+        assert RESOURCES[logical_id]["Condition"] == "ManagesApiGatewayAccount"
+    # The stages wait for the setting when the stack manages it: DependsOn cannot name a resource that may not
+    # exist, so the APIs name an unconditional handle that refers to the setting only when it is created.
+    for api_id in ("WebhookApi", "ReadApi"):
+        api = RESOURCES[api_id]
+        ready = RESOURCES[api["DependsOn"]]
+        assert ready["Type"] == "AWS::CloudFormation::WaitConditionHandle" and "Condition" not in ready
+        assert ready["Metadata"]["ApiGatewayAccountLogging"] == {
+            "Fn::If": ["ManagesApiGatewayAccount", {"Ref": "ApiGatewayAccountLogging"}, ""]
+        }
+    assert RESOURCES["WebhookApi"]["Properties"]["AccessLogSetting"]["DestinationArn"] == {
+        "Fn::GetAtt": ["WebhookAccessLogs", "Arn"]
     }
-    assert api["Properties"]["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["WebhookAccessLogs", "Arn"]}
 
 
 # --- logs --------------------------------------------------------------------------------------------
@@ -387,6 +392,8 @@ def test_the_account_wide_api_gateway_logging_role_is_set_only_when_asked() -> N
 LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653]  # fmt: skip
 FUNCTION_IDS = [k for k, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"]
+# with the one function written in CloudFormation's own terms (the API Gateway account setting's custom resource)
+ALL_FUNCTION_IDS = FUNCTION_IDS + [k for k, r in RESOURCES.items() if r["Type"] == "AWS::Lambda::Function"]
 
 
 def log_group_of(function_id: str) -> str:
@@ -397,8 +404,8 @@ def log_group_of(function_id: str) -> str:
 
 
 def test_every_function_has_its_own_declared_log_group() -> None:
-    groups = [log_group_of(function_id) for function_id in FUNCTION_IDS]
-    assert len(set(groups)) == len(FUNCTION_IDS) == 6  # the five processors and the read API
+    groups = [log_group_of(function_id) for function_id in ALL_FUNCTION_IDS]
+    assert len(set(groups)) == len(ALL_FUNCTION_IDS) == 7  # the five processors, the read API, the account setting
     declared = {k for k, r in RESOURCES.items() if r["Type"] == "AWS::Logs::LogGroup"}
     assert declared == {*groups, "WebhookAccessLogs", "ReadApiAccessLogs"}
     assert RESOURCES["WebhookApi"]["Properties"]["AccessLogSetting"]["DestinationArn"] == {
@@ -427,7 +434,7 @@ def test_every_log_group_expires_and_is_encrypted_with_a_key_that_lets_only_this
     resolver = Resolver(TEMPLATE, "voice-insights")
     patterns = resolver.resolve(condition[1]["kms:EncryptionContext:aws:logs:arn"])
     other_stack = Resolver(TEMPLATE, "voice-insights-2")
-    for group_id in [log_group_of(function_id) for function_id in FUNCTION_IDS] + ["WebhookAccessLogs"]:
+    for group_id in [log_group_of(function_id) for function_id in ALL_FUNCTION_IDS] + ["WebhookAccessLogs"]:
         group = RESOURCES[group_id]["Properties"]
         assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
         assert group["KmsKeyId"] == {"Fn::GetAtt": ["LogsKey", "Arn"]}
@@ -459,7 +466,7 @@ def test_who_reads_the_rejected_events_is_logged_in_a_bucket_of_its_own() -> Non
         "LogFilePrefix": "rejected-events/",
     }
     logs = RESOURCES["RejectedEventsAccessLogsBucket"]
-    assert logs["DeletionPolicy"] == "Retain"
+    assert logs["DeletionPolicy"] == "RetainExceptOnCreate"
     properties = logs["Properties"]
     assert "LoggingConfiguration" not in properties and "CKV_AWS_18" in checkov_reasons(
         "RejectedEventsAccessLogsBucket"

@@ -53,8 +53,8 @@ ACTIONS_WITHOUT_RESOURCES = {
 
 # Managed policies a role may carry, each with why an inline policy naming this stack's resources cannot replace it.
 ALLOWED_MANAGED_POLICIES = {
-    # The region's API Gateway account role (only with SetApiGatewayAccountLoggingRole=true) writes the logs of every
-    # REST API of the region, not only this stack's; AWS documents this policy for it:
+    # The region's API Gateway account role (set there when none is, or with SetApiGatewayAccountLoggingRole=true)
+    # writes the logs of every REST API of the region, not only this stack's; AWS documents this policy for it:
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
     "ApiGatewayLoggingRole": {
         sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
@@ -135,6 +135,14 @@ EXPECTED_GRANTS = {
         | grants(["kinesis:DescribeLimits"], json.dumps("*"))
     ),
     "ApiGatewayLoggingRole": set(),
+    # the custom resource that sets it: the region's account settings, and handing API Gateway that role only
+    "ApiGatewayAccountLoggingFunctionRole": (
+        grants(["logs:CreateLogStream", "logs:PutLogEvents"], getatt("ApiGatewayAccountLoggingLogs"))
+        | grants(
+            ["apigateway:GET", "apigateway:PATCH"], sub("arn:${AWS::Partition}:apigateway:${AWS::Region}::/account")
+        )
+        | grants(["iam:PassRole"], getatt("ApiGatewayLoggingRole"))
+    ),
     "ChatChannelRole": set(),  # no inline policy: ChatChannelPolicy (read CloudWatch alarms and metrics)
     # the read API (docs/read.md): Query on the table and its indexes, GetItem for a call's item, the cursor key
     "ReadApiRole": (
@@ -152,6 +160,13 @@ FUNCTION_ROLES = {
     "UnroutedEventsFunction": "UnroutedEventsRole",
     "QualityAlertsFunction": "QualityAlertsRole",
     "ReadApiFunction": "ReadApiRole",
+    "ApiGatewayAccountLoggingFunction": "ApiGatewayAccountLoggingFunctionRole",
+}
+# Resources that are the account's or the region's, not a resource of this stack: each with why.
+ACCOUNT_RESOURCES = {
+    # API Gateway's account settings (GetAccount, UpdateAccount): one per region, no resource of the stack names them
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonapigatewaymanagement.html
+    sub("arn:${AWS::Partition}:apigateway:${AWS::Region}::/account"): "the region's API Gateway account settings",
 }
 
 
@@ -223,7 +238,7 @@ def test_every_grant_names_a_resource_of_this_stack_or_has_none_to_name(transfor
             for resource in listed(statement["Resource"]):
                 if resource == "*":
                     assert set(listed(statement["Action"])) <= set(ACTIONS_WITHOUT_RESOURCES), (role_id, statement)
-                else:
+                elif json.dumps(resource) not in ACCOUNT_RESOURCES:
                     assert referenced_ids(resource) & resources, (role_id, resource)
 
 
@@ -242,7 +257,12 @@ def test_every_trigger_and_route_calls_the_published_alias(transformed: dict[str
     `live` that each deploy moves to its new version, never the unpublished function."""
     resources = transformed["Resources"]
     aliases = {logical_id for logical_id, r in resources.items() if r["Type"] == "AWS::Lambda::Alias"}
-    functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    # but the custom resource's function, which CloudFormation alone invokes, once per stack update
+    functions = [
+        r
+        for k, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function" and k != "ApiGatewayAccountLoggingFunction"
+    ]
     assert len(aliases) == len(functions) and all(a.endswith("Aliaslive") for a in aliases)
     for function in functions:
         assert function["Properties"]["SnapStart"] == {
