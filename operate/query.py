@@ -289,10 +289,10 @@ def duckdb_lake(lake_dir: Path) -> Any:
             where = str(files / "*" / "*.parquet").replace("'", "''")
             # Cast to the Glue types: a writer's timestamp with a time zone reads as Athena's timestamp (UTC).
             select = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in typed)
-            connection.execute(
-                f"CREATE VIEW {table} AS SELECT {select}, dt FROM read_parquet('{where}', hive_partitioning = true, "
-                "hive_types_autocast = false, union_by_name = true)"
-            )
+            options = "hive_partitioning = true, hive_types_autocast = false, union_by_name = true"
+            # names from lake_schema, the path with its quotes doubled
+            view = f"CREATE VIEW {table} AS SELECT {select}, dt FROM read_parquet('{where}', {options})"  # noqa: S608
+            connection.execute(view)
         else:
             connection.execute(f"CREATE TABLE {table} ({', '.join(f'{n} {k}' for n, k in typed)}, dt VARCHAR)")
     connection.execute(f"SET allowed_directories = ['{str(lake_dir.resolve()).replace("'", "''")}']")
@@ -465,6 +465,49 @@ def render_json(columns: list[str], rows: list[list[Any]]) -> str:
 RENDERERS = {"table": render_table, "csv": render_csv, "json": render_json}
 
 
+# --- The template's named queries ----------------------------------------------------------------------------------
+
+
+def named_query_bodies() -> dict[str, tuple[str, str]]:
+    """What the template's AWS::Athena::NamedQuery resources hold, by logical id: each view as CREATE OR REPLACE VIEW,
+    each query as Athena runs it (views as CTEs, ``?`` for its parameters, listed in a first comment line)."""
+    bodies = {}
+    for name, sql in views().items():
+        bodies[_logical_id("LakeView", name)] = (name, f"CREATE OR REPLACE VIEW {name} AS\n{sql}\n")
+    for name, known in catalog().items():
+        if known.preset:
+            continue
+        text, names = positional(expand_views(known.sql))
+        bodies[_logical_id("LakeQuery", name)] = (name, f"-- parameters, in order: {', '.join(names)}\n{text}\n")
+    return bodies
+
+
+def _logical_id(prefix: str, name: str) -> str:
+    return prefix + "".join(part.capitalize() for part in name.split("_"))
+
+
+def named_queries_yaml() -> str:
+    """The template's block of named queries (make the template's block this: python -m operate.query
+    --named-queries-yaml; tests/unit/test_lake_template.py fails when they differ)."""
+    descriptions = {**view_descriptions(), **{q.name: q.description for q in catalog().values()}}
+    lines = []
+    for logical_id, (name, body) in named_query_bodies().items():
+        summary = descriptions[name].split(": ")[0].split(". ")[0][:120].replace('"', "'")
+        lines += [
+            f"  {logical_id}:",
+            "    Type: AWS::Athena::NamedQuery",
+            "    Properties:",
+            f"      Name: {name}",
+            f'      Description: "{summary}"',
+            "      WorkGroup: !Ref AthenaWorkGroup",
+            '      Database: !Join ["", [!Join ["_", !Split ["-", !Ref "AWS::StackName"]], "_lake"]]',
+            "      QueryString: |",
+            *(f"        {line}".rstrip() for line in body.splitlines()),
+            "",
+        ]
+    return "\n".join(lines)
+
+
 # --- The command ----------------------------------------------------------------------------------------------------
 
 
@@ -517,6 +560,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=list(RENDERERS), default="table")
     parser.add_argument("--lake-dir", default=str(DEFAULT_LAKE), help="the local lake (default .lake)")
     parser.add_argument("--stack-name", help="ask Athena in this deployed stack's workgroup (your AWS credentials)")
+    parser.add_argument("--named-queries-yaml", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -533,6 +577,9 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
         if args.list:
             out.write(render_list())
             return 0
+        if args.named_queries_yaml:
+            out.write(named_queries_yaml())
+            return 0
         if args.name is None and args.sql is None:
             raise Mistake("give --name NAME (make query ARGS=--list shows them) or --sql 'SELECT …'")
         columns, rows = answer(args, err)
@@ -542,6 +589,11 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
     except KeyboardInterrupt:
         err.write("make query: interrupted\n")
         return 130
+    except Exception as error:  # the rule: one line, never a traceback
+        err.write(
+            f"make query: unexpected {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}\n"
+        )
+        return 1
     out.write(RENDERERS[args.format](columns, rows))
     return 0
 
