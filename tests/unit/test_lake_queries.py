@@ -6,6 +6,9 @@ week over week, worst lists and conferences that never completed."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -283,3 +286,50 @@ def test_issue_shares_give_each_kind_per_week(lake: Path) -> None:
 def test_an_empty_window_answers_no_rows_and_an_empty_lake_too(lake: Path, tmp_path: Path) -> None:
     assert run(lake, "weekly_kpis", **{"from": "2027-01-04", "to": "2027-02-01"}) == []
     assert run(tmp_path, "weekly_kpis", **{"from": WINDOW[0], "to": WINDOW[1]}) == []
+
+
+def test_a_free_query_names_the_views_and_binds_its_parameters(lake: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    sql = "SELECT count(*) AS n FROM latest_participant_summaries WHERE dt >= :from AND dt < :to"
+
+    code = query.main(
+        ["--sql", sql, "--from", WINDOW[0], "--to", WINDOW[1], "--lake-dir", str(lake), "--format", "json"], out, err
+    )
+
+    assert code == 0, err.getvalue()
+    assert json.loads(out.getvalue()) == [
+        {
+            "n": sum(
+                1 for r in latest(lake_sample.PARTICIPANT_TABLE, "participant_sid") if WINDOW[0] <= r["dt"] < WINDOW[1]
+            )
+        }
+    ]
+
+
+def test_a_free_query_cannot_read_a_file_outside_the_lake(lake: Path) -> None:
+    err = io.StringIO()
+
+    assert (
+        query.main(["--sql", "SELECT * FROM read_text('/etc/hostname')", "--lake-dir", str(lake)], io.StringIO(), err)
+        == 2
+    )
+    assert (
+        err.getvalue().startswith("make query: the query failed on DuckDB:") and len(err.getvalue().splitlines()) == 1
+    )
+
+
+def test_output_cannot_attack_its_reader() -> None:
+    columns, rows = ["label", "n"], [["=1+1\x1b[2J", -1.5], ["\tx\r\n", 2], ["ok", None]]
+
+    table = query.render_table(columns, rows)
+    assert "\x1b" not in table and "\\x1b[2J" in table and "\\t" in table and "\\r\\n" in table
+    assert csv_cells(query.render_csv(columns, rows)) == [
+        ["label", "n"],
+        ["'=1+1\x1b[2J", "-1.5"],
+        ["'\tx\r\n", "2"],
+        ["ok", ""],
+    ]
+
+
+def csv_cells(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
