@@ -392,7 +392,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, date):
@@ -402,13 +402,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
 def _cell(value: Any) -> str:
     """A table cell: numbers rounded to 4 decimals, control characters escaped (they cannot move the cursor)."""
-    value = _plain(value)
+    value = plain(value)
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -424,7 +424,7 @@ def render_table(columns: list[str], rows: list[list[Any]]) -> str:
     cells = [[_cell(c) for c in columns], *([_cell(v) for v in row] for row in rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     numeric = [
-        all(isinstance(_plain(row[i]), int | float) or row[i] is None for row in rows) for i in range(len(columns))
+        all(isinstance(plain(row[i]), int | float) or row[i] is None for row in rows) for i in range(len(columns))
     ]
     lines = []
     for n, row in enumerate(cells):
@@ -442,7 +442,7 @@ def render_table(columns: list[str], rows: list[list[Any]]) -> str:
 def csv_safe(value: Any) -> Any:
     """A CSV cell that a spreadsheet will not run: text starting with = + - @ tab or CR gets a leading ' (OWASP,
     https://owasp.org/www-community/attacks/CSV_Injection). Numbers stay numbers."""
-    value = _plain(value)
+    value = plain(value)
     if isinstance(value, list):
         value = ",".join(map(str, value))
     if isinstance(value, str) and value.startswith(_FORMULA_START):
@@ -459,7 +459,7 @@ def render_csv(columns: list[str], rows: list[list[Any]]) -> str:
 
 
 def render_json(columns: list[str], rows: list[list[Any]]) -> str:
-    return json.dumps([dict(zip(columns, map(_plain, row), strict=True)) for row in rows], indent=2) + "\n"
+    return json.dumps([dict(zip(columns, map(plain, row), strict=True)) for row in rows], indent=2) + "\n"
 
 
 RENDERERS = {"table": render_table, "csv": render_csv, "json": render_json}
@@ -534,15 +534,21 @@ def statement(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 def answer(args: argparse.Namespace, progress: TextIO | None) -> tuple[list[str], list[list[Any]]]:
     sql, preset = statement(args)
     given = {name: getattr(args, name) for name in PARAMETERS}
-    bound = bind(sql, given, preset)
-    if not args.stack_name:
-        return run_duckdb(bound, Path(args.lake_dir))
+    return run(bind(sql, given, preset), Path(args.lake_dir), args.stack_name, progress)
+
+
+def run(
+    bound: Bound, lake_dir: Path, stack_name: str | None, progress: TextIO | None = None
+) -> tuple[list[str], list[list[Any]]]:
+    """The answer from DuckDB over the local lake, or from Athena in the stack's workgroup with ``stack_name``."""
+    if not stack_name:
+        return run_duckdb(bound, lake_dir)
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        workgroup = athena_workgroup(boto3.client("cloudformation"), args.stack_name)
-        return run_athena(bound, boto3.client("athena"), workgroup, lake_database(args.stack_name), progress=progress)
+        workgroup = athena_workgroup(boto3.client("cloudformation"), stack_name)
+        return run_athena(bound, boto3.client("athena"), workgroup, lake_database(stack_name), progress=progress)
     except (BotoCoreError, ClientError) as error:
         raise Mistake(
             f"AWS refused: {str(error).splitlines()[0]} (check --stack-name and your AWS credentials)"
