@@ -125,8 +125,9 @@ replay: setup
 clean:
 	rm -rf .aws-sam .venv .venv-sam .venv-runtime .venv-security .venv-uv .pytest_cache .mypy_cache .ruff_cache
 
-# The quality report (docs/read.md): worst conferences and participants, issues by kind, region and hour, e.g.
-#   make report ARGS="--stack-name voice-insights --from 2026-11-01 --to 2026-11-08 --png week.png"
+# The quality report (docs/read.md): from the lake (.lake/, or Athena with --stack-name) trends per day, week or
+# month, issue shares, MOS per region, the worst participants and conferences; the table mode as before, e.g.
+#   make report ARGS="--from 2026-09-07 --to 2026-11-30 --png trends.png"
 #   make report ARGS="--endpoint-url http://127.0.0.1:<moto port> --table <table> --format csv"   (make up prints both)
 report: setup
 	PYTHONPATH=layers/voice_insights:. $(PY) -m operate.report $(ARGS)

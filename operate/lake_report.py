@@ -131,8 +131,8 @@ def draw_png(report: dict[str, Any], path: str) -> dict[str, Any]:
     kinds = sorted({r["kind"] for r in report["issue_shares"]})
     for kind in kinds:
         rows = [r for r in report["issue_shares"] if r["kind"] == kind]
-        shares.plot([_x(r["period_start"], period, start, end) for r in rows], [100 * r["share"] for r in rows], marker="o",
-                    markersize=3, label=kind)  # fmt: skip
+        x = [_x(r["period_start"], period, start, end) for r in rows]
+        shares.plot(x, [100 * r["share"] for r in rows], marker="o", markersize=3, label=kind)
         drawn["series"].append(f"share:{kind}")
     shares.set_title("Participants with each issue (%)")
     shares.set_ylabel("% of participants")
