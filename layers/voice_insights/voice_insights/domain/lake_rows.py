@@ -35,6 +35,11 @@ from voice_insights.domain.lake_schema import COLUMNS, CONFERENCE_TABLE, PARTICI
 from voice_insights.domain.quality import Thresholds, issues_of
 from voice_insights.domain.redaction import mask_phone_numbers_in
 
+# A row is one line of a Firehose record (at most 1,000 KiB, https://docs.aws.amazon.com/firehose/latest/dev/limits.html)
+# with its newline. A longer one (an event of hundreds of KB) is written without event_json (the table keeps the
+# event), and if still too long with each text cut to MAX_TEXT_CHARS_IN_A_LONG_ROW.
+MAX_ROW_BYTES = 1000 * 1024 - 1
+MAX_TEXT_CHARS_IN_A_LONG_ROW = 1024
 _INT_RANGE = (-(2**31), 2**31 - 1)  # Glue/Hive int
 _BIGINT_RANGE = (-(2**63), 2**63 - 1)
 
@@ -46,6 +51,7 @@ class LakeRow:
     table: str
     dt: str
     line: bytes
+    without_event_json: bool = False  # too long for a record with it (MAX_ROW_BYTES)
 
 
 def row_of(item: dict[str, AttributeValue], thresholds: Thresholds) -> LakeRow:
@@ -71,7 +77,14 @@ def row_of(item: dict[str, AttributeValue], thresholds: Thresholds) -> LakeRow:
         raise ValueError("the item has no time to partition it by (summary, event or receipt)")
     row = conform(table, values)
     row["dt"] = dt
-    return LakeRow(table, dt, _json_line(row))
+    line = _json_line(row)
+    if len(line) <= MAX_ROW_BYTES:
+        return LakeRow(table, dt, line)
+    row["event_json"] = None
+    line = _json_line(row)
+    if len(line) > MAX_ROW_BYTES:  # a megabyte of label or tags: cut each text, so the row still lands
+        line = _json_line({name: _cut(value) for name, value in row.items()})
+    return LakeRow(table, dt, line, without_event_json=True)
 
 
 def conform(table: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -262,6 +275,14 @@ _CONFORM = {
 }
 
 
+def _cut(value: Any) -> Any:
+    if isinstance(value, str):
+        return value[:MAX_TEXT_CHARS_IN_A_LONG_ROW]
+    if isinstance(value, list):
+        return [_cut(element) for element in value[:MAX_TEXT_CHARS_IN_A_LONG_ROW]]
+    return value
+
+
 def _json_line(row: dict[str, Any]) -> bytes:
     # Compact, UTF-8 as is: Firehose bills bytes. Lone surrogates (valid JSON, not UTF-8) are escaped instead.
     text = json.dumps(row, separators=(",", ":"), ensure_ascii=False)
@@ -271,4 +292,4 @@ def _json_line(row: dict[str, Any]) -> bytes:
         return json.dumps(row, separators=(",", ":")).encode()
 
 
-__all__ = ["LakeRow", "conform", "masked_json", "row_of"]
+__all__ = ["MAX_ROW_BYTES", "LakeRow", "conform", "masked_json", "row_of"]
