@@ -488,7 +488,7 @@ def _logical_id(prefix: str, name: str) -> str:
 
 def named_queries_yaml() -> str:
     """The template's block of named queries (make the template's block this: python -m operate.query
-    --named-queries-yaml; tests/unit/test_lake_template.py fails when they differ)."""
+    --named-queries-yaml; tests/unit/test_athena_template.py fails when they differ)."""
     descriptions = {**view_descriptions(), **{q.name: q.description for q in catalog().values()}}
     lines = []
     for logical_id, (name, body) in named_query_bodies().items():
@@ -500,7 +500,7 @@ def named_queries_yaml() -> str:
             f"      Name: {name}",
             f'      Description: "{summary}"',
             "      WorkGroup: !Ref AthenaWorkGroup",
-            '      Database: !Join ["", [!Join ["_", !Split ["-", !Ref "AWS::StackName"]], "_lake"]]',
+            "      Database: !Ref LakeDatabase  # the Glue database of the lake (docs/history.md)",
             "      QueryString: |",
             *(f"        {line}".rstrip() for line in body.splitlines()),
             "",
