@@ -48,12 +48,17 @@ def gather(
         "worst_conferences": ("worst_conferences", {"top": str(top)}),
     }
     report: dict[str, Any] = {"from": start, "to": end, "period": period}
-    for section, (name, given) in asked.items():
-        if progress is not None:
-            progress.write(f"report: {section}\n")
-        bound = query.bind(catalog[name].sql, {"from": start, "to": end, **given})
-        columns, rows = query.run(bound, lake_dir, stack_name, progress)
-        report[section] = [{c: query.plain(v) for c, v in zip(columns, row, strict=True)} for row in rows]
+    connection = None if stack_name else query.duckdb_lake(lake_dir)  # one for all five queries
+    try:
+        for section, (name, given) in asked.items():
+            if progress is not None:
+                progress.write(f"report: {section}\n")
+            bound = query.bind(catalog[name].sql, {"from": start, "to": end, **given})
+            columns, rows = query.run(bound, lake_dir, stack_name, progress, connection)
+            report[section] = [{c: query.plain(v) for c, v in zip(columns, row, strict=True)} for row in rows]
+    finally:
+        if connection is not None:
+            connection.close()
     return report
 
 

@@ -301,10 +301,12 @@ def duckdb_lake(lake_dir: Path) -> Any:
     return connection
 
 
-def run_duckdb(bound: Bound, lake_dir: Path) -> tuple[list[str], list[list[Any]]]:
+def run_duckdb(bound: Bound, lake_dir: Path, connection: Any = None) -> tuple[list[str], list[list[Any]]]:
+    """The answer on DuckDB: on ``connection`` (a ``duckdb_lake``, several queries sharing it) or a new one."""
     import duckdb
 
-    connection = duckdb_lake(lake_dir)
+    own = connection is None
+    connection = duckdb_lake(lake_dir) if own else connection
     try:
         cursor = connection.execute(to_duckdb(bound.sql), bound.values)
         columns = [column[0] for column in cursor.description]
@@ -312,7 +314,8 @@ def run_duckdb(bound: Bound, lake_dir: Path) -> tuple[list[str], list[list[Any]]
     except duckdb.Error as error:
         raise Mistake(f"the query failed on DuckDB: {str(error).splitlines()[0]}") from None
     finally:
-        connection.close()
+        if own:
+            connection.close()
 
 
 # --- Athena ---------------------------------------------------------------------------------------------------------
@@ -538,11 +541,11 @@ def answer(args: argparse.Namespace, progress: TextIO | None) -> tuple[list[str]
 
 
 def run(
-    bound: Bound, lake_dir: Path, stack_name: str | None, progress: TextIO | None = None
+    bound: Bound, lake_dir: Path, stack_name: str | None, progress: TextIO | None = None, connection: Any = None
 ) -> tuple[list[str], list[list[Any]]]:
     """The answer from DuckDB over the local lake, or from Athena in the stack's workgroup with ``stack_name``."""
     if not stack_name:
-        return run_duckdb(bound, lake_dir)
+        return run_duckdb(bound, lake_dir, connection)
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 

@@ -128,3 +128,39 @@ def test_a_mistake_is_one_line_with_exit_2_and_nothing_is_started(stack: str, ar
     assert query.main(with_stack, out, err) == 2
     assert out.getvalue() == "" and len(err.getvalue().splitlines()) == 1 and says in err.getvalue()
     assert boto3.client("athena").list_query_executions(WorkGroup=WORKGROUP)["QueryExecutionIds"] == []
+
+
+class FakeAthena:
+    """Athena as far as run_athena sees it, in states moto's never reaches (failed, still running)."""
+
+    def __init__(self, states: list[dict[str, str]]) -> None:
+        self.states, self.stopped = states, False
+
+    def start_query_execution(self, **_: object) -> dict[str, str]:
+        return {"QueryExecutionId": "q-1"}
+
+    def get_query_execution(self, QueryExecutionId: str) -> dict[str, object]:
+        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return {"QueryExecution": {"Status": state}}
+
+    def stop_query_execution(self, QueryExecutionId: str) -> None:
+        self.stopped = True
+
+
+def test_a_failed_athena_query_is_one_line_saying_why() -> None:
+    athena = FakeAthena(
+        [{"State": "RUNNING"}, {"State": "FAILED", "StateChangeReason": "Query exhausted resources\nat"}]
+    )
+    bound = query.bind("SELECT 1 AS n FROM participant_summaries WHERE dt >= :from", {"from": "2026-11-01"})
+
+    with pytest.raises(query.Mistake, match=r"^Athena query q-1 failed: Query exhausted resources$"):
+        query.run_athena(bound, athena, WORKGROUP, "db")
+
+
+def test_a_query_running_past_the_timeout_is_stopped() -> None:
+    athena = FakeAthena([{"State": "RUNNING"}])
+    bound = query.bind("SELECT 1 AS n", {})
+
+    with pytest.raises(query.Mistake, match="was stopped: narrow the window"):
+        query.run_athena(bound, athena, WORKGROUP, "db", timeout=0.5)
+    assert athena.stopped
