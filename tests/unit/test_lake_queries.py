@@ -333,3 +333,23 @@ def test_output_cannot_attack_its_reader() -> None:
 
 def csv_cells(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
+
+
+def test_timestamps_written_with_a_time_zone_read_as_athenas_utc_timestamps(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [
+            pa.field(f.name, pa.timestamp("us", tz="UTC") if pa.types.is_timestamp(f.type) else f.type)
+            for f in lake_sample.arrow_schema(lake_sample.PARTICIPANT_TABLE)
+        ]
+    )
+    row = {"participant_sid": "PA1", "version": "1", "join_time": datetime(2026, 11, 8, 23, 30), "inbound_mos": 4.0}
+    folder = tmp_path / lake_sample.PARTICIPANT_TABLE / "dt=2026-11-08"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({n: [row.get(n)] for n in schema.names}, schema=schema), folder / "tz.parquet")
+
+    [only] = run(tmp_path, "daily_kpis", **{"from": "2026-11-08", "to": "2026-11-09"})
+    assert (only["period_start"], only["participants"], only["mos_p50"]) == (date(2026, 11, 8), 1, 4.0)
+    assert run(tmp_path, "daily_kpis", **{"from": "2026-11-09", "to": "2026-11-10"}) == []
