@@ -132,3 +132,11 @@ def test_a_mistake_is_one_line_with_exit_2(
     assert report.main(["--lake-dir", str(lake), *arguments], io.StringIO()) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and says in err
+
+
+def test_no_lake_at_all_says_how_to_make_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert report.main(["--lake-dir", str(tmp_path / "none"), "--no-progress"], io.StringIO()) == 2
+    assert (
+        capsys.readouterr().err
+        == f"make report: no lake at {tmp_path / 'none'}/: run make demo (or make up) first, or give --lake-dir DIR\n"
+    )
