@@ -177,3 +177,11 @@ def test_a_row_too_long_for_a_record_still_lands_without_its_event_json(field: s
     found = json.loads(row.line)
     assert found["event_json"] is None and found["participant_sid"] == seed["data"]["participant_sid"]
     assert pack([row.line]) == [[0]]
+
+
+def test_no_resend_starts_near_the_functions_timeout() -> None:
+    firehose = FakeFirehose(refuse=lambda call, position: True)
+    left = iter([60.0, 5.0])
+    delivery = LakeDelivery(STREAMS, firehose, sleep=lambda s: None)
+    delivered, stats = delivery.deliver(rows(3), time_left=lambda: next(left))
+    assert delivered == [False, False, False] and len(firehose.calls) == 1 and stats.failed == 1

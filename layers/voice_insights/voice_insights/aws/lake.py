@@ -17,6 +17,7 @@ what still fails is reported to the caller, which has Lambda deliver those strea
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,10 @@ MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 # Sends of the records a call did not take, after the first; botocore already retried throttles and 5xx.
 RETRY_BACKOFF_S = (0.2, 0.5, 1.0)
+# No resend starts with less time than this before the function's timeout (template: 30 s): one call, botocore's
+# retries included, takes well under it; what is left is reported and Lambda delivers it again
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html).
+STOP_BEFORE_TIMEOUT_S = 10.0
 
 
 def pack(
@@ -89,16 +94,19 @@ class LakeDelivery:
         self,
         streams: Mapping[str, str],
         client: Any = None,
-        backoff_s: Sequence[float] = RETRY_BACKOFF_S,
+        backoff_s: Sequence[float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.streams = dict(streams)
         self.client = client or make_client("firehose")
-        self.backoff_s = tuple(backoff_s)
+        self.backoff_s = tuple(RETRY_BACKOFF_S if backoff_s is None else backoff_s)
         self.sleep = sleep
 
-    def deliver(self, rows: Sequence[LakeRow]) -> tuple[list[bool], DeliveryStats]:
-        """Per row, whether Firehose took it; and what it took to get there."""
+    def deliver(
+        self, rows: Sequence[LakeRow], time_left: Callable[[], float] = lambda: math.inf
+    ) -> tuple[list[bool], DeliveryStats]:
+        """Per row, whether Firehose took it; and what it took to get there. ``time_left``: seconds before the
+        function's timeout."""
         delivered = [False] * len(rows)
         stats = DeliveryStats()
         by_table: dict[str, list[int]] = {}
@@ -107,17 +115,20 @@ class LakeDelivery:
         for table, positions in by_table.items():
             records = [[positions[i] for i in record] for record in pack([rows[p].line for p in positions])]
             data = [record_data([rows[p].line for p in record]) for record in records]
-            taken = self._put(self.streams[table], data, stats)
+            taken = self._put(self.streams[table], data, stats, time_left)
             for record, ok in zip(records, taken, strict=True):
                 for position in record:
                     delivered[position] = ok
         return delivered, stats
 
-    def _put(self, stream: str, data: list[bytes], stats: DeliveryStats) -> list[bool]:
+    def _put(self, stream: str, data: list[bytes], stats: DeliveryStats, time_left: Callable[[], float]) -> list[bool]:
         """Send every record, again those a call did not take; per record, whether it was taken in the end."""
         taken = [False] * len(data)
         pending = list(range(len(data)))
         for attempt in range(len(self.backoff_s) + 1):
+            if time_left() < STOP_BEFORE_TIMEOUT_S:
+                logger.warning("Stopping before the function's timeout; Lambda retries the rest", records=len(pending))
+                break
             if attempt:
                 self.sleep(self.backoff_s[attempt - 1])
                 stats.resent += len(pending)

@@ -41,7 +41,8 @@ def make_lake_handler() -> Handler:
             records, sequence_number=lambda record: record["dynamodb"]["SequenceNumber"]
         )
         changes = batch.prepare(TableChange.from_stream_record)
-        settled = lake_writer().process(changes).settled() if changes else []
+        time_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
+        settled = lake_writer().process(changes, time_left).settled() if changes else []
         return batch.answer(settled)
 
     handler: Handler = lambda_handler

@@ -13,6 +13,7 @@ the batch's rows go to Firehose together (aws.lake). A change ends as exactly on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -92,15 +93,17 @@ class LakeWriter:
         self.rejected = rejected
         self.clock = clock
 
-    def process(self, changes: Sequence[TableChange]) -> BatchReport[LakeOutcome]:
-        """Settle one stream batch: one outcome per change, in order."""
+    def process(
+        self, changes: Sequence[TableChange], time_left: Callable[[], float] = lambda: math.inf
+    ) -> BatchReport[LakeOutcome]:
+        """Settle one stream batch: one outcome per change, in order. ``time_left``: seconds before the timeout."""
         now = self.clock()
         records = [self._read(change, now) for change in changes]
         to_send = [record for record in records if record.row is not None]
         if to_send:
             rows = [record.row for record in to_send if record.row is not None]
             try:
-                delivered, stats = self.delivery.deliver(rows)
+                delivered, stats = self.delivery.deliver(rows, time_left)
             except Exception:  # a bug in the delivery: every row comes again
                 logger.exception("Lake rows not delivered, will be retried", rows=len(rows))
                 delivered, stats = [False] * len(rows), None
