@@ -35,6 +35,7 @@ WEEKLY_QUERY = "weekly_kpis"
 class TableFigures:
     rows: int
     json_bytes: int  # the rows as the writer sends them: JSON lines
+    event_json_bytes: int  # of which the event_json column's values (the event whole, masked)
     parquet_bytes: int  # the file
     records: int  # Firehose records, packed as the writer packs them
     billed_bytes: int  # those records rounded up to 5 KB each
@@ -155,6 +156,7 @@ def measure(images: list[dict[str, Any]], batch_size: int, compression: str) -> 
             tables[table] = TableFigures(
                 rows=len(mine),
                 json_bytes=sum(len(row.line) + 1 for row in mine),
+                event_json_bytes=sum(len(json.dumps(json.loads(row.line)["event_json"])) for row in mine),
                 parquet_bytes=path.stat().st_size,
                 records=records[table][0],
                 billed_bytes=records[table][1],

@@ -590,7 +590,8 @@ def lake_rows(figures: dict[str, Any]) -> tuple[str, str]:
     parts = []
     for table, t in measured["tables"].items():
         parts.append(
-            f"{table}: {t['rows']} rows, {t['json_bytes'] / t['rows']:,.0f} bytes each as sent (JSON), "
+            f"{table}: {t['rows']} rows, {t['json_bytes'] / t['rows']:,.0f} bytes each as sent (JSON; event_json "
+            f"{t['event_json_bytes'] / t['json_bytes']:.0%} of them), "
             f"{t['parquet_bytes'] / t['rows']:,.0f} as Parquet ({measured['compression']}; "
             f"{t['parquet_bytes'] / t['json_bytes']:.1%}), {t['records']} Firehose records "
             f"({t['rows'] / t['records']:,.0f} rows each, billed {t['billed_bytes'] / t['rows']:,.0f} bytes per row)"
