@@ -82,7 +82,10 @@ class Resolver:
                 mapping, top, second = (self.resolve(part) for part in arg)
                 return self.mappings[mapping][top][second]
             if key == "Fn::Join":
-                return arg[0].join(str(self.resolve(v)) for v in arg[1])
+                return arg[0].join(str(v) for v in self.resolve(arg[1]))
+            if key == "Fn::Split":
+                delimiter, text = arg
+                return str(self.resolve(text)).split(delimiter)
             if key == "Fn::If":
                 condition, when_true, when_false = arg
                 return self.resolve(when_true if self.condition(condition) else when_false)
@@ -125,7 +128,9 @@ class Resolver:
             before, _, after = rest.partition("${")
             name, _, rest = after.partition("}")
             out.append(before)
-            if name in variables:
+            if name.startswith("!"):  # ${!Literal} is written as ${Literal}
+                out.append("${" + name[1:] + "}")
+            elif name in variables:
                 out.append(str(self.resolve(variables[name])))
             elif "." in name:
                 logical_id, attribute = name.split(".", 1)

@@ -409,9 +409,9 @@ def log_group_of(function_id: str) -> str:
 
 def test_every_function_has_its_own_declared_log_group() -> None:
     groups = [log_group_of(function_id) for function_id in FUNCTION_IDS]
-    assert len(set(groups)) == len(FUNCTION_IDS) == 6  # the five processors and the read API
+    assert len(set(groups)) == len(FUNCTION_IDS) == 7  # the five processors, the read API and the lake writer
     declared = {k for k, r in RESOURCES.items() if r["Type"] == "AWS::Logs::LogGroup"}
-    assert declared == {*groups, "WebhookAccessLogs", "ReadApiAccessLogs"}
+    assert declared == {*groups, "WebhookAccessLogs", "ReadApiAccessLogs", "LakeDeliveryLogs"}
     assert RESOURCES["WebhookApi"]["Properties"]["AccessLogSetting"]["DestinationArn"] == {
         "Fn::GetAtt": ["WebhookAccessLogs", "Arn"]
     }
