@@ -32,7 +32,11 @@ TRAFFIC = read_traffic.generate()
 schema = schemathesis.openapi.from_path(ROOT / "docs" / "openapi.json")
 
 
-@pytest.fixture(scope="module", params=["true", "false"], ids=lambda value: f"CallSidIndex={value}")
+@pytest.fixture(
+    scope="module",
+    params=["true", "false"],
+    ids=lambda value: "call_sid_index_on" if value == "true" else "call_sid_index_off",
+)
 def runner(request: pytest.FixtureRequest) -> Iterator[LocalRunner]:
     """The local stack deployed with CallSidIndex true or false (the template's default)."""
     with LocalRunner(parameters={"CallSidIndex": request.param}) as runner:

@@ -97,7 +97,9 @@ class Recording:
         return getattr(self.client, name)
 
 
-@pytest.fixture(params=["true", "false"], ids=lambda value: f"CallSidIndex={value}")
+@pytest.fixture(
+    params=["true", "false"], ids=lambda value: "call_sid_index_on" if value == "true" else "call_sid_index_off"
+)
 def api(traffic: ReadTraffic, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Any]:
     """The table as the template creates it with ``CallSidIndex`` true or false, and the read API told so."""
     template = load_template(ROOT / "template.yaml")
