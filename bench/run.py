@@ -69,7 +69,7 @@ BEFORE_MONTH_AT_10_MILLION = 6410.87
 # its default Parquet compression, the lifecycle docs/history.md describes; the writer's batch as the alert function's.
 LAKE_DEFAULTS = {"history_days": 400, "transitions": (("STANDARD_IA", 30), ("GLACIER_IR", 90)), "buffer_mib": 128,
                  "buffer_s": 900, "compression": "SNAPPY", "batch_size": 100}  # fmt: skip
-ATHENA_QUERIES_PER_DAY = 100  # weekly KPI queries a day: an operator's dashboard refreshed often, and ad hoc ones
+ATHENA_QUERIES_PER_DAY = 24  # weekly KPI queries a day: a dashboard refreshed every hour (an assumption)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -564,15 +564,15 @@ def lake_figures(figures: dict[str, Any], memory_mb: int) -> capacity.Lake:
     """The lake's measured rows (bench/lake.py) and the template's settings, for the capacity table."""
     measured, settings = figures["lake"], figures["lake_settings"]
 
-    def row(table: str) -> capacity.LakeRow:
+    def row(table: str) -> capacity.LakeRow:  # Parquet bytes of the rows varied as real traffic (bench/lake.py)
         t = measured["tables"][table]
         return capacity.LakeRow(json_bytes=t["json_bytes"] / t["rows"], billed_bytes=t["billed_bytes"] / t["rows"],
-                                parquet_bytes=t["parquet_bytes"] / t["rows"])  # fmt: skip
+                                parquet_bytes=measured["varied_parquet_bytes"][table] / t["rows"])  # fmt: skip
 
     return capacity.Lake(
         conference=row("conference_summaries"),
         participant=row("participant_summaries"),
-        weekly_scan_bytes=measured["weekly_query_bytes_per_participant_row"],
+        weekly_scan_bytes=measured["varied_weekly_query_bytes_per_participant_row"],
         cpu_per_row_s=measured["cpu_per_row_s"],
         history_days=settings["history_days"],
         transitions=tuple(tuple(step) for step in settings["transitions"]),  # type: ignore[misc]
@@ -593,13 +593,16 @@ def lake_rows(figures: dict[str, Any]) -> tuple[str, str]:
             f"{table}: {t['rows']} rows, {t['json_bytes'] / t['rows']:,.0f} bytes each as sent (JSON; event_json "
             f"{t['event_json_bytes'] / t['json_bytes']:.0%} of them), "
             f"{t['parquet_bytes'] / t['rows']:,.0f} as Parquet ({measured['compression']}; "
-            f"{t['parquet_bytes'] / t['json_bytes']:.1%}), {t['records']} Firehose records "
+            f"{t['parquet_bytes'] / t['json_bytes']:.1%}), varied as real traffic "
+            f"{measured['varied_parquet_bytes'][table] / t['rows']:,.0f}, {t['records']} Firehose records "
             f"({t['rows'] / t['records']:,.0f} rows each, billed {t['billed_bytes'] / t['rows']:,.0f} bytes per row)"
         )
     columns = measured["weekly_query_columns"]
     parts.append(
         f"the weekly KPI query reads {len(columns)} of the participant table's columns: "
-        f"{measured['weekly_query_bytes_per_participant_row']:,.1f} bytes per row; the writer's CPU "
+        f"{measured['weekly_query_bytes_per_participant_row']:,.1f} bytes per row (varied: "
+        f"{measured['varied_weekly_query_bytes_per_participant_row']:,.1f}; the capacity table prices S3 and "
+        f"Athena on the varied rows); the writer's CPU "
         f"{measured['cpu_per_row_s'] * 1e6:,.0f} us per row; settings from the template: "
         f"{', '.join(settings['from_template']) or 'none (defaults)'}"
     )

@@ -303,6 +303,31 @@ def test_the_lake_is_measured_on_parquet_and_the_weekly_query_reads_only_its_col
     read = sum(participants["column_bytes"][c] for c in columns)
     assert measured["weekly_query_bytes_per_participant_row"] == read
     assert read < sum(participants["column_bytes"].values())
+    # Varied as real traffic (random SIDs, times, KPIs): the same columns, more bytes than the samples' rows.
+    assert measured["varied_weekly_query_bytes_per_participant_row"] > 0
+    assert set(measured["varied_parquet_bytes"]) == {"participant_summaries", "conference_summaries"}
+
+
+def test_rows_varied_as_real_traffic_keep_their_shape_day_and_links() -> None:
+    from voice_insights.domain.lake_rows import LakeRow
+
+    row = {
+        "participant_sid": "CP" + "0" * 32,
+        "conference_sid": "CF" + "0" * 32,
+        "event_id": "EZ" + "1" * 32,
+        "version": "2#2026-11-21T10:00:00Z#EZ" + "1" * 32,
+        "join_time": "2026-11-21T10:00:00+00:00",
+        "inbound_mos": 4.3,
+        "inbound_packets_lost": 0,
+        "event_json": '{"conference_sid": "CF' + "0" * 32 + '"}',
+    }
+    rows = [LakeRow("participant_summaries", "2026-11-21", json.dumps(row).encode())] * 2
+    first, second = (json.loads(r.line) for r in lake.varied(rows))
+    assert first["participant_sid"] != row["participant_sid"] and first["participant_sid"].startswith("CP")
+    assert first["participant_sid"] == second["participant_sid"]  # one summary stays one summary (its versions)
+    assert first["event_id"] in first["version"] and first["conference_sid"] in first["event_json"]
+    assert first["join_time"].startswith("2026-11-21") and 1.0 <= first["inbound_mos"] <= 4.5
+    assert lake.varied(rows) == lake.varied(rows)  # reproducible
 
 
 def test_the_lakes_settings_come_from_the_template_where_it_gives_them() -> None:
