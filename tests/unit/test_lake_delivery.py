@@ -185,3 +185,14 @@ def test_no_resend_starts_near_the_functions_timeout() -> None:
     delivery = LakeDelivery(STREAMS, firehose, sleep=lambda s: None)
     delivered, stats = delivery.deliver(rows(3), time_left=lambda: next(left))
     assert delivered == [False, False, False] and len(firehose.calls) == 1 and stats.failed == 1
+
+
+def test_the_lake_handler_refuses_an_event_no_table_stream_sends() -> None:
+    from devtools.lambda_events import LocalLambdaContext
+    from voice_insights.lake.lake_handler import make_lake_handler
+
+    handler = make_lake_handler()
+    context = LocalLambdaContext(function_name="lake_writer")
+    with pytest.raises(ValueError, match="DynamoDB stream"):
+        handler({"Records": [{"eventSource": "aws:kinesis"}]}, context)
+    assert handler({"Records": []}, context) == {"batchItemFailures": []}  # nothing to settle, no client built
