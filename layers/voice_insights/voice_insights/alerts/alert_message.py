@@ -20,7 +20,7 @@ from urllib.parse import quote
 from aws_lambda_powertools.utilities.data_masking import DataMasking
 from pydantic import BaseModel
 
-from voice_insights.domain.models import ConferenceSummary, ParticipantSummary
+from voice_insights.domain.models import ConferenceSummary, EventType, ParticipantSummary
 from voice_insights.domain.quality import Issue
 from voice_insights.domain.redaction import inline_text, mask_phone_numbers_in, neutralise_controls
 
@@ -199,6 +199,8 @@ def render_text(payload: AlertPayload) -> str:
     included, is this function's) nor carry a link a mail client would make clickable."""
     console_url = payload.console_url  # build_alert made it from a quoted SID: the one link shown
     shown = AlertPayload.model_validate(_inline(payload.model_dump()))
+    if is_twilio_event_type(payload.event_type):  # Twilio's own reverse-DNS name: no link, shown as Twilio names it
+        shown.event_type = payload.event_type
     count = len(shown.issues)
     conference = shown.conference_name or shown.conference_sid
     lines: list[str] = []
@@ -245,6 +247,11 @@ def render_text(payload: AlertPayload) -> str:
         f"Alert {shown.alert_id} (schema {shown.alert_schema}).",
     ]
     return "\n".join(lines)
+
+
+def is_twilio_event_type(value: str) -> bool:
+    """Whether ``value`` is one of the event types Twilio documents (not text an event made up)."""
+    return value in EventType.__members__.values()
 
 
 def mask_phone_numbers(parties: dict[str, str | None]) -> dict[str, str | None]:
