@@ -165,7 +165,9 @@ def test_a_replayed_signed_request_keeps_one_copy_and_a_refused_one_no_signature
 
     valid = json.dumps(participants(100, "EZvalid")).encode()  # a genuine batch, replayed: duplicates by event id
     before = target.kept()
+    started = time.perf_counter()
     answers = [(target.post(valid), json.loads(target.last_answer)) for _ in range(3)]
+    print(f"figures | signed valid batch of 100, sent 3 times | 200 | 0 B | {time.perf_counter() - started:.2f}")
     assert [(status, answer["stored"], answer["duplicates"]) for status, answer in answers] == [
         (200, 100, 0), (200, 0, 100), (200, 0, 100)
     ]  # fmt: skip

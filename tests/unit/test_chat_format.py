@@ -57,6 +57,8 @@ def test_the_schema_is_the_documented_one_and_refuses_what_the_chat_would_not_re
         {**good, "source": "aws.cloudwatch"},
         {**good, "content": {**good["content"], "textType": "html"}},
         {key: value for key, value in good.items() if key != "content"},
+        {**good, "content": {**good["content"], "title": "<!channel> look"}},  # ours: no raw mention or link
+        {**good, "metadata": {**good["metadata"], "additionalContext": {"event_id": "<@U0123>"}}},
     ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(broken, SCHEMA)

@@ -84,7 +84,9 @@ class AlertConference(BaseModel):
 
 
 class AlertPayload(BaseModel):
-    """The JSON body ``sqs``, ``lambda`` and ``https`` subscribers receive (``alert_schema`` versions it)."""
+    """The JSON body ``sqs``, ``lambda`` and ``https`` subscribers receive (``alert_schema`` versions it). Its
+    strings are the event's as sent, phone numbers masked, and escaped for nothing (no entity, no defanged link):
+    a consumer that shows them as HTML, markdown or a chat message escapes them."""
 
     alert_schema: Literal["voice-insights-events/alert/1"] = ALERT_SCHEMA
     alert_id: str
