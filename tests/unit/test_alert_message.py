@@ -156,7 +156,13 @@ def test_subject_fits_sns_even_with_long_unicode_names() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("\n\tline one\nline two", "line one line two"), ("✓✓✓", "Voice Insights alert"), ("x" * 150, "x" * 96 + "...")],
+    [
+        ("\n\tline one\nline two", "line one line two"),
+        ("✓✓✓", "Voice Insights alert"),
+        ("x" * 150, "x" * 96 + "..."),
+        ("call evil\u2024example\ufe52com", "call evil[.]example[.]com"),  # dots once made ASCII: defanged then
+        ("".join(chr(ord(c) + 0xFEE0) for c in "www.evil.com"), "www[.]evil[.]com"),  # full-width letters and dots
+    ],
 )
 def test_ascii_subject(text: str, expected: str) -> None:
     assert ascii_subject(text) == expected

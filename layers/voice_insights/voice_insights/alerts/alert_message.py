@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from voice_insights.domain.models import ConferenceSummary, EventType, ParticipantSummary
 from voice_insights.domain.quality import Issue
-from voice_insights.domain.redaction import inline_text, mask_phone_numbers_in, neutralise_controls
+from voice_insights.domain.redaction import defang_links, inline_text, mask_phone_numbers_in, neutralise_controls
 
 ALERT_SCHEMA: Final = "voice-insights-events/alert/1"
 
@@ -270,6 +270,7 @@ def mask_phone_numbers(parties: dict[str, str | None]) -> dict[str, str | None]:
 def ascii_subject(text: str) -> str:
     """``text`` as SNS accepts a subject: ASCII, no control characters, under 100 characters."""
     plain = unicodedata.normalize("NFKD", neutralise_controls(text)).encode("ascii", "ignore").decode()
+    plain = defang_links(plain)  # NFKD makes dots of look-alikes (U+2024, U+FE52): a host name may appear only now
     plain = re.sub(r"[\x00-\x1f\x7f]+", " ", plain).strip()
     plain = re.sub(r"^[^0-9A-Za-z\[\]().,:;!?'\"#*+-]+", "", plain)  # must begin with a letter, digit or punctuation
     if len(plain) > MAX_SUBJECT_CHARS:
