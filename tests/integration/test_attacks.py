@@ -47,6 +47,7 @@ class Target:
         self.url = runner.gateway.route_urls()["ParticipantSummaryCompleteFunction"]
         self.s3 = local_client("s3", runner.endpoint_url)
         self.bucket = runner.ref("RejectedEventsBucket")
+        self.last_answer = b""  # the body of the last answer
 
     def kept(self) -> dict[str, int]:
         """Bytes and objects under each prefix of the rejected-events bucket."""
@@ -70,7 +71,8 @@ class Target:
         for name, value in [*sent, ("Content-Length", str(len(body)))]:
             connection.putheader(name, value)
         connection.endheaders(body)
-        status = connection.getresponse().status
+        response = connection.getresponse()
+        status, self.last_answer = response.status, response.read()
         connection.close()
         return status
 
@@ -141,3 +143,41 @@ def test_every_attack_gets_its_answer_and_keeps_what_it_may(runner: LocalRunner)
         kept = added["refused_bytes"] + added["rejected_bytes"]
         objects = added["refused_objects"] + added["rejected_objects"]
         print(f"figures | {name} | {status} | {kept:,} B in {objects} | {seconds:.2f}")
+
+
+def test_a_replayed_signed_request_keeps_one_copy_and_a_refused_one_no_signature(runner: LocalRunner) -> None:
+    """Twilio's signature has no timestamp: a captured request verifies whenever it is sent again. Given about
+    4 MB that Twilio signed but the webhook refuses whole (over the event cap), sent once and replayed five
+    times, then the bucket holds one copy of it; given a request refused before it was proven Twilio's, then its
+    record holds no signature that would let a reader of the bucket send it again."""
+    target = Target(runner)
+    body = json.dumps([{**INVALID, "id": f"EZreplay{n}"} for n in range(40_000)]).encode()
+    before = target.kept()
+    started = time.perf_counter()
+    statuses = [target.post(body) for _ in range(6)]
+    seconds = time.perf_counter() - started
+    added = {key: value - before[key] for key, value in target.kept().items()}
+    print(f"\nfigures | signed {len(body):,} B over the event cap, sent 6 times | {statuses[0]} | "
+          f"{added['rejected_bytes']:,} B in {added['rejected_objects']} | {seconds:.2f}")  # fmt: skip
+    assert statuses == [413] * 6
+    assert (added["rejected_objects"], added["refused_objects"]) == (1, 0), added
+    assert len(body) < added["rejected_bytes"] < 2 * len(body)  # one copy (JSON-escaped), not six
+
+    valid = json.dumps(participants(100, "EZvalid")).encode()  # a genuine batch, replayed: duplicates by event id
+    before = target.kept()
+    started = time.perf_counter()
+    answers = [(target.post(valid), json.loads(target.last_answer)) for _ in range(3)]
+    print(f"figures | signed valid batch of 100, sent 3 times | 200 | 0 B | {time.perf_counter() - started:.2f}")
+    assert [(status, answer["stored"], answer["duplicates"]) for status, answer in answers] == [
+        (200, 100, 0), (200, 0, 100), (200, 0, 100)
+    ]  # fmt: skip
+    assert target.kept() == before  # nothing kept, nothing changed
+
+    keys = {e["Key"] for e in target.s3.list_objects_v2(Bucket=target.bucket, Prefix="refused/").get("Contents", [])}
+    small = json.dumps(participants(1, "EZsig")).encode()
+    assert target.post(small, sign="a-rotated-token") == 403
+    listed = target.s3.list_objects_v2(Bucket=target.bucket, Prefix="refused/")["Contents"]
+    (new_key,) = {entry["Key"] for entry in listed} - keys
+    record = json.loads(target.s3.get_object(Bucket=target.bucket, Key=new_key)["Body"].read())
+    assert "x-twilio-signature" not in {name.lower() for name in record["headers"]}
+    assert record["body_head"] == small.decode() and len(record["signature_sha256"]) == 64

@@ -9,6 +9,7 @@ three ways (the functions' metrics or answers, the table stream, the bucket).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections import Counter
 from typing import Any
@@ -49,7 +50,8 @@ class Accounting:
         self.webhook_elements = 0
         self.statuses: Counter[int] = Counter()
         self.webhook_outcomes: Counter[str] = Counter()
-        self.bodies_kept = 0  # whole bodies Twilio signed, refused with 4xx after being kept
+        # Whole bodies Twilio signed, refused with 4xx after being kept: once per body, however often it comes.
+        self.bodies_kept: set[tuple[str, str]] = set()
         self.requests_refused = 0  # requests not proven Twilio's: a bounded record kept
 
     def on_kinesis(self, inputs: list[bytes]) -> None:
@@ -78,7 +80,7 @@ class Accounting:
             self.webhook_outcomes.update({k: v for k, v in counts.items() if v})
             self.webhook_elements += elements
         elif "rejected" in json.loads(answer["body"]):
-            self.bodies_kept += 1
+            self.bodies_kept.add((function, hashlib.sha256(body).hexdigest()))
         else:
             self.requests_refused += 1
 
@@ -88,7 +90,7 @@ class Accounting:
     def check_stores(self) -> dict[str, int]:
         """The table stream holds one change per stored event; the bucket one record per rejection."""
         stored = self.metrics.totals["EventsStored"] + self.webhook_outcomes["stored"]
-        rejected = self.metrics.totals["EventsRejected"] + self.webhook_outcomes["rejected"] + self.bodies_kept
+        rejected = self.metrics.totals["EventsRejected"] + self.webhook_outcomes["rejected"] + len(self.bodies_kept)
         changes = read_table_stream_records(self.stack.client("dynamodbstreams"), self.stack.table_stream_arn)
         assert len(changes) == stored
         kept = self.stack.rejected()

@@ -52,6 +52,9 @@ def test_only_signed_requests_are_stored_and_every_refused_request_is_recorded(
         (len(body), hashlib.sha256(body).hexdigest(), BODY)  # a short body fits whole in its head
     }
     assert all("raw" not in k and "authorization" not in {h.lower() for h in k["headers"]} for k in kept)
+    # No signature: with it, the query and a small body whole, whoever reads the bucket could send it again.
+    assert all("x-twilio-signature" not in {h.lower() for h in k["headers"]} for k in kept)
+    assert sorted(k["signature_sha256"] is not None for k in kept) == [False, True, True]
     assert all(k["source_ip"] == "127.0.0.1" and k["authenticated"] is False for k in kept)
     assert metrics_capture.totals["WebhookRequestsRefused"] == 3
     assert metrics_capture.totals["RefusedRequestBytesKept"] == sum(len(compact(k)) for k in kept)
@@ -88,6 +91,25 @@ def test_a_signed_body_over_the_event_cap_is_kept_whole_once_and_answered_413(
     assert answer["message"] == "the body holds 6 events, more than the 5 one request may carry"
     (kept,) = stack.rejected()
     assert kept["raw"] == body and stack.items() == []  # Twilio's own: whole, replayable
+
+
+@pytest.mark.parametrize("cap", ["events", "not an array"])
+def test_a_replayed_signed_body_that_is_refused_is_kept_once(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch, cap: str
+) -> None:
+    """Twilio's signature has no timestamp: whoever captured one request can send it again, and it verifies.
+    Refused whole (over the event cap, or not an array), it is kept once per body, not once per replay."""
+    monkeypatch.setenv("WEBHOOK_MAX_EVENTS", "5")
+    body = json.dumps([load_seed(ROUTE)] * 6) if cap == "events" else json.dumps({"not": "an array"})
+    handler = load_handlers()[ROUTE]
+    answers = [post(handler, body=body) for _ in range(6)]  # Twilio's delivery, then five replays
+    assert len(set(json.dumps(answer) for answer in answers)) == 1 and answers[0][0] in (400, 413)
+    versions = stack.s3.list_object_versions(Bucket=stack.bucket, Prefix="rejected/").get("Versions", [])
+    assert [v["Key"] for v in versions] == [
+        f"rejected/signed-bodies/{ROUTE}/{hashlib.sha256(body.encode()).hexdigest()}.jsonl"
+    ]
+    (kept,) = stack.rejected()
+    assert kept["raw"] == body and stack.items() == []
 
 
 def test_the_rejected_events_of_one_request_are_kept_together_in_one_object(

@@ -156,7 +156,13 @@ def test_subject_fits_sns_even_with_long_unicode_names() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("\n\tline one\nline two", "line one line two"), ("✓✓✓", "Voice Insights alert"), ("x" * 150, "x" * 96 + "...")],
+    [
+        ("\n\tline one\nline two", "line one line two"),
+        ("✓✓✓", "Voice Insights alert"),
+        ("x" * 150, "x" * 96 + "..."),
+        ("call evil\u2024example\ufe52com", "call evil[.]example[.]com"),  # dots once made ASCII: defanged then
+        ("".join(chr(ord(c) + 0xFEE0) for c in "www.evil.com"), "www[.]evil[.]com"),  # full-width letters and dots
+    ],
 )
 def test_ascii_subject(text: str, expected: str) -> None:
     assert ascii_subject(text) == expected
@@ -294,9 +300,28 @@ def test_event_text_cannot_add_a_line_or_hide_text_in_the_email_or_the_attribute
             assert [line for line in console_lines if line.startswith("Open")] == [
                 f"Open in Twilio Console: {message.payload.console_url}"
             ]
-            assert "https://evil" not in email and "https[:]//evil.example/login" in email
+            assert "https://evil" not in email and "https[:]//evil[.]example/login" in email
         for name, attribute in message.attributes.items():
             assert not UNSAFE.search(attribute["StringValue"]) and "\n" not in attribute["StringValue"], name
         assert all(not UNSAFE.search(kind) for kind in json.loads(message.attributes["issue_kinds"]["StringValue"]))
         assert message.subject.isascii() and message.subject.isprintable() and len(message.subject) < 100
         assert any(text in kept for kept in kept_in_payload(json.loads(bodies(message)["sqs"]), path))
+
+
+LINKS = ["www.evil.example", "WWW.EVIL.EXAMPLE/login", "evil.example.com/login", "help@evil.example", "evil.zip"]
+
+
+@pytest.mark.parametrize("link", LINKS)
+@pytest.mark.parametrize("field", ["conference name", "label", "tag", "description", "identity", "reason"])
+def test_event_text_cannot_carry_a_link_a_mail_client_would_make(field: str, link: str) -> None:
+    """Given a web address without a scheme, a bare domain or an e-mail address in one free-text field, when the
+    alert is rendered, then the email and the subject show it with its dots defanged (a mail client links none of
+    them), the Twilio event type and the console link stay whole, and the JSON body carries the value as sent."""
+    for message, path in forged_alerts(field, f"call {link} now"):
+        for shown in (bodies(message)["default"], bodies(message)["email"], message.subject):
+            assert link.lower() not in shown.lower(), shown
+            assert "evil[.]" in shown.lower() or "evil[.]" not in link, shown
+        email = bodies(message)["email"]
+        assert f"Twilio event  {message.payload.event_type} " in email  # Twilio's own type, not defanged
+        assert f"Open in Twilio Console: {message.payload.console_url}" in email
+        assert any(link in kept for kept in kept_in_payload(json.loads(bodies(message)["sqs"]), path))

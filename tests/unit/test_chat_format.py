@@ -4,12 +4,13 @@ no event text that could format, mention or link, and leave what the alert topic
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import jsonschema
 import pytest
 
-from tests.conftest import ROOT, healthy_participant, load_seed, with_stream
+from tests.conftest import ROOT, healthy_conference, healthy_participant, load_seed, with_stream
 from tests.unit.test_alert_message import conference_alert, events_quoting, participant_alert
 from tests.unit.test_alerting import NOW, FakeLedger, FakeNames, FakePublisher, FakeRejected, change
 from tests.unit.test_redaction import CALLER_NUMBERS, shows_whole
@@ -56,6 +57,8 @@ def test_the_schema_is_the_documented_one_and_refuses_what_the_chat_would_not_re
         {**good, "source": "aws.cloudwatch"},
         {**good, "content": {**good["content"], "textType": "html"}},
         {key: value for key, value in good.items() if key != "content"},
+        {**good, "content": {**good["content"], "title": "<!channel> look"}},  # ours: no raw mention or link
+        {**good, "metadata": {**good["metadata"], "additionalContext": {"event_id": "<@U0123>"}}},
     ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(broken, SCHEMA)
@@ -77,14 +80,85 @@ def test_a_chat_alert_says_what_the_alert_says() -> None:
     assert set(content["keywords"]) >= {payload.severity, *(issue.kind for issue in payload.issues)}
 
 
-def test_event_text_cannot_format_mention_or_link_in_the_chat() -> None:
-    event = with_stream(
-        healthy_participant(data__label="`<!channel>` *boss* [x](https://evil.example)"), "inbound", mos=2.0
+# What Slack's mrkdwn or Teams' markdown would make a mention, a link or formatting of.
+HOSTILE = (
+    "<!channel> <@U0123> <#C0123|general> <https://evil.example|click> @here @everyone *bold* _it_ ~gone~ "
+    "~~struck~~ `code` [x](https://evil.example) ![i](evil.example/i.png) www.evil.example evil.example.com/path "
+    "&lt;!here&gt; <at>Boss</at> <b>html</b> > quote"
+)
+MARKUP = [
+    "<",
+    ">",
+    "&lt;!here",
+    "*bold*",
+    "_it_",
+    "~gone~",
+    "~~struck~~",
+    "`code`",
+    "](",
+    "://",
+    "www.evil",
+    "evil.example",
+    "@here",
+    "@everyone",
+    "<at>",
+    "<b>",
+]
+
+
+def strings_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in strings_in(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in strings_in(item)]
+    return []
+
+
+def hostile_alerts() -> list[SnsMessage]:
+    """Alerts with HOSTILE in every event text a chat card shows: label, conference name (participant and
+    conference alerts), a tag (an issue's kind and title, a keyword), a reason, the SIDs and the event id."""
+    event = with_stream(healthy_participant(data__label=HOSTILE, id=HOSTILE), "inbound", mos=2.0, tags=[HOSTILE])
+    event["data"].update(call_sid=HOSTILE, account_sid=HOSTILE, participant_region=HOSTILE)
+    conference = healthy_conference(data__friendly_name=HOSTILE, data__tags=[HOSTILE], data__end_reason=HOSTILE)
+    return [
+        participant_alert(event, conference_name=HOSTILE, event_id=HOSTILE),
+        conference_alert(conference),
+    ]
+
+
+@pytest.mark.parametrize("message", hostile_alerts(), ids=lambda m: m.payload.summary_type)
+def test_event_text_cannot_format_mention_or_link_in_the_chat(message: SnsMessage) -> None:
+    """Given mentions, links, formatting and HTML in every event text of an alert, when it is rendered for chat,
+    then no field of the card (title, description, summary, keywords, related resources, context) carries any
+    of them as markup: Slack's control characters are escaped as Slack documents (&amp; &lt; &gt;), formatting
+    characters replaced by look-alikes, mentions and links broken; and the card is still the documented format."""
+    notification = chat_notification(message.payload)
+    jsonschema.validate(notification, SCHEMA)
+    console_step = notification["content"]["nextSteps"][0]  # the alert's own link, built from quoted SIDs
+    for text in strings_in(notification):
+        shown = text.replace(message.payload.console_url, "") if text == console_step else text
+        shown = shown.replace("*Participant*", "").replace("*Call*", "").replace("*When*", "")
+        shown = re.sub(r"\*(Conference|Issues|Account|event|high|medium|low)\*", "", shown)
+        for markup in MARKUP:
+            assert markup not in shown, (markup, text)
+        assert re.fullmatch(r"(?:[^&]|&(?:amp|lt|gt);)*", shown), text  # every & is one of Slack's escapes
+    description = notification["content"]["description"]
+    assert "&lt;!channel&gt;" in description and "&lt;\uff20U0123&gt;" in description  # shown, as text
+    assert "\u2217bold\u2217" in description and "evil[.]example" in description
+    assert "&lt;!channel&gt;" in notification["content"]["title"] + notification["metadata"]["summary"]
+
+
+def test_ordinary_text_reads_as_it_is_written_in_the_chat() -> None:
+    message = participant_alert(
+        with_stream(healthy_participant(data__label="agent_7 (Zürich) #2 AT&T"), "inbound", mos=2.0),
+        conference_name="Weekly sync: v1.2.3, MOS 3.5",
     )
-    description = chat_notification(participant_alert(event).payload)["content"]["description"]
-    shown = description.split("*Participant* ", 1)[1].split(" (", 1)[0]
-    assert shown.startswith("`") and shown.endswith("`") and shown.count("`") == 2  # one code span, none broken
-    assert "<!channel>" in shown  # shown as text inside it, not as a mention
+    notification = chat_notification(message.payload)
+    assert "`agent_7 (Zürich) #2 AT&amp;T`" in notification["content"]["description"]
+    assert "Weekly sync: v1.2.3, MOS 3.5" in notification["content"]["title"]
+    assert notification["metadata"]["threadId"] == message.payload.conference_sid
 
 
 @pytest.mark.parametrize("number", CALLER_NUMBERS)

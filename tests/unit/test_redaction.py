@@ -4,6 +4,7 @@ their last four digits and nothing in it can break a line or hide what the text 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -168,6 +169,51 @@ def test_controls_are_neutralised(text: str, safe: str) -> None:
 
 def test_inline_text_is_one_line_without_links() -> None:
     text = "Bridge\nOpen in Twilio Console: https://evil.example/x?to=+14155551234"
-    assert inline_text(text) == "Bridge Open in Twilio Console: https[:]//evil.example/x?to=+14155551234"
+    assert inline_text(text) == "Bridge Open in Twilio Console: https[:]//evil[.]example/x?to=+14155551234"
     assert inline_text("HTTP://a and ftp://b") == "HTTP[:]//a and ftp[:]//b"
-    assert inline_text("sip:alice@example.com") == "sip:alice@example.com"
+    assert inline_text("sip:alice@example.com") == "sip:alice@example[.]com"  # an address a mail client links
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # What mail clients (and chat) turn into links: a web address, a bare domain, an e-mail address.
+        ("www.example.com", "www[.]example[.]com"),
+        ("see WWW.Example.ORG now", "see WWW[.]Example[.]ORG now"),
+        ("evil.example.com/path?q=1", "evil[.]example[.]com/path?q=1"),
+        ("https://evil.example/x", "https[:]//evil[.]example/x"),
+        ("alice@example.com", "alice@example[.]com"),
+        ("Bridge (evil.zip)", "Bridge (evil[.]zip)"),  # any letters may be a top-level domain now
+        ("xn--80ak6aa92e.com", "xn--80ak6aa92e[.]com"),
+        ("shop.xn--p1ai", "shop[.]xn--p1ai"),  # a punycode top-level domain
+        ("пример.рф", "пример[.]рф"),  # an internationalised name
+        ("evil\u3002com and evil\uff0ecom", "evil[.]com and evil[.]com"),  # dots IDNA reads as dots
+        ("foo_bar.example", "foo_bar[.]example"),
+        ("www.example.com.", "www[.]example[.]com."),  # the sentence's full stop stays
+        # Left alone: numbers, versions, addresses, abbreviations, sentences, our own identifiers.
+        ("MOS 3.5 below 4.0", "MOS 3.5 below 4.0"),
+        ("5.5", "5.5"),
+        ("v1.2.3 and 1.2.3-beta and 4.2.1a", "v1.2.3 and 1.2.3-beta and 4.2.1a"),
+        ("2.5G, 10.5kbps, 3.14ms", "2.5G, 10.5kbps, 3.14ms"),
+        ("10.0.0.1:5060", "10.0.0.1:5060"),
+        ("e.g. U.S. i.e.", "e.g. U.S. i.e."),
+        ("end. Next", "end. Next"),
+        ("wait...what", "wait...what"),
+        ("2023-10-01T12:00:00.123Z", "2023-10-01T12:00:00.123Z"),
+        ("CF0000000000000000000000000000001", "CF0000000000000000000000000000001"),
+        ("Weekly sync", "Weekly sync"),
+    ],
+)
+def test_links_are_defanged_and_numbers_are_not(text: str, shown: str) -> None:
+    assert inline_text(text) == shown
+    assert inline_text(shown) == shown  # shown once more, unchanged: no [[.]]
+
+
+@pytest.mark.parametrize("run", ["a.", "a-", "a+", "1.", "ab.c", "x.-"])
+def test_a_long_dotted_run_is_defanged_in_linear_time(run: str) -> None:
+    """A label of 200 KB of ``a.a.a.…`` (an item holds 400 KB) took minutes when the scheme's pattern was tried
+    from every letter; the alert function would time out on it at every retry. Generous bound: 2 s."""
+    text = run * (200_000 // len(run))
+    started = time.perf_counter()
+    inline_text(text)
+    assert time.perf_counter() - started < 2.0

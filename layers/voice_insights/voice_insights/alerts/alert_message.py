@@ -20,9 +20,9 @@ from urllib.parse import quote
 from aws_lambda_powertools.utilities.data_masking import DataMasking
 from pydantic import BaseModel
 
-from voice_insights.domain.models import ConferenceSummary, ParticipantSummary
+from voice_insights.domain.models import ConferenceSummary, EventType, ParticipantSummary
 from voice_insights.domain.quality import Issue
-from voice_insights.domain.redaction import inline_text, mask_phone_numbers_in, neutralise_controls
+from voice_insights.domain.redaction import defang_links, inline_text, mask_phone_numbers_in, neutralise_controls
 
 ALERT_SCHEMA: Final = "voice-insights-events/alert/1"
 
@@ -84,7 +84,9 @@ class AlertConference(BaseModel):
 
 
 class AlertPayload(BaseModel):
-    """The JSON body ``sqs``, ``lambda`` and ``https`` subscribers receive (``alert_schema`` versions it)."""
+    """The JSON body ``sqs``, ``lambda`` and ``https`` subscribers receive (``alert_schema`` versions it). Its
+    strings are the event's as sent, phone numbers masked, and escaped for nothing (no entity, no defanged link):
+    a consumer that shows them as HTML, markdown or a chat message escapes them."""
 
     alert_schema: Literal["voice-insights-events/alert/1"] = ALERT_SCHEMA
     alert_id: str
@@ -199,6 +201,8 @@ def render_text(payload: AlertPayload) -> str:
     included, is this function's) nor carry a link a mail client would make clickable."""
     console_url = payload.console_url  # build_alert made it from a quoted SID: the one link shown
     shown = AlertPayload.model_validate(_inline(payload.model_dump()))
+    if is_twilio_event_type(payload.event_type):  # Twilio's own reverse-DNS name: no link, shown as Twilio names it
+        shown.event_type = payload.event_type
     count = len(shown.issues)
     conference = shown.conference_name or shown.conference_sid
     lines: list[str] = []
@@ -247,6 +251,11 @@ def render_text(payload: AlertPayload) -> str:
     return "\n".join(lines)
 
 
+def is_twilio_event_type(value: str) -> bool:
+    """Whether ``value`` is one of the event types Twilio documents (not text an event made up)."""
+    return value in EventType.__members__.values()
+
+
 def mask_phone_numbers(parties: dict[str, str | None]) -> dict[str, str | None]:
     """Phone numbers (or SIP/client addresses) with all but their last four characters masked."""
     present = {name: value for name, value in parties.items() if value}
@@ -261,6 +270,7 @@ def mask_phone_numbers(parties: dict[str, str | None]) -> dict[str, str | None]:
 def ascii_subject(text: str) -> str:
     """``text`` as SNS accepts a subject: ASCII, no control characters, under 100 characters."""
     plain = unicodedata.normalize("NFKD", neutralise_controls(text)).encode("ascii", "ignore").decode()
+    plain = defang_links(plain)  # NFKD makes dots of look-alikes (U+2024, U+FE52): a host name may appear only now
     plain = re.sub(r"[\x00-\x1f\x7f]+", " ", plain).strip()
     plain = re.sub(r"^[^0-9A-Za-z\[\]().,:;!?'\"#*+-]+", "", plain)  # must begin with a letter, digit or punctuation
     if len(plain) > MAX_SUBJECT_CHARS:

@@ -11,19 +11,22 @@ The alert topic's subscribers get ``MessageStructure=json`` bodies (text for ema
 ``sqs``/``lambda``/``https``); the chat integration subscribes over HTTPS, so this body goes to a topic of its
 own (the template's ``AlertChatTopic``) and what the alert topic's subscribers receive does not change.
 
-Every string taken from the event is shown in a code span (backticks removed from it first): in Slack's and
-Teams' markdown it can then neither format, mention (``<!channel>``) nor link; phone numbers are already masked
-by ``build_alert``.
+The content's ``title`` and ``description`` are rendered as the chat platform's markdown (the page's Parameter
+details), so every string taken from the event, in every field of the card, goes through ``chat_text``: it can
+then neither mention (``<!channel>``, ``<@U0123>``, ``@here``), link nor format, in Slack's mrkdwn or in Teams'
+markdown. Phone numbers are already masked by ``build_alert``. In the description event text is also shown in
+code spans, so that it reads apart from the card's own words.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from voice_insights.alerts.alert_message import AlertPayload
-from voice_insights.domain.redaction import neutralise_controls
+from voice_insights.alerts.alert_message import AlertPayload, is_twilio_event_type
+from voice_insights.domain.redaction import defang_links, neutralise_controls
 
 CHAT_VERSION: Final = "1.0"
 CHAT_SOURCE: Final = "custom"
@@ -37,6 +40,20 @@ MAX_ISSUES_SHOWN = 10
 MAX_KEYWORDS = 10
 
 SEVERITY_EMOJI = {"high": ":red_circle:", "medium": ":large_orange_circle:", "low": ":large_yellow_circle:"}
+
+# Slack reads &, < and > as control characters (mentions <!channel> <@U…>, links <url|text>) and documents their
+# escape as HTML entities (https://api.slack.com/reference/surfaces/formatting#escaping); Teams' messages are
+# HTML, where the same entities are the escape. Slack has no escape for its formatting characters, so they and the
+# characters of Teams' markdown (CommonMark: emphasis, code, links) become look-alikes that format nothing.
+_ENTITIES: Final = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# ASTERISK OPERATOR, TILDE OPERATOR, an apostrophe.
+_LOOK_ALIKES: Final = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "'"})
+# An underscore formats only where it opens or closes a word (_it_); inside one (low_mos) it stays.
+_FORMATTING_UNDERSCORE: Final = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+# @here, @channel, @everyone (Slack, when names are linked) and any @name: the at sign as a full-width look-alike.
+_MENTION: Final = re.compile(r"@(?=\w)")
+# A markdown link or image, [text](url) or ![alt](url): its "](" broken apart.
+_LINK: Final = re.compile(r"\]\s*\(")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,27 +105,29 @@ def chat_notification(payload: AlertPayload) -> dict[str, Any]:
         "id": payload.alert_id,
         "content": {
             "textType": CHAT_TEXT_TYPE,
-            "title": _clip(f"{emoji} {payload.subject}", MAX_TITLE_CHARS),
+            "title": _clip(f"{emoji} {chat_text(payload.subject)}", MAX_TITLE_CHARS),
             "description": description,
             "nextSteps": [
                 f"Open it in Twilio Console: {payload.console_url}",
                 f"Alert `{payload.alert_id}`: the same alert reaches queue and HTTPS subscribers as JSON "
                 f"({payload.alert_schema})",
             ],
-            "keywords": [neutralise_controls(keyword) for keyword in keywords],
+            "keywords": [chat_text(keyword) for keyword in keywords],
         },
         "metadata": {
-            "threadId": payload.conference_sid,  # one thread per conference
-            "summary": payload.subject,
+            "threadId": chat_text(payload.conference_sid),  # one thread per conference
+            "summary": chat_text(payload.subject),
             "eventType": CHAT_EVENT_TYPE,
-            "relatedResources": related,
+            "relatedResources": [chat_text(resource) for resource in related],
             "additionalContext": {
                 "alert_id": payload.alert_id,
                 "alert_schema": payload.alert_schema,
                 "severity": payload.severity,
-                "account_sid": payload.account_sid,
-                "event_type": payload.event_type,
-                "event_id": payload.event_id,
+                "account_sid": chat_text(payload.account_sid),
+                "event_type": payload.event_type
+                if is_twilio_event_type(payload.event_type)
+                else chat_text(payload.event_type),
+                "event_id": chat_text(payload.event_id),
             },
         },
     }
@@ -121,14 +140,21 @@ def render_chat(payload: AlertPayload) -> ChatMessage:
     )
 
 
+def chat_text(text: str) -> str:
+    """Event text as Slack and Teams show it, whatever the field: one line, no mention, link or formatting."""
+    shown = neutralise_controls(text).translate(_ENTITIES).translate(_LOOK_ALIKES)
+    # FULLWIDTH COMMERCIAL AT, MODIFIER LETTER LOW MACRON.
+    shown = _LINK.sub("] (", _MENTION.sub("\uff20", _FORMATTING_UNDERSCORE.sub("\u02cd", shown)))
+    return defang_links(shown)  # last: its own [.] and [:] form no link
+
+
 def _code(text: str) -> str:
-    """Event text as a markdown code span: never formatting, a mention or a link."""
-    plain = neutralise_controls(text).replace("`", "'").replace("\n", " ")
-    return f"`{plain}`" if plain else "`-`"
+    """Event text in a code span, apart from the card's own words."""
+    return f"`{chat_text(text) or '-'}`"
 
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-__all__ = ["CHAT_EVENT_TYPE", "ChatMessage", "chat_notification", "render_chat"]
+__all__ = ["CHAT_EVENT_TYPE", "ChatMessage", "chat_notification", "chat_text", "render_chat"]

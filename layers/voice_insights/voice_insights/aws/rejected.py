@@ -6,12 +6,28 @@ import base64
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from voice_insights.aws.clients import make_client
 from voice_insights.domain.redaction import mask_phone_numbers_in
 from voice_insights.runtime.observability import utf8_json
+
+SIGNED_BODIES_PREFIX = "rejected/signed-bodies"
+# S3's conditional write: 412 PreconditionFailed when the key exists, 409 ConditionalRequestConflict when another
+# write of it is under way, to be tried again (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
+_EXISTS = "PreconditionFailed"
+_CONFLICT = "ConditionalRequestConflict"
+CONFLICT_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class KeptBody:
+    key: str
+    kept_now: bool  # False: the same body was kept before (a replay, or Twilio's retry)
 
 
 class RejectedEventStore:
@@ -43,6 +59,27 @@ class RejectedEventStore:
             ContentType="application/x-ndjson",
         )
         return key
+
+    def keep_body(self, record: dict[str, Any], body_sha256: str) -> KeptBody:
+        """Keep a signed body refused whole, once per body: its key is the body's SHA-256, written only if absent
+        (If-None-Match: *), so a replay of the request keeps nothing more. Raises on AWS errors (the caller
+        answers 5xx and Twilio delivers again)."""
+        key = f"{SIGNED_BODIES_PREFIX}/{record.get('function', 'unknown')}/{body_sha256}.jsonl"
+        body = (utf8_json(record) + "\n").encode()
+        attempt = 1
+        while True:
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson", IfNoneMatch="*"
+                )
+                return KeptBody(key, kept_now=True)
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code")
+                if code == _EXISTS:
+                    return KeptBody(key, kept_now=False)
+                if code != _CONFLICT or attempt >= CONFLICT_ATTEMPTS:
+                    raise
+                attempt += 1
 
 
 def raw_payload_fields(raw: bytes | str | Any) -> dict[str, Any]:

@@ -63,7 +63,17 @@ _CONTROLS: Final = re.compile(
     "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidirectional marks, embeddings, overrides, isolates
     "\u2028\u2029\ud800-\udfff\ufffe\uffff]"  # line/paragraph separators, lone surrogates, non-characters
 )
-_URL_SCHEME: Final = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*):(?=//)")
+# A scheme (RFC 3986: a letter, then letters, digits, + . -) before ://, read from where its run of such characters
+# starts and possessively, so a long run without one (a.a.a.…) is read once, not once per letter.
+_URL_SCHEME: Final = re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*+):(?=//)")
+# A host name as mail clients and chat apps link it: labels joined by a dot (or a dot IDNA reads as one: U+3002,
+# U+FF0E, U+FF61), the last a top-level domain (2+ letters, or punycode xn--…). No list of top-level domains: new ones
+# (.zip, .mov) come every year. Numbers and versions (5.5, v1.2.3, 1.2.3-beta, 10.0.0.1) end in a digit, so they stay
+# whole; abbreviations (e.g., U.S.) end in one letter. Possessive: each dotted word is read once (linear time).
+_DOT: Final = "[.\u3002\uff0e\uff61]"
+_DOTTED_WORD: Final = re.compile(rf"(?<![\w-])[\w-]++(?:{_DOT}[\w-]++)++")
+_TOP_LEVEL_DOMAIN: Final = re.compile(r"[^\W\d_]{2,}|xn--[^\W_][\w-]*")
+_HOST_DOT: Final = re.compile(_DOT)
 
 
 def mask_phone_numbers_in(text: str) -> str:
@@ -80,8 +90,14 @@ def neutralise_controls(text: str) -> str:
 
 def inline_text(text: str) -> str:
     """Event text shown inside a line of a plain-text email: one line, and no link a mail client would make
-    clickable (``https://x`` is shown as ``https[:]//x``); only the alert's own lines carry links."""
-    return _URL_SCHEME.sub(r"\1[:]", neutralise_controls(text))
+    clickable (``defang_links``); only the alert's own lines carry links."""
+    return defang_links(neutralise_controls(text))
+
+
+def defang_links(text: str) -> str:
+    """``text`` with nothing a mail client or a chat app would turn into a link: ``https://x`` is shown as
+    ``https[:]//x``, a host name's dots as ``[.]`` (``www[.]example[.]com/path``, ``alice@example[.]com``)."""
+    return _DOTTED_WORD.sub(_defanged_host, _URL_SCHEME.sub(r"\1[:]", text))
 
 
 def _mask(match: re.Match[str]) -> str:
@@ -99,6 +115,12 @@ def _mask(match: re.Match[str]) -> str:
             char, to_mask = "*", to_mask - 1
         masked.append(char)
     return found[: len(found) - len(number)] + "".join(masked)
+
+
+def _defanged_host(match: re.Match[str]) -> str:
+    word = match.group()
+    top_level = _HOST_DOT.split(word)[-1]
+    return _HOST_DOT.sub("[.]", word) if _TOP_LEVEL_DOMAIN.fullmatch(top_level) else word
 
 
 def _replacement(match: re.Match[str]) -> str:

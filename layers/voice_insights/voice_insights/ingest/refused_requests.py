@@ -6,6 +6,13 @@ at ``MAX_RECORD_BYTES``: enough to diagnose (reason, size and SHA-256 of the bod
 IP, headers minus credentials), too little to be a storage bill, and no body whole that a replay could
 put back on the stream. A genuine batch refused this way (a token rotated without updating the secret)
 is recovered from Twilio's REST API; the SHA-256 and the first bytes say which.
+
+No signature is kept. Twilio's signature covers the URL (its ``bodySHA256`` included) and no time, so a record
+with the signature, the query and a small body whole would let anyone who can read the bucket send a genuine
+request again (one refused while a rotated token was missing from the secret, say). The query and the first
+bytes without the signature allow nothing: signing needs the auth token. What is kept instead is the
+signature's SHA-256: whoever holds a candidate token computes its signature of the URL and compares the digests,
+so the record still tells which token signed it, and the digest cannot be turned back into a signature.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import hashlib
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from twilio.request_validator import SIGNATURE_HEADER
 
 from voice_insights.runtime.observability import utf8_json
 
@@ -23,8 +31,10 @@ MAX_HEADERS = 40
 MAX_NAME_CHARS = 64
 MAX_VALUE_CHARS = 256
 MAX_QUERY_CHARS = 1024
-# Credentials never kept, whoever sent them.
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "x-amz-security-token"})
+# Credentials never kept, whoever sent them; Twilio's signature, which replays the request it signs, neither.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-amz-security-token", SIGNATURE_HEADER.lower()}
+)
 
 
 def refused_request_record(request: APIGatewayProxyEvent, body: bytes, status: int, reason: str) -> dict[str, Any]:
@@ -39,6 +49,7 @@ def refused_request_record(request: APIGatewayProxyEvent, body: bytes, status: i
         "path": _clip(request.path or "", MAX_VALUE_CHARS),
         "query": _clip(_query_text(request), MAX_QUERY_CHARS),
         "headers": kept_headers(request),
+        "signature_sha256": _signature_digest(request),
         "body_bytes": len(body),
         "body_sha256": hashlib.sha256(body).hexdigest(),
         # Readable text; bytes that are not UTF-8 (or a character cut at the end) as \\xNN escapes.
@@ -52,15 +63,33 @@ def refused_request_record(request: APIGatewayProxyEvent, body: bytes, status: i
 
 def kept_headers(request: APIGatewayProxyEvent) -> dict[str, list[str]]:
     """The request's headers, credentials left out, each name and value clipped, at most ``MAX_HEADERS`` names."""
+    kept: dict[str, list[str]] = {}
+    for name, values in _header_lists(request)[:MAX_HEADERS]:
+        if str(name).lower() in SECRET_HEADERS:
+            continue
+        kept[_clip(str(name), MAX_NAME_CHARS)] = [_clip(str(v), MAX_VALUE_CHARS) for v in values[:4]]
+    return kept
+
+
+def _signature_digest(request: APIGatewayProxyEvent) -> str | None:
+    """The SHA-256 of the (first) X-Twilio-Signature sent, whatever the case of its name; None when none was."""
+    wanted = SIGNATURE_HEADER.lower()
+    sent = [str(v) for name, values in _header_lists(request) if str(name).lower() == wanted for v in values]
+    return hashlib.sha256(sent[0].encode(errors="surrogatepass")).hexdigest() if sent else None
+
+
+def _header_lists(request: APIGatewayProxyEvent) -> list[tuple[Any, Any]]:
+    """(name, values) of every header as sent: API Gateway's multi-value map, else the single-value one."""
     multi: Any = request.raw_event.get("multiValueHeaders") or {
         name: [value] for name, value in (request.raw_event.get("headers") or {}).items()
     }
-    kept: dict[str, list[str]] = {}
-    for name, values in list(multi.items() if isinstance(multi, dict) else [])[:MAX_HEADERS]:
-        if str(name).lower() in SECRET_HEADERS:
-            continue
-        kept[_clip(str(name), MAX_NAME_CHARS)] = [_clip(str(v), MAX_VALUE_CHARS) for v in (values or [])[:4]]
-    return kept
+    if not isinstance(multi, dict):
+        return []
+    listed = {
+        name: values if isinstance(values, list) else [] if values is None else [values]
+        for name, values in multi.items()
+    }
+    return list(listed.items())
 
 
 def _source_ip(event: dict[str, Any]) -> Any:

@@ -9,7 +9,7 @@ a 4xx is never retried (the events are discarded by Twilio). So:
 - 200 with counts once every event is stored, ignored as a duplicate/stale, or kept as rejected
   (the rejected events of one request together, in one object);
 - 400 when Twilio's body is not a JSON array, 413 when it holds more than ``max_events`` events,
-  each only after the whole body was kept;
+  each only after the whole body was kept, once per body (a replay of the request keeps nothing more);
 - 500 when anything is not settled yet (AWS trouble), so Twilio delivers the batch again;
   the events already stored then come back as duplicates, which is harmless.
 """
@@ -17,6 +17,7 @@ a 4xx is never retried (the events are discarded by Twilio). So:
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,9 +28,10 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from voice_insights.aws.rejected import raw_payload_fields
 from voice_insights.domain.items import now_utc
-from voice_insights.ingest.decoding import NotJson, Rejected, load_json
-from voice_insights.ingest.pipeline import Inbound, Outcome, Pipeline
+from voice_insights.ingest.decoding import NotJson, load_json
+from voice_insights.ingest.pipeline import Inbound, Pipeline
 from voice_insights.ingest.refused_requests import refused_request_record
 from voice_insights.ingest.signature import CredentialSource, CredentialsUnavailable, check_request
 from voice_insights.runtime.observability import logger, metrics, utf8_json
@@ -88,12 +90,12 @@ def build_resolver(
         try:
             events = load_json(body)
         except NotJson as exc:
-            return _refuse_body(pipeline(), body, origin, 400, f"the body is {exc}")
+            return _refuse_body(pipeline(), raw, body, origin, 400, f"the body is {exc}")
         if not isinstance(events, list):
-            return _refuse_body(pipeline(), body, origin, 400, "the body must be a JSON array of CloudEvents")
+            return _refuse_body(pipeline(), raw, body, origin, 400, "the body must be a JSON array of CloudEvents")
         if len(events) > checks.max_events:
             reason = f"the body holds {len(events)} events, more than the {checks.max_events} one request may carry"
-            return _refuse_body(pipeline(), body, origin, 413, reason)
+            return _refuse_body(pipeline(), raw, body, origin, 413, reason)
 
         report = pipeline().process(
             [Inbound(raw=event, origin={**origin, "position": i}) for i, event in enumerate(events)], source="webhook"
@@ -163,11 +165,25 @@ def request_body(request: APIGatewayProxyEvent) -> bytes:
     return body.encode(errors="surrogatepass")  # a lone surrogate: not UTF-8, refused as such
 
 
-def _refuse_body(pipeline: Pipeline, body: str, origin: dict[str, Any], status: int, reason: str) -> Response[str]:
-    """Refuse a body Twilio signed, after keeping it whole with the reason (``rejected/``, replayable)."""
-    outcome = pipeline.keep_rejection(Inbound(raw=body, origin=origin), Rejected(reason), source="webhook")
-    if outcome is not Outcome.REJECTED:
+def _refuse_body(
+    pipeline: Pipeline, raw: bytes, body: str, origin: dict[str, Any], status: int, reason: str
+) -> Response[str]:
+    """Refuse a body Twilio signed, after keeping it whole with the reason (``rejected/``, replayable).
+
+    Once per body: Twilio's signature has no timestamp, so the same request verifies at every replay, and each
+    would otherwise keep the whole body again. The key is the body's SHA-256, written only if absent."""
+    received_at = now_utc()
+    record = {"reason": reason, "errors": [], "event_id": None, "event_type": None, "function": pipeline.route.name,
+              "source": "webhook", "received_at": received_at.isoformat(), "origin": origin,
+              "body_sha256": hashlib.sha256(raw).hexdigest(), **raw_payload_fields(body)}  # fmt: skip
+    try:
+        kept = pipeline.rejected.keep_body(record, record["body_sha256"])
+    except Exception:  # not kept: answer 5xx, so that Twilio delivers it again
+        logger.exception("Could not keep rejected events, will be retried", events=1)
         return _json(500, {"message": "the request could not be kept; deliver it again"})
+    logger.warning(  # the line the rejections-by-reason query counts; kept_now: false for a replay
+        "Event rejected", reason=reason, event_id=None, event_type=None, rejected_key=kept.key, kept_now=kept.kept_now
+    )
     return _json(status, {"message": reason, "rejected": 1})
 
 
