@@ -1,6 +1,7 @@
 """The whole stack on 127.0.0.1: moto server with the template's data resources, every built function
 under its own Lambda Runtime Interface Emulator, a poller per stream trigger and shard, the webhook
-gateway and the read API's gateway (its own port; IAM is not checked locally, and its answers say so).
+gateway and the read API's gateway (its own port; its IAM authorisation is not checked locally, and its answers
+say so). Each function's own AWS calls are checked against its execution role (devtools/local_iam.py).
 ``LocalRunner`` starts them in that order and stops everything it started, in reverse, on any exit
 (including a failed start, an interrupt or a crashed function).
 """
@@ -19,9 +20,11 @@ from devtools.cfn import create_data_resources, function_environment, load_templ
 from devtools.gateway import LocalGateway
 from devtools.lambda_events import LOCAL_WEBHOOK_SECRET
 from devtools.lambda_rie import BUILD_DIR, LambdaEmulator, built_function
+from devtools.local_iam import function_credentials, function_principals
 from devtools.loopback import free_port
 from devtools.moto_server import MotoServer, aws_env
 from devtools.pollers import StreamPoller, shard_ids
+from devtools.sam_transform import transformed_template
 from devtools.triggers import READ_API, api_routes, stream_triggers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,10 +51,14 @@ class FunctionCrashed(RuntimeError):
 
 class LocalRunner:
     def __init__(
-        self, on_event: Callable[[str], None] = lambda _: None, parameters: dict[str, Any] | None = None
+        self,
+        on_event: Callable[[str], None] = lambda _: None,
+        parameters: dict[str, Any] | None = None,
+        template_path: Path = ROOT / "template.yaml",
     ) -> None:
         self.on_event = on_event
         self.parameters = dict(parameters or {})
+        self.template_path = template_path  # the data resources and the roles' grants (a test's modified copy)
         self.moto: MotoServer | None = None
         self.resources: dict[str, dict[str, Any]] = {}
         self.functions: dict[str, LambdaEmulator] = {}
@@ -73,7 +80,7 @@ class LocalRunner:
 
     def _start(self, template: dict[str, Any]) -> None:
         self.moto = self._stack.enter_context(MotoServer())
-        self.resources = create_data_resources(ROOT / "template.yaml", self.moto.endpoint_url, self.parameters)
+        self.resources = create_data_resources(self.template_path, self.moto.endpoint_url, self.parameters)
         # Local webhooks are signed with the published local token: the local secret holds it.
         local_client("secretsmanager", self.moto.endpoint_url).put_secret_value(
             SecretId=self.resources["TwilioWebhookSecret"]["ref"], SecretString=json.dumps(LOCAL_WEBHOOK_SECRET)
@@ -86,10 +93,12 @@ class LocalRunner:
         if len(stages) == 1:
             self.parameters.setdefault("WebhookPublicBaseUrl", f"http://127.0.0.1:{gateway_port}/{stages.pop()}")
         functions = [k for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"]
+        self._enforce_iam()
         for logical_id in functions:
             env = {
                 **function_environment(template, logical_id, self.resources, self.parameters),
                 **aws_env(self.moto.endpoint_url),
+                **function_credentials(logical_id),
             }
             self.functions[logical_id] = self._stack.enter_context(built_function(logical_id, env, template))
         queue_urls = {
@@ -114,6 +123,14 @@ class LocalRunner:
         self.read_gateway = self._stack.enter_context(
             LocalGateway(api_routes(template, READ_API), invokers, on_request=self.on_event, auth_note=LOCAL_AUTH_NOTE)
         )
+
+    def _enforce_iam(self) -> None:
+        """From here on each function's calls (signed with its own key) are allowed only by its role's statements
+        in SAM's transform of the template, resolved to the local resources' ARNs."""
+        assert self.moto is not None
+        transformed = transformed_template(self.template_path)
+        principals = function_principals(transformed, self.resources, self.parameters)
+        self.moto.iam.enforce(principals, self.resources, transformed, self.parameters)
 
     def stop(self) -> None:
         self._stack.close()
