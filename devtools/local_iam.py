@@ -522,21 +522,15 @@ def refusal(service: str, need: Authorization, message: str, headers: dict[str, 
         # AuthorizationError (403); KMSAccessDenied (400) when the topic's key refuses
         # (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors)
         code, status = ("KMSAccessDenied", 400) if need.via else ("AuthorizationError", 403)
-        body = (f'<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>'
-                f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
-                f"<RequestId>{REQUEST_ID}</RequestId></ErrorResponse>")  # fmt: skip
-        return Refusal(status, [("Content-Type", "text/xml"), *request_id], body.encode())
+        return _query_error("http://sns.amazonaws.com/doc/2010-03-31/", code, message, status)
     if service == "sqs":
         # JSON protocol, query-compatible: botocore takes the code from x-amzn-query-error
         code = "KMS.AccessDeniedException" if need.via else "AccessDenied"
         payload = {"__type": f"com.amazonaws.sqs#{code}", "message": message}
-        headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-query-error", f"{code};Sender")]
-        return Refusal(400 if need.via else 403, [*headers, *request_id], json.dumps(payload).encode())
+        sqs_headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-query-error", f"{code};Sender")]
+        return Refusal(400 if need.via else 403, [*sqs_headers, *request_id], json.dumps(payload).encode())
     if service == "monitoring" and "x-amz-target" not in headers:  # CloudWatch's query protocol (older SDKs)
-        body = (f'<ErrorResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><Error><Type>Sender</Type>'
-                f"<Code>AccessDenied</Code><Message>{escape(message)}</Message></Error>"
-                f"<RequestId>{REQUEST_ID}</RequestId></ErrorResponse>")  # fmt: skip
-        return Refusal(403, [("Content-Type", "text/xml"), *request_id], body.encode())
+        return _query_error("http://monitoring.amazonaws.com/doc/2010-08-01/", "AccessDenied", message, 403)
     if service == "monitoring":
         payload = {"__type": "com.amazonaws.cloudwatch#AccessDenied", "message": message}
         json_headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-query-error", "AccessDenied;Sender")]
@@ -546,6 +540,13 @@ def refusal(service: str, need: Authorization, message: str, headers: dict[str, 
     key = "Message" if service in ("dynamodb", "secretsmanager") else "message"
     body_json = json.dumps({"__type": error_type, key: message}).encode()
     return Refusal(400, [("Content-Type", content_type), *request_id], body_json)
+
+
+def _query_error(namespace: str, code: str, message: str, status: int) -> Refusal:
+    """An error in the query protocol's XML."""
+    error = f"<Error><Type>Sender</Type><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+    body = f'<ErrorResponse xmlns="{namespace}">{error}<RequestId>{REQUEST_ID}</RequestId></ErrorResponse>'
+    return Refusal(status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", REQUEST_ID)], body.encode())
 
 
 # --- The check in front of moto ------------------------------------------------------------------------------

@@ -16,15 +16,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from devtools.cfn import create_data_resources, function_environment, load_template, local_client
 from devtools.gateway import LocalGateway
 from devtools.lambda_events import LOCAL_WEBHOOK_SECRET
 from devtools.lambda_rie import BUILD_DIR, LambdaEmulator, built_function
-from devtools.local_iam import function_credentials, function_principals
+from devtools.local_iam import UnsupportedPolicy, function_credentials, function_principals
 from devtools.loopback import free_port
 from devtools.moto_server import MotoServer, aws_env
 from devtools.pollers import StreamPoller, shard_ids
-from devtools.sam_transform import transformed_template
+from devtools.sam_transform import TransformFailed, transformed_template
 from devtools.triggers import READ_API, api_routes, stream_triggers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +49,14 @@ class NotBuilt(RuntimeError):
 
 class FunctionCrashed(RuntimeError):
     pass
+
+
+class CannotCheckIam(NotBuilt):
+    """The roles' grants could not be read from the template (SAM's transform failed, or a policy uses what the
+    local check does not evaluate): the stack does not start unchecked."""
+
+
+ACCESS_DENIED = {"AccessDeniedException", "AccessDenied"}
 
 
 class LocalRunner:
@@ -73,8 +83,11 @@ class LocalRunner:
         template = load_template(BUILD_DIR / "template.yaml")
         try:
             self._start(template)
-        except BaseException:
+        except BaseException as error:
             self.stop()
+            if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in ACCESS_DENIED:
+                # only the pollers' calls are checked while starting: Lambda would not create that mapping either
+                raise FunctionCrashed(f"a trigger cannot read its stream with its function's role: {error}") from None
             raise
         return self
 
@@ -128,8 +141,11 @@ class LocalRunner:
         """From here on each function's calls (signed with its own key) are allowed only by its role's statements
         in SAM's transform of the template, resolved to the local resources' ARNs."""
         assert self.moto is not None
-        transformed = transformed_template(self.template_path)
-        principals = function_principals(transformed, self.resources, self.parameters)
+        try:
+            transformed = transformed_template(self.template_path)
+            principals = function_principals(transformed, self.resources, self.parameters)
+        except (TransformFailed, UnsupportedPolicy) as error:
+            raise CannotCheckIam(f"cannot check IAM locally: {error}") from None
         self.moto.iam.enforce(principals, self.resources, transformed, self.parameters)
 
     def stop(self) -> None:

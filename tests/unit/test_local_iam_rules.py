@@ -12,6 +12,7 @@ import pytest
 
 from devtools.cfn import ACCOUNT, REGION
 from devtools.local_iam import (
+    Authorization,
     LocalIam,
     Principal,
     Request,
@@ -20,6 +21,7 @@ from devtools.local_iam import (
     check_supported,
     evaluate,
     function_principals,
+    refusal,
     signed_by,
     wildcard_match,
 )
@@ -360,3 +362,13 @@ def test_no_function_role_has_a_permissions_boundary_or_a_managed_policy(transfo
     for function in (r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"):
         role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
         assert "PermissionsBoundary" not in role and "ManagedPolicyArns" not in role
+
+
+@pytest.mark.parametrize(("protocol", "headers"), [("query", {}), ("json", {"x-amz-target": "Granite.PutMetricData"})])
+def test_cloudwatch_refuses_in_the_protocol_the_request_used(protocol: str, headers: dict[str, str]) -> None:
+    from botocore.parsers import create_parser
+
+    answer = refusal("monitoring", Authorization("cloudwatch:PutMetricData", "*"), "User: x is not authorized", headers)
+    response = {"body": answer.body, "headers": dict(answer.headers), "status_code": answer.status}
+    parsed = create_parser(protocol).parse(response, None)
+    assert parsed["Error"]["Code"] == "AccessDenied" and parsed["Error"]["Message"] == "User: x is not authorized"
