@@ -580,8 +580,8 @@ class IamEnforcement:
         key_id, region, service = signer
         del key_id
         body = b""
-        if service != "s3":  # S3's resource is in its path; its bodies may be large and streamed
-            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        if service != "s3" and environ.get("CONTENT_LENGTH"):  # S3's resource is in its path, its bodies large
+            body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
             environ["wsgi.input"] = io.BytesIO(body)
         headers = {name[5:].replace("_", "-").lower(): str(value) for name, value in environ.items()
                    if name.startswith("HTTP_")}  # fmt: skip
