@@ -275,6 +275,9 @@ def run_workload(runner: LocalRunner) -> Outcome:
         deliveries = [Delivery("kinesis", kinesis_bytes(e), "", e["id"]) for e in TRAFFIC.events]
         deliveries.append(Delivery("kinesis", b"no processor takes this record", "", "unrouted"))
         put_on_stream(runner.endpoint_url, runner.ref("EventStream"), deliveries)
+        # An item the alert function's filter takes but cannot read: kept under rejected/ with the reason.
+        unreadable = {"pk": {"S": "CONF#CFunreadable"}, "sk": {"S": "X"}, "issue_severity": {"S": "high"}}
+        local_client("dynamodb", runner.endpoint_url).put_item(TableName=runner.ref("SummariesTable"), Item=unreadable)
         runner.wait_idle(timeout_s=60)
         call_sid = sorted(TRAFFIC.participants)[0]
         calls = get(f"{runner.read_api_url}/calls/{call_sid}")[0]
@@ -317,8 +320,9 @@ def baseline() -> Outcome:
 def test_the_template_as_it_is_runs_the_workload_with_nothing_refused(baseline: Outcome) -> None:
     assert baseline.refused == [] and baseline.crashed == ""
     assert baseline.webhook == {function: (200, 403, 200) for function in PROCESSORS}
-    assert baseline.stored == len(TRAFFIC.events) + len(PROCESSORS)
-    assert baseline.kept_rejected == len(PROCESSORS) + 1 and baseline.kept_refused == len(PROCESSORS)
+    assert baseline.stored == len(TRAFFIC.events) + len(PROCESSORS) + 1  # and the unreadable item
+    # Kept: each processor's invalid event, the unrouted record, the unreadable item; each unsigned request.
+    assert baseline.kept_rejected == len(PROCESSORS) + 2 and baseline.kept_refused == len(PROCESSORS)
     assert baseline.alerts >= len(TRAFFIC.bad_participants) + len(TRAFFIC.bad_conferences) > 0, baseline.alerts
     assert baseline.read == (200, 200, True)
 
@@ -348,6 +352,8 @@ CASES += [
      lambda o, b: o.alerts < b.alerts),
     ("QualityAlertsRole", "RememberAlerts", "QualityAlertsFunction", "dynamodb:BatchGetItem",
      lambda o, b: o.alerts < b.alerts),
+    ("QualityAlertsRole", "KeepUnreadableRecords", "QualityAlertsFunction", "s3:PutObject",
+     lambda o, b: o.kept_rejected < b.kept_rejected),
     ("QualityAlertsRole", "ReadTableStream", "QualityAlertsFunction", "dynamodb:DescribeStream",
      lambda o, b: "AccessDenied" in o.crashed),
     # The on-failure queue takes a batch that failed: without the grant that keeps a batch, the failed one is lost.
