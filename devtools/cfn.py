@@ -189,14 +189,17 @@ def create_data_resources(
 _NAME_PROPERTIES = ("BucketName", "QueueName", "TopicName", "Name", "TableName", "StreamName", "DeliveryStreamName")
 
 
-def local_client(service: str, endpoint_url: str) -> Any:
-    """A boto3 client for the local endpoint, with the dummy credentials it accepts."""
+def local_client(service: str, endpoint_url: str, credentials: dict[str, str] | None = None) -> Any:
+    """A boto3 client for the local endpoint, with the dummy credentials it accepts (unchecked), or ``credentials``
+    (AWS_* variable names: a function's own, devtools/local_iam.py, checked against its role)."""
+    keys = credentials or {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     return boto3.client(  # type: ignore[call-overload]
         service,
         endpoint_url=endpoint_url,
         region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=keys.get("AWS_SESSION_TOKEN"),
     )
 
 

@@ -18,6 +18,7 @@ from moto.dynamodbstreams.models import ShardIterator
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from devtools.local_iam import IamEnforcement, LocalIam
 from devtools.loopback import BackgroundServer, free_port
 
 REGION = "us-east-1"
@@ -163,10 +164,13 @@ class MotoServer(BackgroundServer):
         self.host = host  # `make local-aws` on Linux: where containers reach it (0.0.0.0, the docker0 address)
         self.port = port or free_port()
         self.endpoint_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.port}"  # noqa: S104
+        # Calls signed with a function's key are checked against its role once the runner says whose keys
+        # they are (LocalIam.enforce); any other key (tests, set-up) is not checked.
+        self.iam = LocalIam()
 
     def start(self) -> MotoServer:
         install_moto_fixes()
-        app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+        app = IamEnforcement(_OneRequestAtATime(DomainDispatcherApplication(create_backend_app)), self.iam)
         server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
         self._serve(server, "moto-server")
         return self

@@ -16,6 +16,9 @@ function and settles the answer as Lambda does
   https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html, and the quota,
   https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 
+As Lambda's pollers, they read the stream and send to the destination with the function's execution role (its
+local key: devtools/local_iam.py checks those calls against the role once the runner enforces IAM).
+
 Not emulated: MaximumRecordAgeInSeconds, parallelization factor, tumbling windows.
 """
 
@@ -41,6 +44,7 @@ from devtools.lambda_events import (
     table_stream_record,
 )
 from devtools.lambda_rie import MAX_REQUEST_BYTES
+from devtools.local_iam import function_credentials
 from devtools.triggers import StreamTrigger
 
 POLL_INTERVAL_S = 0.2  # Lambda polls a shard about once a second; faster here so a local run stays snappy
@@ -97,7 +101,8 @@ class ShardReader:
         self.patterns = list(trigger.filter_patterns)
         # Both APIs spell the stream argument differently; moto_server makes table-stream iterators safe to keep.
         stream = {"StreamARN": trigger.stream_arn} if trigger.kind == "kinesis" else {"StreamArn": trigger.stream_arn}
-        self.client = local_client("kinesis" if trigger.kind == "kinesis" else "dynamodbstreams", endpoint_url)
+        service = "kinesis" if trigger.kind == "kinesis" else "dynamodbstreams"
+        self.client = local_client(service, endpoint_url, function_credentials(trigger.function))
         self.iterator = self.client.get_shard_iterator(
             **stream, ShardId=shard_id, ShardIteratorType=trigger.starting_position
         )["ShardIterator"]
@@ -119,10 +124,11 @@ class ShardReader:
 
 
 def shard_ids(trigger: StreamTrigger, endpoint_url: str) -> list[str]:
+    role = function_credentials(trigger.function)  # Lambda describes the stream with the function's role
     if trigger.kind == "kinesis":
-        shards = local_client("kinesis", endpoint_url).list_shards(StreamARN=trigger.stream_arn)["Shards"]
+        shards = local_client("kinesis", endpoint_url, role).list_shards(StreamARN=trigger.stream_arn)["Shards"]
     else:
-        description = local_client("dynamodbstreams", endpoint_url).describe_stream(StreamArn=trigger.stream_arn)
+        description = local_client("dynamodbstreams", endpoint_url, role).describe_stream(StreamArn=trigger.stream_arn)
         shards = description["StreamDescription"]["Shards"]
     return [shard["ShardId"] for shard in shards]
 
@@ -288,7 +294,7 @@ class StreamPoller:
         self.on_event(f"{self.name}: {len(batch)} records given up after {attempts} attempts -> {destination}")
         if destination is None:
             return  # Lambda drops them: the template always names a destination
-        local_client("sqs", self.endpoint_url).send_message(
+        local_client("sqs", self.endpoint_url, function_credentials(self.trigger.function)).send_message(
             QueueUrl=self.queue_urls[destination], MessageBody=json.dumps(self.failure_record(batch, attempts, error))
         )
 

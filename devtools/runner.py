@@ -1,8 +1,9 @@
 """The whole stack on 127.0.0.1: moto server with the template's data resources, every built function
 under its own Lambda Runtime Interface Emulator, a poller per stream trigger and shard, the lake's local Firehose
-(devtools.lake), the webhook gateway and the read API's gateway (its own port; IAM is not checked locally, and its
-answers say so). The pollers and gateways invoke what SAM's transform of the template wires (devtools.triggers): each
-mapping's function or alias, each integration's, and the gateways only what the template's permissions allow.
+(devtools.lake), the webhook gateway and the read API's gateway (its own port; its IAM authorisation is not checked
+locally, and its answers say so). The pollers and gateways invoke what SAM's transform of the template wires
+(devtools.triggers): each mapping's function or alias, each integration's, and the gateways only what the template's
+permissions allow. Each function's own AWS calls are checked against its execution role (devtools/local_iam.py).
 ``LocalRunner`` starts them in that order and stops everything it started, in reverse, on any exit
 (including a failed start, an interrupt or a crashed function).
 """
@@ -17,14 +18,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from devtools.cfn import create_data_resources, function_environment, load_template, local_client
 from devtools.gateway import LocalGateway
 from devtools.lake import LAKE_DIR, LocalFirehose
 from devtools.lambda_events import LOCAL_WEBHOOK_SECRET
 from devtools.lambda_rie import BUILD_DIR, LambdaEmulator, built_function
+from devtools.local_iam import UnsupportedPolicy, function_credentials, function_principals
 from devtools.loopback import free_port
 from devtools.moto_server import MotoServer, aws_env
 from devtools.pollers import StreamPoller, shard_ids
+from devtools.sam_transform import TransformFailed, transformed_template
 from devtools.triggers import READ_API, TemplateRefused, api_routes, stream_triggers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +54,14 @@ class FunctionCrashed(RuntimeError):
     pass
 
 
+class CannotCheckIam(NotBuilt):
+    """The roles' grants could not be read from the template (SAM's transform failed, or a policy uses what the
+    local check does not evaluate): the stack does not start unchecked."""
+
+
+ACCESS_DENIED = {"AccessDeniedException", "AccessDenied"}
+
+
 class LocalRunner:
     def __init__(
         self,
@@ -62,7 +75,7 @@ class LocalRunner:
         self.lake_dir = lake_dir
         self.lake: LocalFirehose | None = None  # what Firehose does with the lake writer's records (devtools.lake)
         self.parameters = dict(parameters or {})
-        self.template_path = template_path
+        self.template_path = template_path  # the data resources and the roles' grants (a test's modified copy)
         self.moto: MotoServer | None = None
         self.resources: dict[str, dict[str, Any]] = {}
         self.functions: dict[str, LambdaEmulator] = {}
@@ -80,8 +93,11 @@ class LocalRunner:
         except TemplateRefused as error:  # AWS would not create the stack: one line saying why
             self.stop()
             raise NotBuilt(f"the template cannot run as deployed: {error}") from error
-        except BaseException:
+        except BaseException as error:
             self.stop()
+            if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in ACCESS_DENIED:
+                # only the pollers' calls are checked while starting: Lambda would not create that mapping either
+                raise FunctionCrashed(f"a trigger cannot read its stream with its function's role: {error}") from None
             raise
         return self
 
@@ -102,10 +118,12 @@ class LocalRunner:
         if len(stages) == 1:
             self.parameters.setdefault("WebhookPublicBaseUrl", f"http://127.0.0.1:{gateway_port}/{stages.pop()}")
         functions = [k for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"]
+        self._enforce_iam()
         for logical_id in functions:
             env = {
                 **function_environment(template, logical_id, self.resources, self.parameters),
                 **aws_env(self.moto.endpoint_url),
+                **function_credentials(logical_id),
             }
             self.functions[logical_id] = self._stack.enter_context(built_function(logical_id, env, template))
         queue_urls = {
@@ -132,6 +150,17 @@ class LocalRunner:
         self.read_gateway = self._stack.enter_context(
             LocalGateway(read_routes, invokers, on_request=self.on_event, auth_note=LOCAL_AUTH_NOTE)
         )
+
+    def _enforce_iam(self) -> None:
+        """From here on each function's calls (signed with its own key) are allowed only by its role's statements
+        in SAM's transform of the template, resolved to the local resources' ARNs."""
+        assert self.moto is not None
+        try:
+            transformed = transformed_template(self.template_path or ROOT / "template.yaml")
+            principals = function_principals(transformed, self.resources, self.parameters)
+        except (TransformFailed, UnsupportedPolicy) as error:
+            raise CannotCheckIam(f"cannot check IAM locally: {error}") from None
+        self.moto.iam.enforce(principals, self.resources, transformed, self.parameters)
 
     def stop(self) -> None:
         self._stack.close()
