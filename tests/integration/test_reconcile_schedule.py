@@ -1,0 +1,159 @@
+"""Given the local stack with a schedule (ReconcileSchedule) and the Twilio stub holding conferences the table lacks
+(a hole: what the stream lost), when the built ReconcileFunction is invoked under the Lambda runtime emulator as
+EventBridge Scheduler invokes it (the schedule target's Input, <aws.scheduler.scheduled-time> filled in), then it
+fills the hole through the pipeline, counted in its EMF output (EventsFilledByReconcile, the metric its alarm reads)
+and in the table; a second run fills nothing."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from devtools.cfn import load_template
+from devtools.lambda_rie import BUILD_DIR
+from devtools.runner import LocalRunner
+from devtools.traffic import Delivery, put_on_stream
+from devtools.twilio_stub import TwilioStub, rest_conference, rest_participant
+from tests.conftest import healthy_conference, healthy_participant
+from voice_insights.reconcile.handler import FILLED_METRIC
+
+ACCOUNT = "AC" + "b" * 32
+API_KEY, API_SECRET = "SK" + "c" * 32, "stub-api-secret-never-shown"
+SCHEDULED_TIME = "2026-11-22T12:00:00Z"  # the window: 2026-11-21T11:00Z to 2026-11-22T11:00Z (lag 60, 24 hours)
+CONFERENCES, PARTICIPANTS = 6, 2
+
+
+def conference(n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    sid = f"CF{n:032x}"
+    event = healthy_conference(
+        "complete",
+        id=f"EZrec{n:04d}",
+        time=f"2026-11-22T0{n}:30:00Z",
+        data__conference_sid=sid,
+        data__account_sid=ACCOUNT,
+        data__processing_state="complete",
+        data__create_time=f"2026-11-22T0{n}:00:00Z",
+        data__status="completed",
+    )
+    parts = [
+        healthy_participant(
+            id=f"EZrecpart{n:04d}{p:02d}",
+            time=f"2026-11-22T0{n}:31:00Z",
+            data__conference_sid=sid,
+            data__participant_sid=f"CP{n:016x}{p:016x}",
+            data__account_sid=ACCOUNT,
+            data__processing_state="complete",
+        )
+        for p in range(PARTICIPANTS)
+    ]
+    return event, parts
+
+
+def with_stub(base_url: str) -> Any:
+    def change(template: dict[str, Any]) -> dict[str, Any]:
+        changed = copy.deepcopy(template)
+        variables = changed["Resources"]["ReconcileFunction"]["Properties"]["Environment"]["Variables"]
+        variables["TWILIO_API_BASE_URL"] = base_url  # what a local run sets; "" in template.yaml
+        return changed
+
+    return change
+
+
+def scheduler_input() -> Any:
+    """The schedule target's Input as Scheduler delivers it: its context attributes replaced."""
+    target = load_template(BUILD_DIR / "template.yaml")["Resources"]["ReconcileScheduler"]["Properties"]["Target"]
+    return json.loads(target["Input"].replace("<aws.scheduler.scheduled-time>", SCHEDULED_TIME))
+
+
+def emf_total(logs: str, name: str) -> float:
+    """``name``'s values summed over the EMF documents in a function's output (what CloudWatch would record)."""
+    total = 0.0
+    for line in logs.splitlines():
+        if '"_aws"' not in line:
+            continue
+        document = json.loads(line[line.index("{") :])
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            if any(metric["Name"] == name for metric in directive["Metrics"]):
+                value = document[name]
+                total += sum(value) if isinstance(value, list) else value
+    return total
+
+
+@pytest.fixture
+def scheduled_stack(tmp_path: Path) -> Iterator[tuple[LocalRunner, TwilioStub]]:
+    if not (BUILD_DIR / "template.yaml").exists():
+        pytest.fail("no .aws-sam/build: run `make build`")
+    with TwilioStub(credentials={(API_KEY, API_SECRET)}) as stub:
+        path = tmp_path / "template.yaml"
+        template = with_stub(stub.base_url)(load_template(BUILD_DIR / "template.yaml"))
+        path.write_text(yaml.safe_dump(template, sort_keys=False))
+        with LocalRunner(parameters={"ReconcileSchedule": "rate(6 hours)"}, template_path=path) as runner:
+            yield runner, stub
+
+
+def test_without_a_schedule_the_local_stack_has_no_reconcile_function() -> None:
+    template = load_template(BUILD_DIR / "template.yaml")
+    with LocalRunner() as runner:
+        assert "ReconcileFunction" not in runner.functions
+        assert set(runner.functions) == {
+            k
+            for k, r in template["Resources"].items()
+            if r["Type"] == "AWS::Serverless::Function" and "Condition" not in r
+        }
+
+
+def test_the_scheduled_reconcile_fills_the_hole_the_stream_left_and_a_second_run_fills_nothing(
+    scheduled_stack: tuple[LocalRunner, TwilioStub],
+) -> None:
+    runner, stub = scheduled_stack
+    secrets = runner.resources["TwilioApiSecret"]["ref"]
+    credentials = {"account_sid": ACCOUNT, "api_key": API_KEY, "api_secret": API_SECRET}
+    from devtools.cfn import local_client
+
+    local_client("secretsmanager", runner.endpoint_url).put_secret_value(
+        SecretId=secrets, SecretString=json.dumps(credentials)
+    )
+    conferences = [conference(n) for n in range(CONFERENCES)]
+    for event, parts in conferences:
+        stub.add(rest_conference(event["data"]), [rest_participant(p["data"]) for p in parts])
+    delivered = [e for event, parts in conferences[: CONFERENCES // 2] for e in (event, *parts)]
+    put_on_stream(
+        runner.endpoint_url,
+        runner.ref("EventStream"),
+        [Delivery("kinesis", json.dumps(e).encode(), "", e["id"]) for e in delivered],
+    )
+    assert runner.wait_idle(timeout_s=120)
+    table = local_client("dynamodb", runner.endpoint_url)
+
+    def items() -> list[dict[str, Any]]:
+        return table.scan(TableName=runner.ref("SummariesTable"))["Items"]
+
+    assert len(items()) == len(delivered)  # the stream delivered half: the rest is the hole
+    hole = CONFERENCES // 2 * (1 + PARTICIPANTS)
+    function = runner.functions["ReconcileFunction"]
+
+    offset = len(function.logs())
+    first = function.invoke(scheduler_input())
+    assert (first["since"], first["until"]) == ("2026-11-21T11:00:00Z", "2026-11-22T11:00:00Z")
+    assert (first["filled"], first["differing"], first["complete"]) == (hole, {"missing": hole}, True), first
+    assert first["conferences_checked"] == CONFERENCES
+    assert emf_total(function.logs(offset), FILLED_METRIC) == hole, function.logs(offset)
+    stored = items()
+    assert len(stored) == len(delivered) + hole
+    filled = [i for i in stored if i.get("ingested_by", {}).get("S") == "backfill"]
+    assert len(filled) == hole and Counter(i["alerts"]["S"] for i in filled) == {"off": hole}
+    assert API_SECRET not in function.logs() and stub.count("/v1/Conferences") == 1 + CONFERENCES
+
+    offset = len(function.logs())
+    second = function.invoke(scheduler_input())
+    assert (second["filled"], second["differing"], second["complete"]) == (0, {}, True), second
+    assert emf_total(function.logs(offset), FILLED_METRIC) == 0
+    assert len(items()) == len(stored)
+    assert runner.wait_idle(timeout_s=60)  # the fills' table-stream changes settle (alerts off: none sent)
