@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from devtools.cfn import load_template
+from devtools.cfn import load_template, local_client
 from devtools.lambda_rie import BUILD_DIR
 from devtools.runner import LocalRunner
 from devtools.traffic import Delivery, put_on_stream
@@ -115,8 +115,6 @@ def test_the_scheduled_reconcile_fills_the_hole_the_stream_left_and_a_second_run
     runner, stub = scheduled_stack
     secrets = runner.resources["TwilioApiSecret"]["ref"]
     credentials = {"account_sid": ACCOUNT, "api_key": API_KEY, "api_secret": API_SECRET}
-    from devtools.cfn import local_client
-
     local_client("secretsmanager", runner.endpoint_url).put_secret_value(
         SecretId=secrets, SecretString=json.dumps(credentials)
     )

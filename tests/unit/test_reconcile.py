@@ -5,19 +5,17 @@ an auth token and answers an empty secret in one line, never showing the secret.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from twilio.base.exceptions import TwilioException
-from twilio.http import HttpClient
-from twilio.http.response import Response
 from twilio.rest import Client
 
 from devtools.twilio_stub import rest_conference, rest_participant
 from tests.conftest import healthy_conference, healthy_participant
+from tests.unit.test_backfill_paging import ScriptedTwilio  # answers the pages it has, 404 to the rest
 from voice_insights.aws.twilio_api_secret import TwilioApiCredentials, TwilioCredentialsUnavailable
 from voice_insights.ingest.pipeline import Outcome
 from voice_insights.reconcile.insights import InsightsReader, TimeBudgetSpent
@@ -34,17 +32,6 @@ from voice_insights.runtime.settings import ConfigurationError, ReconcileSetting
 
 BASE = "https://insights.twilio.com/v1/Conferences"
 SIDS = [f"CF{n:032x}" for n in range(3)]
-
-
-class ScriptedTwilio(HttpClient):  # type: ignore[misc]  # twilio ships no type information
-    def __init__(self, pages: dict[str, dict[str, Any]]) -> None:
-        self.pages = pages
-        self.asked: list[str] = []
-
-    def request(self, method: str, url: str, params: Any = None, *args: Any, **kwargs: Any) -> Response:
-        self.asked.append(url)
-        page = self.pages.get(url)
-        return Response(200, json.dumps(page)) if page else Response(500, json.dumps({"message": "down"}))
 
 
 def twilio_side(answering: int = len(SIDS)) -> ScriptedTwilio:
@@ -111,7 +98,7 @@ def test_a_run_that_fails_fills_what_it_found_then_raises() -> None:
     # Twilio fails on the second conference's participants
     feeder, result = RecordingFeeder(), RunResult(Window("2026-11-21T11:00:00Z", "2026-11-22T11:00:00Z"))
     reader = InsightsReader(Client("SK" + "0" * 32, "secret", "AC" + "0" * 32, http_client=twilio_side(answering=1)))
-    with pytest.raises(TwilioException, match="Twilio answered 500"):
+    with pytest.raises(TwilioException, match="Twilio answered 404"):
         reconcile_window(reader, EmptyTable(), feeder, result)  # type: ignore[arg-type]
     assert (result.filled, result.conferences, result.complete) == (2, 1, False)
     assert [e["data"]["conference_sid"] for e in feeder.fed] == [SIDS[0], SIDS[0]]

@@ -989,9 +989,9 @@ def batch_settled_line() -> dict[str, Any]:
 
 # --- reconcile on a schedule (docs/backfill.md) ----------------------------------------------------------------
 
-RECONCILE_RESOURCES = ["ReconcileLogs", "TwilioApiSecret", "TwilioApiSecretPolicy", "ReconcileRole", "ReconcileFunction",
-                       "ReconcileSchedulerRole", "ReconcileScheduler", "EventsFilledByReconcileAlarm",
-                       "ReconcileErrorsAlarm"]  # fmt: skip
+RECONCILE_RESOURCES = ["ReconcileLogs", "TwilioApiSecret", "TwilioApiSecretPolicy", "ReconcileRole",
+                       "ReconcileFunction", "ReconcileSchedulerRole", "ReconcileScheduler",
+                       "EventsFilledByReconcileAlarm", "ReconcileErrorsAlarm"]  # fmt: skip
 
 
 def test_the_reconcile_is_opt_in_and_without_a_schedule_nothing_of_it_exists() -> None:

@@ -31,7 +31,7 @@ class ConferencePage:
     next_url: str | None
 
 
-class PagingStopped(TwilioException):
+class PagingStopped(TwilioException):  # type: ignore[misc]  # twilio ships no type information
     """A listing was stopped before its end: a next page on another host or scheme, a page already read, or more
     pages or time than the bounds allow. What was read before is stored, and the checkpoint names where it stopped."""
 

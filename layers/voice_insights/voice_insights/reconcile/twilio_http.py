@@ -29,7 +29,7 @@ class BaseUrlRefused(ValueError):
     """A base URL that would send the Basic credentials in clear text off this machine."""
 
 
-class RetryingTwilioHttpClient(TwilioHttpClient):
+class RetryingTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type information
     """The twilio package's HTTP client, plus: 429/503 retried with exponential backoff and jitter (honouring
     Retry-After), and optionally every request sent to ``base_url`` instead of Twilio's host (a stub on 127.0.0.1).
     Only the public ``request`` method is overridden; everything else (auth, headers, timeouts) is the package's."""
