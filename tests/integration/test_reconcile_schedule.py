@@ -2,7 +2,7 @@
 (a hole: what the stream lost), when the built ReconcileFunction is invoked under the Lambda runtime emulator as
 EventBridge Scheduler invokes it (the schedule target's Input, <aws.scheduler.scheduled-time> filled in), then it
 fills the hole through the pipeline, counted in its EMF output (EventsFilledByReconcile, the metric its alarm reads)
-and in the table; a second run fills nothing."""
+and in the table; a second run fills nothing; before its secret holds credentials, a run fails in one line."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from devtools.cfn import load_template, local_client
-from devtools.lambda_rie import BUILD_DIR
+from devtools.lambda_rie import BUILD_DIR, LambdaInvokeError
 from devtools.runner import LocalRunner
 from devtools.traffic import Delivery, put_on_stream
 from devtools.twilio_stub import TwilioStub, rest_conference, rest_participant
@@ -113,6 +113,13 @@ def test_the_scheduled_reconcile_fills_the_hole_the_stream_left_and_a_second_run
     scheduled_stack: tuple[LocalRunner, TwilioStub],
 ) -> None:
     runner, stub = scheduled_stack
+    function = runner.functions["ReconcileFunction"]
+    # As the stack creates it, the secret is empty: the run fails (ReconcileErrorsAlarm) in one line, nothing asked.
+    with pytest.raises(
+        LambdaInvokeError, match="TwilioCredentialsUnavailable: the Twilio API secret has no account_sid"
+    ):
+        function.invoke(scheduler_input())
+    assert stub.state.requests == []
     secrets = runner.resources["TwilioApiSecret"]["ref"]
     credentials = {"account_sid": ACCOUNT, "api_key": API_KEY, "api_secret": API_SECRET}
     local_client("secretsmanager", runner.endpoint_url).put_secret_value(
@@ -135,7 +142,6 @@ def test_the_scheduled_reconcile_fills_the_hole_the_stream_left_and_a_second_run
 
     assert len(items()) == len(delivered)  # the stream delivered half: the rest is the hole
     hole = CONFERENCES // 2 * (1 + PARTICIPANTS)
-    function = runner.functions["ReconcileFunction"]
 
     offset = len(function.logs())
     first = function.invoke(scheduler_input())

@@ -1,6 +1,7 @@
 """The Twilio REST credentials of the scheduled reconcile (template: TwilioApiSecret), read through Powertools
-parameters with a cache: {"account_sid", "api_key", "api_secret"} (an API key, preferred) or {"account_sid",
-"auth_token"}, as `make connect` takes them from the environment."""
+parameters: {"account_sid", "api_key", "api_secret"} (an API key, preferred) or {"account_sid", "auth_token"}, as
+`make connect` takes them from the environment. Read afresh by each run (one read every ReconcileSchedule): a key
+put in, or rotated, counts from the next run, never after a cache's lifetime."""
 
 from __future__ import annotations
 
@@ -10,9 +11,6 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 
 from voice_insights.aws.clients import make_client
-
-SECRET_CACHE_SECONDS = 300
-
 
 class TwilioCredentialsUnavailable(RuntimeError):
     """The secret cannot be read or holds no usable credentials: the run cannot call Twilio (it fails, alarmed)."""
@@ -52,7 +50,7 @@ class TwilioApiSecret:
         try:
             if self._secrets is None:
                 self._secrets = parameters.SecretsProvider(boto3_client=make_client("secretsmanager"))
-            value = self._secrets.get(self.secret_id, transform="json", max_age=SECRET_CACHE_SECONDS)
+            value = self._secrets.get(self.secret_id, transform="json", force_fetch=True)
         except Exception as error:  # any failure to read means: no run; the message names the kind, never a value
             raise TwilioCredentialsUnavailable(
                 f"the Twilio API secret cannot be read: {type(error).__name__}"
