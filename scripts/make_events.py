@@ -69,7 +69,7 @@ ENV_VARS: dict[str, str] = {
 }
 
 READ_CURSOR_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/voice-insights-read-cursor"
-TWILIO_API_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:voice-insights-twilio-api"
+TWILIO_API_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:voice-insights-twilio-api"  # noqa: S105 (a name)
 
 # Fake AWS / API Gateway coordinates.
 ACCOUNT_ID = "123456789012"

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from voice_insights.aws.clients import make_client
 
+
 class TwilioCredentialsUnavailable(RuntimeError):
     """The secret cannot be read or holds no usable credentials: the run cannot call Twilio (it fails, alarmed)."""
 
