@@ -78,6 +78,8 @@ def make_reconcile_handler() -> Handler:
         answer = publish(result, client)
         if result.filled:
             logger.warning("Reconcile filled events the stream lost", **answer)
+        elif result.stopped:
+            logger.warning("Reconcile run cut short by its time budget", **answer)
         else:
             logger.info("Reconcile run settled", **answer)
         return answer
