@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from devtools.cfn import create_data_resources, function_environment, load_template, local_client
+from devtools.cfn import Resolver, create_data_resources, function_environment, load_template, local_client
 from devtools.gateway import LocalGateway
 from devtools.lake import LAKE_DIR, LocalFirehose
 from devtools.lambda_events import LOCAL_WEBHOOK_SECRET
@@ -117,7 +117,14 @@ class LocalRunner:
         stages = {route.stage for route in routes}
         if len(stages) == 1:
             self.parameters.setdefault("WebhookPublicBaseUrl", f"http://127.0.0.1:{gateway_port}/{stages.pop()}")
-        functions = [k for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"]
+        # As CloudFormation: a function whose Condition is false is not created (ReconcileFunction without a schedule).
+        conditions = Resolver(template, "local", self.parameters)
+        functions = [
+            logical_id
+            for logical_id, resource in template["Resources"].items()
+            if resource["Type"] == "AWS::Serverless::Function"
+            and ("Condition" not in resource or conditions.condition(resource["Condition"]))
+        ]
         self._enforce_iam()
         for logical_id in functions:
             env = {

@@ -18,262 +18,72 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
-import random
-import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from requests.exceptions import RequestException
 from tqdm import tqdm
 from twilio.base.exceptions import TwilioException
-from twilio.base.page import Page
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
 from twilio.rest import Client
 
 from operate import aws_access, logs
 from operate.connect_twilio import ConnectError, stack_outputs, twilio_client_from_env
 from voice_insights.aws.rejected import RejectedEventStore
 from voice_insights.aws.summaries import SummaryStore
-from voice_insights.domain.backfill import backfill_version, conference_event, participant_event, would_replace
-from voice_insights.domain.items import stored_event
-from voice_insights.ingest import routes
-from voice_insights.ingest.pipeline import Inbound, Outcome, Pipeline
-from voice_insights.runtime.observability import metrics
+from voice_insights.ingest.pipeline import Outcome
+from voice_insights.reconcile import twilio_http
+from voice_insights.reconcile.compare import Difference, differences, stored_state
+from voice_insights.reconcile.feeding import ROUTE_OF_TYPE, Feeder
+from voice_insights.reconcile.insights import (
+    MAX_PAGES,
+    MAX_SECONDS,
+    PAGE_SIZE,
+    ConferencePage,
+    InsightsReader,
+    PagingStopped,
+    events_of,
+)
+from voice_insights.reconcile.twilio_http import BACKOFF_CAP_S, RetryingTwilioHttpClient, backoff_seconds
+
+# What tests and callers import from here, now in the layer (the scheduled ReconcileFunction shares them).
+__all__ = [
+    "BACKOFF_CAP_S",
+    "ROUTE_OF_TYPE",
+    "ConferencePage",
+    "Difference",
+    "InsightsReader",
+    "PagingStopped",
+    "backoff_seconds",
+    "differences",
+    "stored_state",
+]
 
 DEFAULT_CHECKPOINT = Path(".backfill/checkpoint.json")
-PAGE_SIZE = 50  # Twilio's default page size; at most 1000
-MAX_ATTEMPTS = 8  # per request, on 429 (and 503): Twilio says 429s are safe to retry after backing off
-BACKOFF_BASE_S = 1.0
-BACKOFF_CAP_S = 60.0
-WRITE_ATTEMPTS = 3  # a batch's FAILED events (DynamoDB throttling, network) are processed again this often
-MAX_PAGES = 100_000  # per listing: at PAGE_SIZE 50, five million conferences; a server that never ends is stopped
-MAX_SECONDS = 6 * 3600.0  # per run: Twilio keeps 30 days, which reads in well under this at its rate limits
-# RFC 9110 section 10.2.3: Retry-After is delay-seconds (digits only) or an HTTP-date.
-_DELAY_SECONDS = re.compile(r"\s*[0-9]{1,9}\s*")
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 SUMMARY_LINE = (
     "read {read}, stored {stored}, already there {already}, stale {stale}, rejected {rejected}, failed {failed}"
 )
 
-ROUTE_OF_TYPE = {event_type.value: route for route in routes.SUMMARY_ROUTES for event_type in route.event_types}
-
-
-class RetryingTwilioHttpClient(TwilioHttpClient):
-    """The twilio package's HTTP client, plus: 429/503 retried with exponential backoff and jitter (honouring
-    Retry-After), and optionally every request sent to ``base_url`` instead of Twilio's host (a stub on 127.0.0.1).
-    Only the public ``request`` method is overridden; everything else (auth, headers, timeouts) is the package's."""
-
-    def __init__(
-        self,
-        base_url: str | None = None,
-        max_attempts: int = MAX_ATTEMPTS,
-        sleep: Callable[[float], None] = time.sleep,
-        timeout: float = 30.0,
-    ) -> None:
-        # A logger of our own, at WARNING: the package logs requests at INFO (never credentials, but be sure).
-        quiet = logging.getLogger("operate.backfill.twilio_http")
-        quiet.setLevel(logging.WARNING)
-        super().__init__(timeout=timeout, logger=quiet)
-        self.base_url = check_base_url(base_url) if base_url else None
-        self.max_attempts = max_attempts
-        self.sleep = sleep
-        self.requests = 0
-        self.retried = 0
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        url = self.rewrite(url)
-        for attempt in range(self.max_attempts):
-            self.requests += 1
-            response = super().request(method, url, params, data, headers, auth, timeout, allow_redirects)
-            if response.status_code not in (429, 503) or attempt == self.max_attempts - 1:
-                return response
-            self.retried += 1
-            self.sleep(backoff_seconds(attempt, response.headers))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def rewrite(self, url: str) -> str:
-        if not self.base_url:
-            return url
-        target, original = urlsplit(self.base_url), urlsplit(url)
-        return urlunsplit((target.scheme, target.netloc, original.path, original.query, original.fragment))
-
 
 def check_base_url(base_url: str) -> str:
-    """The endpoint override: https anywhere, plain http only on this machine (Basic auth carries the secret)."""
-    parts = urlsplit(base_url)
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
-        return base_url.rstrip("/")
-    raise ConnectError(f"--twilio-base-url must be https://…, or http:// on 127.0.0.1/localhost, not {base_url!r}")
-
-
-def backoff_seconds(attempt: int, headers: Any, rng: random.Random | None = None) -> float:
-    """Retry-After when Twilio sends a valid one (seconds or an HTTP date), else exponential with full jitter, capped.
-    Anything else in Retry-After (``nan``, ``-1``, ``1e9``, text) counts as absent."""
-    value = (headers or {}).get("Retry-After") or (headers or {}).get("retry-after")
-    if isinstance(value, str) and _DELAY_SECONDS.fullmatch(value):
-        return min(float(value), BACKOFF_CAP_S)
-    if isinstance(value, str) and value.strip():
-        try:
-            moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            moment = None
-        if moment is not None and moment.tzinfo is not None:
-            return min(max((moment - datetime.now(UTC)).total_seconds(), 0.0), BACKOFF_CAP_S)
-    return (rng or random.Random()).uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))  # noqa: S311  # jitter
+    try:
+        return twilio_http.check_base_url(base_url)
+    except twilio_http.BaseUrlRefused as refused:
+        raise ConnectError(str(refused)) from None
 
 
 def twilio_client(
     environ: Any = os.environ, base_url: str | None = None, sleep: Callable[[float], None] = time.sleep
 ) -> Client:
     client = twilio_client_from_env(environ)
-    client.http_client = RetryingTwilioHttpClient(base_url=base_url, sleep=sleep)
+    client.http_client = RetryingTwilioHttpClient(base_url=check_base_url(base_url) if base_url else None, sleep=sleep)
     return client
-
-
-# Reading Twilio ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConferencePage:
-    url: str  # the page's own URL: where a resumed run starts again
-    conferences: list[dict[str, Any]]
-    next_url: str | None
-
-
-class PagingStopped(TwilioException):
-    """A listing was stopped before its end: a next page on another host or scheme, a page already read, or more
-    pages or time than the bounds allow. What was read before is stored, and the checkpoint names where it stopped."""
-
-
-class InsightsReader:
-    """The raw JSON of the REST resources, read with the twilio client (``Client.request``): the typed instances
-    would turn Twilio's timestamps into datetimes and hide unknown fields, and the events carry Twilio's text.
-
-    ``meta.next_page_url`` is the server's word: it is followed only on the scheme and host the listing started on
-    (the requests carry the account's credentials), never to a page already read, and within ``max_pages`` pages
-    and ``max_seconds`` per run."""
-
-    def __init__(
-        self,
-        client: Client,
-        page_size: int = PAGE_SIZE,
-        max_pages: int = MAX_PAGES,
-        max_seconds: float = MAX_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.client = client
-        self.page_size = page_size
-        self.max_pages = max_pages
-        self.clock = clock
-        self.deadline = clock() + max_seconds
-        self.calls = 0
-
-    @property
-    def base(self) -> str:
-        return f"{self.client.insights.base_url}/v1"
-
-    def first_url_and_params(self, since: str, until: str | None, account: str | None) -> tuple[str, dict[str, object]]:
-        params: dict[str, object] = {"CreatedAfter": since, "PageSize": self.page_size}
-        if until:
-            params["CreatedBefore"] = until
-        if account:
-            params["Subaccount"] = account
-        return f"{self.base}/Conferences", params
-
-    def pages(
-        self, since: str, until: str | None, account: str | None, start_url: str | None = None
-    ) -> Iterator[ConferencePage]:
-        url, params = self.first_url_and_params(since, until, account)
-        current: str | None = self._checked(start_url) if start_url else url
-        first, read = start_url is None, set[str]()
-        while current:
-            self._within_bounds(current, read)
-            payload = self._get(current, params if first else None)
-            own = str(payload.get("meta", {}).get("url") or current)
-            next_url = self._next(payload)
-            yield ConferencePage(own, _records(payload, "conferences"), next_url)
-            current, first = next_url, False
-
-    def participants(self, conference_sid: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        url: str | None = f"{self.base}/Conferences/{conference_sid}/Participants"
-        params: dict[str, object] | None = {"PageSize": self.page_size}
-        read: set[str] = set()
-        while url:
-            self._within_bounds(url, read)
-            payload = self._get(url, params)
-            found += _records(payload, "participants")
-            url, params = self._next(payload), None
-        return found
-
-    def _next(self, payload: dict[str, Any]) -> str | None:
-        next_url = payload.get("meta", {}).get("next_page_url")
-        return self._checked(str(next_url)) if next_url else None
-
-    def _checked(self, url: str) -> str:
-        """``url`` when it is on the listing's own scheme and host; otherwise the listing stops, nothing sent there."""
-        expected, given = urlsplit(self.base), urlsplit(url)
-        if (given.scheme, given.netloc.lower()) != (expected.scheme, expected.netloc.lower()):
-            raise PagingStopped(
-                f"Twilio's next page is on {given.scheme}://{given.hostname or '?'}, not on "
-                f"{expected.scheme}://{expected.hostname}: stopped there (no request sent, credentials kept)"
-            )
-        return url
-
-    def _within_bounds(self, url: str, read: set[str]) -> None:
-        if url in read:
-            raise PagingStopped(f"Twilio's next page {urlsplit(url).path}?… was read already: stopped (a page loop)")
-        if len(read) >= self.max_pages:
-            raise PagingStopped(f"more than {self.max_pages} pages in one listing: stopped (--max-pages)")
-        if self.clock() > self.deadline:
-            raise PagingStopped("the run took longer than --max-seconds: stopped; run again with --resume")
-        read.add(url)
-
-    def _get(self, url: str, params: dict[str, object] | None) -> dict[str, Any]:
-        self.calls += 1
-        response = self.client.request("GET", url, params=params)
-        if response.status_code != 200:
-            raise TwilioException(
-                f"Twilio answered {response.status_code} for GET {urlsplit(url).path}: {response.text[:300]}"
-            )
-        payload: dict[str, Any] = Page.process_response(response)
-        return payload
-
-
-def _records(payload: dict[str, Any], default_key: str) -> list[dict[str, Any]]:
-    key = payload.get("meta", {}).get("key") or default_key
-    records: list[dict[str, Any]] = payload.get(key) or []
-    return records
-
-
-def events_of(reader: InsightsReader, conference: dict[str, Any], alerts: bool) -> list[dict[str, Any]]:
-    """The conference's event and its participants' events, as the stream would deliver them."""
-    events = [conference_event(conference, alerts)]
-    sid = conference.get("conference_sid")
-    if sid:
-        events += [participant_event(p, alerts) for p in reader.participants(str(sid))]
-    return events
 
 
 # Writing through the pipeline -------------------------------------------------------------------------------------
@@ -308,33 +118,6 @@ class Tally:
             "rejected": o[Outcome.REJECTED.value],
             "failed": o[Outcome.FAILED.value],
         }
-
-
-class Feeder:
-    """Mapped events into the pipeline, one Pipeline per route (as each function has its own), source "backfill"."""
-
-    def __init__(self, summaries: SummaryStore, rejected: RejectedEventStore) -> None:
-        self.pipelines = {route.name: Pipeline(route, summaries, rejected) for route in routes.SUMMARY_ROUTES}
-
-    def feed(self, events: Sequence[dict[str, Any]], origin: str) -> list[Outcome]:
-        outcomes: list[Outcome] = [Outcome.FAILED] * len(events)
-        by_route: dict[str, list[int]] = {}
-        for index, event in enumerate(events):
-            by_route.setdefault(ROUTE_OF_TYPE[event["type"]].name, []).append(index)
-        for name, indexes in by_route.items():
-            pending = indexes
-            for _ in range(WRITE_ATTEMPTS):
-                inbound = [Inbound(raw=events[i], origin={"backfill": origin}) for i in pending]
-                report = self.pipelines[name].process(inbound, source="backfill")
-                # The pipeline counts in Powertools' process-wide metrics, which only a Lambda handler flushes:
-                # this command's counts are its closing summary, so they are dropped here, not left for a flush.
-                metrics.clear_metrics()
-                for index, outcome in zip(pending, report.outcomes, strict=True):
-                    outcomes[index] = outcome
-                pending = [i for i, o in zip(pending, report.outcomes, strict=True) if o is Outcome.FAILED]
-                if not pending:
-                    break
-        return outcomes
 
 
 class DryRun:
@@ -414,45 +197,6 @@ def run_backfill(args: argparse.Namespace, reader: InsightsReader, feeder: Feede
     finally:
         bar.close()
     return tally
-
-
-@dataclass(frozen=True)
-class Difference:
-    key: str
-    reason: str  # "missing" or "older: …"
-    event: dict[str, Any]
-
-
-def differences(
-    reader: InsightsReader, summaries: SummaryStore, conference: dict[str, Any], alerts: bool
-) -> list[Difference]:
-    """What Twilio has for this conference that the table lacks or holds in an older state."""
-    events = events_of(reader, conference, alerts)
-    sid = conference.get("conference_sid")
-    stored = {item["sk"]["S"]: item for item in summaries.query_conference(str(sid))} if sid else {}
-    found = []
-    for event in events:
-        data = event["data"]
-        sk = "SUMMARY" if "participant_sid" not in data else f"PART#{data.get('participant_sid')}"
-        item = stored.get(sk)
-        version = backfill_version(event)
-        stored_version = item["version"]["S"] if item else None
-        if not would_replace(stored_version, version):
-            continue
-        if item is None:
-            reason = "missing"
-        else:
-            reason = f"older: table {stored_state(item)}, Twilio {data.get('processing_state')}"
-        found.append(Difference(f"CONF#{sid}|{sk}", reason, event))
-    return found
-
-
-def stored_state(item: dict[str, Any]) -> str:
-    """The stored summary's processing state ("?" when the item cannot be read)."""
-    try:
-        return str(stored_event(item).data.get("processing_state") or "?")
-    except ValueError:
-        return "?"
 
 
 def run_reconcile(

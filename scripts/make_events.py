@@ -69,6 +69,7 @@ ENV_VARS: dict[str, str] = {
 }
 
 READ_CURSOR_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/voice-insights-read-cursor"
+TWILIO_API_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:voice-insights-twilio-api"  # noqa: S105 (a name)
 
 # Fake AWS / API Gateway coordinates.
 ACCOUNT_ID = "123456789012"
@@ -350,6 +351,8 @@ def build() -> dict[str, str]:
     env[ALERTS_LOGICAL_ID] = {**ENV_VARS, **ALERT_ENV_VARS}
     # The read API (docs/read.md); its cursor key is a KMS HMAC key, which `make local-aws` does not create.
     env["ReadApiFunction"] = {**ENV_VARS, "READ_CURSOR_KEY_ARN": READ_CURSOR_KEY_ARN}
+    # The scheduled reconcile (docs/backfill.md); TWILIO_API_BASE_URL is left to the template's "" (Twilio itself).
+    env["ReconcileFunction"] = {**ENV_VARS, "TWILIO_API_SECRET_ARN": TWILIO_API_SECRET_ARN}
     files["env.json"] = pretty(env)
     return files
 

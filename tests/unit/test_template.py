@@ -136,7 +136,7 @@ def role_of(function_id: str) -> str:
 def test_only_the_processors_may_write_the_table() -> None:
     functions = [k for k, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"]
     writers = {k for k in functions if "dynamodb:PutItem" in role_actions(role_of(k))}
-    assert writers == set(FUNCTIONS)
+    assert writers == {*FUNCTIONS, "ReconcileFunction"}  # the reconcile writes through the processors' pipeline
     assert not {a for a in role_actions(role_of("UnroutedEventsFunction")) if a.startswith("dynamodb:")}
 
 
@@ -267,10 +267,24 @@ def test_summaries_expire_after_the_hot_window_by_default() -> None:
     assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["RETENTION_DAYS"] == {"Ref": "RetentionDays"}
 
 
+def secret_readers(secret_id: str) -> set[str]:
+    """The roles whose inline policies allow GetSecretValue on ``secret_id``."""
+    found = set()
+    for role_id in (k for k, r in RESOURCES.items() if r["Type"] == "AWS::IAM::Role"):
+        for policy in RESOURCES[role_id]["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if "secretsmanager:GetSecretValue" in actions and statement["Resource"] == {"Ref": secret_id}:
+                    found.add(role_id)
+    return found
+
+
 def test_only_the_processors_may_read_the_twilio_token() -> None:
     roles = [k for k, r in RESOURCES.items() if r["Type"] == "AWS::IAM::Role"]
     readers = {k for k in roles if "secretsmanager:GetSecretValue" in role_actions(k)}
-    assert readers == {role_of(logical_id) for logical_id in FUNCTIONS}
+    assert readers == {role_of(logical_id) for logical_id in FUNCTIONS} | {"ReconcileRole"}
+    assert secret_readers("TwilioWebhookSecret") == {role_of(logical_id) for logical_id in FUNCTIONS}
+    assert secret_readers("TwilioApiSecret") == {"ReconcileRole"}  # the REST credentials: the reconcile only
     assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["WEBHOOK_SECRET_ARN"] == {
         "Ref": "TwilioWebhookSecret"
     }
@@ -416,8 +430,8 @@ def log_group_of(function_id: str) -> str:
 
 def test_every_function_has_its_own_declared_log_group() -> None:
     groups = [log_group_of(function_id) for function_id in ALL_FUNCTION_IDS]
-    # the five processors, the read API, the lake writer, the account setting
-    assert len(set(groups)) == len(ALL_FUNCTION_IDS) == 8
+    # the five processors, the read API, the lake writer, the reconcile, the account setting
+    assert len(set(groups)) == len(ALL_FUNCTION_IDS) == 9
     declared = {k for k, r in RESOURCES.items() if r["Type"] == "AWS::Logs::LogGroup"}
     assert declared == {*groups, "WebhookAccessLogs", "ReadApiAccessLogs", "LakeDeliveryLogs"}
     assert RESOURCES["WebhookApi"]["Properties"]["AccessLogSetting"]["DestinationArn"] == {
@@ -527,6 +541,8 @@ def test_the_processors_concurrency_can_be_reserved_and_is_not_by_default() -> N
                     {"Ref": "AWS::NoValue"},
                 ]
             }
+        elif logical_id == "ReconcileFunction":  # one run, so one Twilio request, at a time
+            assert reserved == 1
         else:  # invoked by their stream trigger only: one batch per shard (and parallelization factor) at a time
             assert reserved is None and "shard" in checkov_reasons(logical_id)["CKV_AWS_115"]
 
@@ -997,3 +1013,74 @@ def batch_settled_line() -> dict[str, Any]:
     lines = [json.loads(line) for line in captured.getvalue().splitlines()]
     (line,) = [line for line in lines if line.get("message") == "Batch settled"]
     return line
+
+
+# --- reconcile on a schedule (docs/backfill.md) ----------------------------------------------------------------
+
+RECONCILE_RESOURCES = ["ReconcileLogs", "TwilioApiSecret", "TwilioApiSecretPolicy", "ReconcileRole",
+                       "ReconcileFunction", "ReconcileSchedulerRole", "ReconcileScheduler",
+                       "EventsFilledByReconcileAlarm", "ReconcileErrorsAlarm"]  # fmt: skip
+
+
+def test_the_reconcile_is_opt_in_and_without_a_schedule_nothing_of_it_exists() -> None:
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["ReconcileSchedule"]["Default"] == ""
+    assert (parameters["ReconcileLagMinutes"]["Default"], parameters["ReconcileWindowHours"]["Default"]) == (60, 24)
+    assert TEMPLATE["Conditions"]["ReconcileOnSchedule"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ReconcileSchedule"}, ""]}]
+    }
+    assert {k for k, r in RESOURCES.items() if r.get("Condition") == "ReconcileOnSchedule"} == set(RECONCILE_RESOURCES)
+    pattern = re.compile(parameters["ReconcileSchedule"]["AllowedPattern"])
+    for accepted in ["", "rate(6 hours)", "cron(0 */6 * * ? *)"]:
+        assert pattern.fullmatch(accepted), accepted
+    assert not pattern.fullmatch("every 6 hours")
+    schedule = RESOURCES["ReconcileScheduler"]["Properties"]
+    assert schedule["ScheduleExpression"] == {"Ref": "ReconcileSchedule"}
+    assert schedule["Target"]["Arn"] == {"Ref": "ReconcileFunction.Alias"}  # every trigger calls the alias
+    assert schedule["Target"]["RoleArn"] == {"Fn::GetAtt": ["ReconcileSchedulerRole", "Arn"]}
+    # The window ends ReconcileLagMinutes before the time Scheduler puts in (voice_insights.reconcile.scheduled).
+    assert json.loads(schedule["Target"]["Input"])["scheduled_time"] == "<aws.scheduler.scheduled-time>"
+    assert {o for o, v in TEMPLATE["Outputs"].items() if v.get("Condition") == "ReconcileOnSchedule"} == {
+        "TwilioApiSecretArn",
+        "ReconcileFunctionName",
+    }
+
+
+def test_the_reconcile_reads_twilio_itself_unless_a_local_run_points_it_at_the_stub() -> None:
+    function = RESOURCES["ReconcileFunction"]["Properties"]
+    variables = function["Environment"]["Variables"]
+    assert variables["TWILIO_API_BASE_URL"] == ""  # devtools.twilio_stub locally only
+    assert variables["TWILIO_API_SECRET_ARN"] == {"Ref": "TwilioApiSecret"}
+    assert variables["RECONCILE_LAG_MINUTES"] == {"Ref": "ReconcileLagMinutes"}
+    assert variables["RECONCILE_WINDOW_HOURS"] == {"Ref": "ReconcileWindowHours"}
+    assert function["Timeout"] == 900 and function["EventInvokeConfig"] == {"MaximumRetryAttempts": 0}
+    secret = json.loads(RESOURCES["TwilioApiSecret"]["Properties"]["SecretString"])
+    assert secret == {"account_sid": "", "api_key": "", "api_secret": ""}  # an API key, as make connect takes it
+
+
+@pytest.mark.parametrize("administrators", [[""], [f"arn:aws:iam::{ACCOUNT}:role/Admin"]])
+def test_only_the_reconcile_and_named_administrators_may_read_the_twilio_api_secret(administrators: list[str]) -> None:
+    policy = RESOURCES["TwilioApiSecretPolicy"]["Properties"]
+    assert policy["SecretId"] == {"Ref": "TwilioApiSecret"} and policy["BlockPublicPolicy"] is True
+    (deny,) = policy["ResourcePolicy"]["Statement"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "secretsmanager:GetSecretValue")
+    conditions = {"HasTwilioSecretAdministrators": administrators != [""]}
+    exempt = evaluate(
+        deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"], {"TwilioSecretAdministratorArns": administrators},
+        conditions,
+    )  # fmt: skip
+    assert sorted(exempt) == sorted([f"arn:aws:iam::{ACCOUNT}:role/ReconcileRole", *filter(None, administrators)])
+
+
+def test_what_reconcile_fills_and_a_failed_run_alarm_on_the_operations_topic() -> None:
+    from voice_insights.reconcile.handler import FILLED_METRIC
+
+    filled = alarms()["EventsFilledByReconcileAlarm"]["Properties"]
+    assert alarm_metric_names({"Properties": filled}) == [(NAMESPACE, FILLED_METRIC)]
+    assert (filled["ComparisonOperator"], filled["Threshold"]) == ("GreaterThanThreshold", 0)
+    errors = alarms()["ReconcileErrorsAlarm"]["Properties"]
+    assert alarm_metric_names({"Properties": errors}) == [("AWS/Lambda", "Errors")]
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ReconcileFunction"}}]
+    assert errors["Threshold"] == {"Ref": "FunctionErrorsAlarmThreshold"}
+    for alarm in (filled, errors):
+        assert alarm["AlarmActions"] == [{"Ref": "OperationsTopic"}] and alarm["TreatMissingData"] == "notBreaching"

@@ -152,6 +152,16 @@ EXPECTED_GRANTS = {
         | grants(["dynamodb:GetItem"], getatt("SummariesTable"))
         | grants(["kms:GenerateMac"], getatt("ReadCursorKey"))
     ),
+    # the scheduled reconcile (docs/backfill.md): a conference's items (Query), the pipeline's writes as a processor
+    # makes them, its rejected events, and the Twilio API credentials
+    "ReconcileRole": (
+        basics("ReconcileLogs")
+        | grants(["dynamodb:Query", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"], getatt("SummariesTable"))
+        | KEEP_REJECTED
+        | grants(["secretsmanager:GetSecretValue"], json.dumps({"Ref": "TwilioApiSecret"}))
+    ),
+    # EventBridge Scheduler invokes the reconcile's alias, nothing else
+    "ReconcileSchedulerRole": grants(["lambda:InvokeFunction"], json.dumps({"Ref": "ReconcileFunctionAliaslive"})),
 }
 
 # The history lake (docs/history.md). Its delivery role: what Firehose needs for conversion and delivery
@@ -205,6 +215,7 @@ FUNCTION_ROLES = {
     "QualityAlertsFunction": "QualityAlertsRole",
     "ReadApiFunction": "ReadApiRole",
     "ApiGatewayAccountLoggingFunction": "ApiGatewayAccountLoggingFunctionRole",
+    "ReconcileFunction": "ReconcileRole",
 }
 # Resources that are the account's or the region's, not a resource of this stack: each with why.
 ACCOUNT_RESOURCES = {
@@ -329,6 +340,32 @@ def test_every_trigger_and_route_calls_the_published_alias(transformed: dict[str
     assert mappings and permissions
     for resource in mappings + permissions:
         assert resource["Properties"]["FunctionName"] == {"Ref": next(iter(_refs(resource) & aliases))}, resource
+
+
+def test_the_reconcile_schedule_invokes_the_alias_with_a_role_only_scheduler_of_this_account_assumes(
+    transformed: dict[str, Any],
+) -> None:
+    resources = transformed["Resources"]
+    schedule = resources["ReconcileScheduler"]
+    assert schedule["Type"] == "AWS::Scheduler::Schedule" and schedule["Condition"] == "ReconcileOnSchedule"
+    target = schedule["Properties"]["Target"]
+    assert target["Arn"] == {"Ref": "ReconcileFunctionAliaslive"}
+    assert resources["ReconcileFunctionAliaslive"]["Properties"]["Name"] == "live"
+    assert target["RoleArn"] == {"Fn::GetAtt": ["ReconcileSchedulerRole", "Arn"]}
+    (trust,) = resources["ReconcileSchedulerRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == {
+        "Effect": "Allow",
+        "Principal": {"Service": "scheduler.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+    }
+    # No async retries of a failed run: the next run's overlapping window reads it again (and its alarm fired).
+    (invoke_config,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    assert invoke_config["Properties"]["Qualifier"] == "live"
+    assert invoke_config["Properties"]["MaximumRetryAttempts"] == 0
+    # Scheduler's role, not a resource policy: no permission lets anything else invoke it.
+    permissions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert not [p for p in permissions if "Reconcile" in json.dumps(p["Properties"]["FunctionName"])]
 
 
 def _refs(resource: dict[str, Any]) -> set[str]:

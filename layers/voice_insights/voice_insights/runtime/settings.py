@@ -130,6 +130,19 @@ class ReadSettings(AlertRules):
     call_sid_index: bool = Field(False, alias="CALL_SID_INDEX")
 
 
+class ReconcileSettings(AlertRules):
+    """The scheduled reconcile's (template: ReconcileFunction)."""
+
+    table_name: str = Field(alias="SUMMARIES_TABLE_NAME", min_length=1)
+    rejected_bucket: str = Field(alias="REJECTED_BUCKET_NAME", min_length=1)
+    retention_days: int = Field(0, alias="RETENTION_DAYS", ge=0)
+    twilio_secret_id: str = Field(alias="TWILIO_API_SECRET_ARN", min_length=1)
+    lag_minutes: int = Field(60, alias="RECONCILE_LAG_MINUTES", ge=0)
+    window_hours: int = Field(24, alias="RECONCILE_WINDOW_HOURS", ge=1, le=720)  # Twilio keeps 30 days
+    # Local runs only (the Twilio stub): "" in template.yaml, so a deployed function calls Twilio.
+    twilio_base_url: str = Field("", alias="TWILIO_API_BASE_URL")
+
+
 def _problem(model: type[BaseModel], detail: Any) -> str:
     field = model.model_fields.get(str(detail["loc"][0])) if detail["loc"] else None
     name = (field.alias if field is not None else None) or ".".join(str(part) for part in detail["loc"])
