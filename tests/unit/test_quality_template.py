@@ -98,3 +98,45 @@ def test_each_description_names_the_dimension_share_window_and_a_real_named_quer
         assert len(text) <= 1024  # CloudWatch's AlarmDescription limit
     off = {"Fn::Equals": [{"Ref": "QualityRateAlarmMode"}, "off"]}
     assert TEMPLATE["Conditions"]["QualityRateAlarmsOn"] == {"Fn::Not": [off]}
+
+
+def quality_widgets() -> list[dict[str, Any]]:
+    import json
+
+    body = json.loads(RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])
+    return [w for w in body["widgets"] if (w["type"] == "metric" and "articipant" in w["properties"]["title"])
+            or "issue" in w["properties"].get("title", "")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("title", "dimension", "values"), [
+    ("Participants with an issue by region (%)", "region", TWILIO_REGIONS),
+    ("Participants with an issue by call type (%)", "call_type", CALL_TYPES),
+])  # fmt: skip
+def test_the_share_widgets_draw_a_line_per_value_from_series_the_code_writes(
+    title: str, dimension: str, values: tuple[str, ...]
+) -> None:
+    (widget,) = [w for w in quality_widgets() if w["properties"]["title"] == title]
+    rows = widget["properties"]["metrics"]
+    plain = [row for row in rows if isinstance(row[0], str)]
+    assert [row[0]["label"] for row in rows if isinstance(row[0], dict)] == list(values)
+    for row in plain:
+        namespace, name, *pairs, options = row
+        written = series_values(quality_documents(run_batch([participant(1, bad=True, **{dimension: pairs[1]})])))
+        key = (name, tuple(sorted(zip(pairs[::2], pairs[1::2], strict=True))))
+        assert namespace == "VoiceInsightsEvents" and key in written and options["visible"] is False, row
+
+
+def test_the_issue_share_widget_names_every_issue_kind_the_code_counts() -> None:
+    from voice_insights.domain.quality_counts import ISSUE_KINDS, OTHER
+
+    (widget,) = [w for w in quality_widgets() if w["properties"]["title"] == "Share of each issue, all regions (%)"]
+    labels = [row[0]["label"] for row in widget["properties"]["metrics"]]
+    assert labels == [*ISSUE_KINDS, OTHER]
+    for row in widget["properties"]["metrics"]:
+        assert f'issue=\\"{row[0]["label"]}\\"' in json_text(row[0]["expression"])
+
+
+def json_text(value: str) -> str:
+    import json
+
+    return json.dumps(value)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from devtools.cfn import ACCOUNT, REGION, Resolver, load_template
+from tests.quality_emf import sample_quality_series
 from voice_insights.alerts.alerting import METRIC_NAMES, AlertOutcome
 from voice_insights.domain.quality import Severity, Thresholds
 from voice_insights.ingest import routes
@@ -670,7 +671,11 @@ def test_every_dashboard_widget_shows_metrics_the_code_emits_or_this_stacks_reso
             for namespace, name in search_metric_names(expression):
                 assert namespace == NAMESPACE
                 own_metrics.add(name)
-            assert "SEARCH" in expression or re.fullmatch(r"[a-z0-9 +\-]+", expression), expression
+            share = re.fullmatch(r"100 \* FILL\(w\d+, 0\) / p\d+", expression)  # the quality shares
+            assert "SEARCH" in expression or share or re.fullmatch(r"[a-z0-9 +\-]+", expression), expression
+        elif row[0] == NAMESPACE:  # the code's own metric, by dimension values of its own (the quality shares)
+            own_metrics.add(row[1])
+            assert tuple(sorted(row[2::2])) in emitted_dimension_sets(), row
         else:
             aws_rows.append(row)
     assert own_metrics <= emitted, own_metrics - emitted
@@ -891,7 +896,9 @@ def emitted_dimension_sets() -> set[tuple[str, ...]]:
             metric.add_dimension(name="function", value="conference_summary_complete")
             metric.add_dimension(name="field", value="data.status")
     documents = [json.loads(line) for line in out.getvalue().splitlines() if '"_aws"' in line]
-    return {
+    # The quality-rate metrics, from a participant batch's own EMF output (tests/quality_emf.py).
+    quality = {tuple(name for name, _ in dims) for _, dims in sample_quality_series()}
+    return quality | {
         tuple(sorted(dims)) for doc in documents for d in doc["_aws"]["CloudWatchMetrics"] for dims in d["Dimensions"]
     }
 
