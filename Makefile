@@ -8,7 +8,7 @@ PY := .venv/bin/python
 SRC := layers/voice_insights/voice_insights functions scripts tests devtools operate bench
 
 .PHONY: setup validate build lint security audit format unit integration test reliability demo up invoke connect bench replay clean backfill reconcile \
-	local-aws local-aws-show sign-request sam-local-test report lock lock-check
+	local-aws local-aws-show sign-request sam-local-test report query lock lock-check
 
 # Set-up and build report on stderr: stdout is for what a command prints (make demo ARGS=--json | jq).
 setup:
@@ -125,11 +125,18 @@ replay: setup
 clean:
 	rm -rf .aws-sam .venv .venv-sam .venv-runtime .venv-security .venv-uv .pytest_cache .mypy_cache .ruff_cache
 
-# The quality report (docs/read.md): worst conferences and participants, issues by kind, region and hour, e.g.
-#   make report ARGS="--stack-name voice-insights --from 2026-11-01 --to 2026-11-08 --png week.png"
+# The quality report (docs/read.md): from the lake (.lake/, or Athena with --stack-name) trends per day, week or
+# month, issue shares, MOS per region, the worst participants and conferences; the table mode as before, e.g.
+#   make report ARGS="--from 2026-09-07 --to 2026-11-30 --png trends.png"
 #   make report ARGS="--endpoint-url http://127.0.0.1:<moto port> --table <table> --format csv"   (make up prints both)
 report: setup
 	@PYTHONPATH=layers/voice_insights:. $(PY) -m operate.report $(ARGS)
+
+# A named or free query over the history lake (docs/queries.md): DuckDB over .lake/ by default, Athena with
+# --stack-name; --format table|csv|json, --list for the named queries and their parameters, e.g.
+#   make query ARGS="--name weekly_kpis --from 2026-11-02 --to 2026-11-30 --by region"
+query: setup
+	@PYTHONPATH=layers/voice_insights:. $(PY) -m operate.query $(ARGS)
 
 # Fill the table from Twilio's Conference Insights REST API (docs/backfill.md), credentials as for `make connect`, e.g.
 #   make backfill ARGS="--since 2026-11-01T00:00:00Z --stack-name voice-insights [--until …] [--dry-run] [--alerts] [--resume]"

@@ -1,5 +1,6 @@
-"""Create the template's data resources (tables, stream, bucket, queues, topic, secret) in a local endpoint, from
-template.yaml itself, so that local resources cannot drift from what `sam deploy` creates.
+"""Create the template's data resources (tables, streams, buckets, queues, topics, secret, the lake's Glue tables and
+Firehose streams) in a local endpoint, from template.yaml itself, so that local resources cannot drift from what
+`sam deploy` creates.
 
 Only data resources are created: functions, APIs and IAM are run or emulated elsewhere.
 """
@@ -75,6 +76,8 @@ class Resolver:
                 return self._ref(arg)
             if key == "Fn::GetAtt":
                 logical_id, attribute = arg
+                if logical_id not in self.created:  # a key or role the local endpoint does without: a stand-in ARN
+                    return f"arn:aws:local:{REGION}:{ACCOUNT}:{logical_id}/{attribute}"
                 return self.created[logical_id]["attrs"][attribute]
             if key == "Fn::Sub":
                 return self._sub(arg)
@@ -82,7 +85,10 @@ class Resolver:
                 mapping, top, second = (self.resolve(part) for part in arg)
                 return self.mappings[mapping][top][second]
             if key == "Fn::Join":
-                return arg[0].join(str(self.resolve(v)) for v in arg[1])
+                return arg[0].join(str(v) for v in self.resolve(arg[1]))
+            if key == "Fn::Split":
+                delimiter, text = arg
+                return str(self.resolve(text)).split(delimiter)
             if key == "Fn::If":
                 condition, when_true, when_false = arg
                 return self.resolve(when_true if self.condition(condition) else when_false)
@@ -125,7 +131,9 @@ class Resolver:
             before, _, after = rest.partition("${")
             name, _, rest = after.partition("}")
             out.append(before)
-            if name in variables:
+            if name.startswith("!"):  # ${!Literal} is written as ${Literal}
+                out.append("${" + name[1:] + "}")
+            elif name in variables:
                 out.append(str(self.resolve(variables[name])))
             elif "." in name:
                 logical_id, attribute = name.split(".", 1)
@@ -155,6 +163,9 @@ def create_data_resources(
         "AWS::SQS::Queue": _queue,
         "AWS::SNS::Topic": _topic,
         "AWS::SecretsManager::Secret": _secret,
+        "AWS::Glue::Database": _glue_database,
+        "AWS::Glue::Table": _glue_table,
+        "AWS::KinesisFirehose::DeliveryStream": _delivery_stream,
     }
     clients: dict[str, Any] = {}
 
@@ -175,7 +186,7 @@ def create_data_resources(
     return resolver.created
 
 
-_NAME_PROPERTIES = ("BucketName", "QueueName", "TopicName", "Name", "TableName", "StreamName")
+_NAME_PROPERTIES = ("BucketName", "QueueName", "TopicName", "Name", "TableName", "StreamName", "DeliveryStreamName")
 
 
 def local_client(service: str, endpoint_url: str) -> Any:
@@ -241,6 +252,27 @@ def _secret(client: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
     value = props.get("SecretString") or secrets.token_hex(16)
     arn = client("secretsmanager").create_secret(Name=props.get("Name", name), SecretString=value)["ARN"]
     return {"ref": arn, "attrs": {"Id": arn}}
+
+
+def _glue_database(client: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
+    database = props["DatabaseInput"]
+    client("glue").create_database(DatabaseInput=database)
+    return {"ref": database["Name"], "attrs": {}}
+
+
+def _glue_table(client: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
+    table = props["TableInput"]
+    client("glue").create_table(DatabaseName=props["DatabaseName"], TableInput=table)
+    return {"ref": table["Name"], "attrs": {}}
+
+
+def _delivery_stream(client: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
+    """A Firehose stream as configured. moto keeps the configuration but neither converts nor partitions: the local
+    runner's devtools.lake does what Firehose does with what moto writes."""
+    name = props.get("DeliveryStreamName", name)
+    kwargs = {key: props[key] for key in ("DeliveryStreamType", "ExtendedS3DestinationConfiguration") if key in props}
+    arn = client("firehose").create_delivery_stream(DeliveryStreamName=name, **kwargs)["DeliveryStreamARN"]
+    return {"ref": name, "attrs": {"Arn": arn}}
 
 
 def function_environment(

@@ -15,12 +15,14 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
 from devtools.accounting import Conservation, LogTally, rejections, stored_event_ids
 from devtools.cfn import local_client
+from devtools.lake import LAKE_DIR, summarise
 from devtools.queues import QueueReader, subscribe_queue
 from devtools.runner import LocalRunner
 from devtools.traffic import Delivery, Traffic, WebhookResult, generate, post_webhooks, put_on_stream, sample_deliveries
@@ -38,6 +40,7 @@ class DemoOptions:
     samples: bool = True
     random_seed: int = 7
     timeout_s: float = 300
+    lake_dir: Path = LAKE_DIR
 
 
 def run(options: DemoOptions, progress: bool = True, log: TextIO = sys.stderr) -> dict[str, Any]:
@@ -47,7 +50,7 @@ def run(options: DemoOptions, progress: bool = True, log: TextIO = sys.stderr) -
         options.conferences, options.participants, options.bad_share, options.duplicate_share, 0.5, options.random_seed
     )
     events: list[str] = []
-    with LocalRunner(on_event=events.append) as runner:
+    with LocalRunner(on_event=events.append, lake_dir=options.lake_dir) as runner:
         assert runner.gateway is not None
         print(f"local AWS endpoint (moto server): {runner.endpoint_url}", file=log)
         print(f"webhook gateway: {runner.gateway.base_url}; functions under the Lambda RIE: {len(runner.functions)}; "
@@ -64,7 +67,11 @@ def run(options: DemoOptions, progress: bool = True, log: TextIO = sys.stderr) -
         # Until the last alert went out; wait_idle's quiet period (nothing in flight) is not work.
         busy_s = time.monotonic() - sending - runner.quiet_s
         tally.read(runner.functions)
+        assert runner.lake is not None
+        runner.lake.flush()  # Firehose's buffer, flushed: every row the writer sent is in the lake now
         report = _report(runner, traffic, deliveries, tally, webhook, alert_reader.finish())
+        report["lake"] = _lake_report(runner, options.lake_dir, report["stored"])
+        report["problems"] += report["lake"]["problems"]
     report["throughput"] = {
         "events": len(deliveries),
         "seconds": round(busy_s, 1),
@@ -136,7 +143,8 @@ def _report(
     )
     expected_alerts = {(sid, None) for sid in traffic.bad_conferences} | traffic.bad_participants
     failure_queues = {
-        name: _queue_depth(endpoint, runner.ref(name)) for name in ("StreamFailuresQueue", "AlertFailuresQueue")
+        name: _queue_depth(endpoint, runner.ref(name))
+        for name in ("StreamFailuresQueue", "AlertFailuresQueue", "LakeFailuresQueue")
     }
     problems = []
     if not conservation.ok:
@@ -202,6 +210,40 @@ def _report(
     }
 
 
+def _lake_report(runner: LocalRunner, lake_dir: Path, stored: dict[str, Any]) -> dict[str, Any]:
+    """What the lake holds (DuckDB over the lake folder), and whether its latest versions are the table's items."""
+    summary = summarise(lake_dir)
+    assert runner.lake is not None
+    problems = []
+    if (summary.conferences, summary.participants) != (stored["conferences"], stored["participants"]):
+        problems.append(
+            f"the lake's latest versions ({summary.conferences} conferences, {summary.participants} participants) "
+            f"are not the table's items ({stored['conferences']}, {stored['participants']})"
+        )
+    failed = sum(runner.lake.totals.failed_rows.values())
+    if failed:
+        problems.append(f"{failed} lake rows failed conversion (errors/ in the lake bucket)")
+    return {
+        "dir": str(lake_dir),
+        "bucket": runner.ref("LakeBucket"),
+        "files": len(runner.lake.totals.files),
+        "rows": {"conference_summaries": summary.conference_rows, "participant_summaries": summary.participant_rows},
+        "latest": {"conferences": summary.conferences, "participants": summary.participants},
+        "days": summary.days,
+        "p95_inbound_mos": summary.p95_inbound_mos,
+        "share_with_issues": summary.share_with_issues,
+        "line": summary.line(),
+        "problems": problems,
+    }
+
+
+def _shown_path(path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd())) + "/"
+    except ValueError:
+        return path
+
+
 def _queue_depth(endpoint_url: str, queue_url: str) -> int:
     attributes = local_client("sqs", endpoint_url).get_queue_attributes(
         QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
@@ -246,4 +288,11 @@ def render(report: dict[str, Any], out: TextIO = sys.stdout) -> None:
     ]
     lines += [f"PROBLEM:   {problem}" for problem in report["problems"]]
     lines.append("every event is accounted for" if report["ok"] else "some events are NOT accounted for")
+    lake = report["lake"]
+    lines.append(
+        f"Lake:      {lake['line']} (DuckDB over {_shown_path(lake['dir'])}: {lake['files']} Parquet files, the latest "
+        f"versions equal to the table's items)"
+        if not lake["problems"]
+        else f"Lake:      {lake['line']} (DuckDB over {_shown_path(lake['dir'])})"
+    )
     print("\n".join(lines), file=out)

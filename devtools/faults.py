@@ -6,7 +6,10 @@ each request to moto server and fails a chosen share of them the way AWS and net
 - ``unavailable``: 503 ``ServiceUnavailable`` (an outage);
 - ``timeout``: the request *is* forwarded (the write happens) and the answer never comes: the connection
   is held past the client's read timeout, then closed, so the client cannot tell whether it worked;
-- ``drop``: the connection is closed before anything is forwarded or answered.
+- ``drop``: the connection is closed before anything is forwarded or answered;
+- ``partial`` (Firehose's ``PutRecordBatch`` only; another operation gets a ``server_error``): some records are
+  forwarded and taken, the others answered with an ``ErrorCode``, counted in ``FailedPutCount``, as Firehose does
+  when it takes part of a batch (https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html).
 
 The service comes from the SigV4 credential scope every boto3 request carries, the operation from
 ``X-Amz-Target`` (JSON protocols) or ``Action`` (query protocols). Decisions come from a seeded random
@@ -30,6 +33,8 @@ from urllib.parse import parse_qs, urlsplit
 from devtools.loopback import BackgroundServer, free_port
 
 FAULT_KINDS = ("throttle", "server_error", "timeout", "drop")
+PARTIAL = "partial"
+PARTIAL_OPERATIONS = frozenset({"PutRecordBatch"})
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
@@ -94,6 +99,12 @@ class FaultProxy(BackgroundServer):
             self.stats.injected[f"{service}:{kind}"] += 1
             return kind
 
+    def failing_positions(self, count: int) -> set[int]:
+        """Which of ``count`` records a partial answer refuses: each with even odds, at least one."""
+        with self._lock:
+            chosen = {position for position in range(count) if self._random.random() < 0.5}
+            return (chosen or {self._random.randrange(count)}) if count else set()
+
     def start(self) -> FaultProxy:
         server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
         server.daemon_threads = True
@@ -140,6 +151,12 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             service, operation = service_and_operation(self.headers, body)
             fault = proxy.decide(service, operation)
+            if fault == PARTIAL and operation not in PARTIAL_OPERATIONS:
+                fault = "server_error"
+            if fault == PARTIAL:
+                status, headers, payload = self._partial(body)
+                self._answer(status, headers, payload)
+                return
             if fault == "drop":
                 self.close_connection = True
                 return
@@ -153,6 +170,29 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             self._answer(status, headers, payload)
+
+        def _partial(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+            """Forward some of a PutRecordBatch's records; answer for all, the others refused."""
+            request = json.loads(body)
+            records = request.get("Records") or []
+            failing = proxy.failing_positions(len(records))
+            kept = [record for position, record in enumerate(records) if position not in failing]
+            answers: list[dict[str, Any]] = []
+            if kept:
+                status, headers, payload = self._forward(json.dumps({**request, "Records": kept}).encode())
+                if status != 200:
+                    return status, headers, payload
+                answers = json.loads(payload)["RequestResponses"]
+            upstream = iter(answers)
+            responses = [
+                {"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down (injected)"}
+                if position in failing
+                else next(upstream)
+                for position in range(len(records))
+            ]
+            failed = sum(1 for response in responses if "ErrorCode" in response)
+            answer = {"FailedPutCount": failed, "Encrypted": False, "RequestResponses": responses}
+            return 200, [("Content-Type", "application/x-amz-json-1.1")], json.dumps(answer).encode()
 
         def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
             connection = http.client.HTTPConnection(*proxy.upstream, timeout=60)
@@ -178,13 +218,19 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-# DynamoDB's JSON error shapes and SNS's XML ones
+# DynamoDB's and Firehose's JSON error shapes and SNS's XML ones
 # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html,
+# https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html#API_PutRecordBatch_Errors,
 # https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html).
 _JSON_ERRORS = {
     "throttle": (400, "ProvisionedThroughputExceededException", "Throughput exceeded (injected)"),
     "server_error": (500, "InternalServerError", "Internal server error (injected)"),
     "unavailable": (503, "ServiceUnavailable", "Service unavailable (injected)"),
+}
+_FIREHOSE_ERRORS = {
+    "throttle": (400, "LimitExceededException", "Rate exceeded (injected)"),
+    "server_error": (500, "ServiceUnavailableException", "Service unavailable (injected)"),
+    "unavailable": (500, "ServiceUnavailableException", "Service unavailable (injected)"),
 }
 _QUERY_ERRORS = {
     "throttle": (400, "Throttling", "Rate exceeded (injected)"),
@@ -198,6 +244,10 @@ def _error(service: str, kind: str) -> tuple[int, str, bytes]:
         status, code, message = _JSON_ERRORS[kind]
         body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message})
         return status, "application/x-amz-json-1.0", body.encode()
+    if service == "firehose":
+        status, code, message = _FIREHOSE_ERRORS[kind]
+        body = json.dumps({"__type": code, "message": message})
+        return status, "application/x-amz-json-1.1", body.encode()
     status, code, message = _QUERY_ERRORS[kind]
     sender = "Sender" if status < 500 else "Receiver"
     xml = (

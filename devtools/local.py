@@ -41,6 +41,7 @@ from typing import Any
 
 from devtools import sam_local
 from devtools.cfn import create_data_resources, function_environment, function_for_code, load_template, local_client
+from devtools.lake import LAKE_DIR
 from devtools.lambda_events import LOCAL_AUTH_TOKEN, LOCAL_WEBHOOK_SECRET, twilio_signature
 from devtools.lambda_rie import BUILD_DIR, built_function
 from devtools.moto_server import MotoServer, aws_env
@@ -101,6 +102,7 @@ def demo(args: argparse.Namespace) -> int:
         samples=not args.no_samples,
         random_seed=args.seed,
         timeout_s=args.timeout,
+        lake_dir=args.lake_dir,
     )
     try:
         report = demo_module.run(options, progress=not args.no_progress)
@@ -122,7 +124,7 @@ def up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     try:
-        with LocalRunner(on_event=lambda line: print(f"  {line}", flush=True)) as runner:
+        with LocalRunner(on_event=lambda line: print(f"  {line}", flush=True), lake_dir=args.lake_dir) as runner:
             alerts = subscribe_queue(runner.endpoint_url, runner.ref("AlertTopic"), "local-alerts")
             print(running_banner(runner, alerts, as_json=args.json), flush=True)
             while True:
@@ -166,6 +168,22 @@ def read_api_requests(runner: LocalRunner, record: Path) -> list[str]:
     ]
 
 
+def query_command(record: Path) -> str:
+    """A `make query` over the local lake for the weeks around the sample conference (the put-record above)."""
+    data = json.loads(base64.b64decode(json.loads((ROOT / record).read_text())["Records"][0]["kinesis"]["data"]))
+    summary = data["data"] if isinstance(data["data"], dict) else json.loads(data["data"])
+    day = date.fromisoformat(str(summary["start_time"])[:10])
+    start, end = day - timedelta(days=day.weekday()), day - timedelta(days=day.weekday()) + timedelta(days=28)
+    return f'make query ARGS="--name weekly_kpis --from {start.isoformat()} --to {end.isoformat()}"'
+
+
+def lake_shown(runner: LocalRunner) -> str:
+    try:
+        return f"{runner.lake_dir.resolve().relative_to(ROOT)}/"
+    except ValueError:
+        return f"{runner.lake_dir}/"
+
+
 def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False) -> str:
     assert runner.gateway is not None
     env = aws_env(runner.endpoint_url)
@@ -188,6 +206,8 @@ def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False)
         "twilio_auth_token": LOCAL_AUTH_TOKEN,
         "deployed_dashboard_url": deployed_dashboard_url(),
         "read_api_url": runner.read_api_url,
+        "lake_dir": str(runner.lake_dir),
+        "query": query_command(record),
         "pids": runner.process_ids(),
         "ports": runner.ports(),
     }
@@ -217,6 +237,8 @@ def running_banner(runner: LocalRunner, alert_queue: str, as_json: bool = False)
             f"  aws dynamodb scan --table-name {runner.ref('SummariesTable')}",
             "  # the read API (docs/read.md); IAM is not checked locally: answers say so in X-Local-Gateway-Auth",
             *(f"  curl -s '{url}'" for url in read),
+            f"  # the history lake (docs/history.md): every stored version, Parquet under {lake_shown(runner)}",
+            f"  {state['query']}",
             "",
             "Running; Ctrl-C stops everything.",
         ]
@@ -234,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     run_demo.add_argument("--json", action="store_true", help="the report as JSON on stdout")
     run_demo.add_argument("--no-progress", action="store_true")
     run_demo.add_argument("--timeout", type=float, default=300, help="seconds to wait for the stack to settle")
+    run_demo.add_argument("--lake-dir", type=Path, default=LAKE_DIR, help="the local lake's folder (emptied first)")
     run_up = commands.add_parser("up", help="the local stack, running until interrupted")
+    run_up.add_argument("--lake-dir", type=Path, default=LAKE_DIR, help="the local lake's folder (emptied first)")
     run_up.add_argument("--json", action="store_true", help="print the endpoints, pids and ports as one JSON line")
     one = commands.add_parser("invoke", help="one built function with one event file (sam local invoke, no Docker)")
     one.add_argument("function", help="a logical id from template.yaml, e.g. ConferenceSummaryCompleteFunction")

@@ -1,8 +1,8 @@
 """The whole stack on 127.0.0.1: moto server with the template's data resources, every built function
-under its own Lambda Runtime Interface Emulator, a poller per stream trigger and shard, the webhook
-gateway and the read API's gateway (its own port; IAM is not checked locally, and its answers say so).
-The pollers and gateways invoke what SAM's transform of the template wires (devtools.triggers): each mapping's
-function or alias, each integration's, and the gateways only what the template's permissions allow.
+under its own Lambda Runtime Interface Emulator, a poller per stream trigger and shard, the lake's local Firehose
+(devtools.lake), the webhook gateway and the read API's gateway (its own port; IAM is not checked locally, and its
+answers say so). The pollers and gateways invoke what SAM's transform of the template wires (devtools.triggers): each
+mapping's function or alias, each integration's, and the gateways only what the template's permissions allow.
 ``LocalRunner`` starts them in that order and stops everything it started, in reverse, on any exit
 (including a failed start, an interrupt or a crashed function).
 """
@@ -19,6 +19,7 @@ from typing import Any
 
 from devtools.cfn import create_data_resources, function_environment, load_template, local_client
 from devtools.gateway import LocalGateway
+from devtools.lake import LAKE_DIR, LocalFirehose
 from devtools.lambda_events import LOCAL_WEBHOOK_SECRET
 from devtools.lambda_rie import BUILD_DIR, LambdaEmulator, built_function
 from devtools.loopback import free_port
@@ -54,9 +55,12 @@ class LocalRunner:
         on_event: Callable[[str], None] = lambda _: None,
         parameters: dict[str, Any] | None = None,
         template_path: Path | None = None,
+        lake_dir: Path = LAKE_DIR,
     ) -> None:
         """``template_path``: a template to run the built functions by (a changed copy of the built one, in tests)."""
         self.on_event = on_event
+        self.lake_dir = lake_dir
+        self.lake: LocalFirehose | None = None  # what Firehose does with the lake writer's records (devtools.lake)
         self.parameters = dict(parameters or {})
         self.template_path = template_path
         self.moto: MotoServer | None = None
@@ -121,6 +125,7 @@ class LocalRunner:
                 )
                 self._stack.callback(poller.stop)
                 self.pollers.append(poller.start())
+        self.lake = self._stack.enter_context(LocalFirehose(self.moto.endpoint_url, self.resources, self.lake_dir))
         invokers = {name: function.invoke for name, function in self.functions.items()}
         self.gateway = self._stack.enter_context(LocalGateway(routes, invokers, gateway_port, self.on_event))
         read_routes = api_routes(template, READ_API, self.parameters)
@@ -154,6 +159,8 @@ class LocalRunner:
         for poller in self.pollers:
             if poller.error is not None:
                 raise FunctionCrashed(f"the poller {poller.name} stopped: {poller.error!r}")
+        if self.lake is not None and self.lake.error is not None:
+            raise FunctionCrashed(f"the local Firehose stopped: {self.lake.error}")
 
     def idle(self) -> bool:
         gateways = [gateway for gateway in (self.gateway, self.read_gateway) if gateway is not None]

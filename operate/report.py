@@ -1,13 +1,15 @@
-"""The quality report (`make report ARGS=…`, docs/read.md): for a time range (and optionally an account), the
-worst conferences and participants (MOS, packet loss, jitter, latency, tags), issue counts by kind, by region and
-by hour; a terminal table, CSV or JSON; ``--png FILE`` draws issues per hour by kind and the MOS distribution.
+"""The quality report (`make report ARGS=…`, docs/read.md), from the history lake by default: trends over a window
+of days, weeks or months (MOS p05/p50/p95, the share of each issue, MOS per region), the worst participants and
+conferences; a terminal table, CSV or JSON; ``--png FILE`` draws the trends on a real time axis over the window (a
+picture that says "no data" for an empty window). The lake is read with the named queries of operate/queries
+(operate/query.py): DuckDB over the local lake (``.lake/``, ``--lake-dir``) or Athena with ``--stack-name``.
 
-Reads the summaries table with Queries only: the conferences of the range from ``ByStartDay`` (or, with
-``--account``, ``ByAccountStartTime``), then one Query per conference for its summary and participants. Locally
-(``--endpoint-url``, the moto server `make up` prints) or in AWS (``--stack-name``: the stack's
-SummariesTableName output, your AWS credentials).
+The table mode (``--source table``, implied by ``--table`` or ``--endpoint-url``) reads one window of the summaries
+table with Queries as before: the conferences of the range from ``ByStartDay`` (or, with ``--account``,
+``ByAccountStartTime``), then one Query per conference; ``--png`` draws issues per hour and the MOS distribution.
 
-    python -m operate.report --from 2026-11-01 --to 2026-11-08 --stack-name voice-insights --png week.png
+    python -m operate.report --from 2026-09-07 --to 2026-11-30 --png trends.png
+    python -m operate.report --source table --from 2026-11-01 --to 2026-11-08 --stack-name voice-insights --png week.png
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from voice_insights.domain.redaction import mask_phone_numbers_in
 from voice_insights.read.summary_queries import Cursors, SummaryQueries, check_range, data_of, local_signer
 
 PNG_SIZE = (1200, 500)  # pixels: 12 x 5 inches at 100 dpi
+LAKE_PNG_SIZE = (1400, 900)  # pixels: 14 x 9 inches at 100 dpi
 
 
 @dataclass
@@ -265,26 +268,43 @@ def _queries(args: argparse.Namespace) -> SummaryQueries:
     return SummaryQueries(client, table, Cursors(local_signer(b"report: no cursors handed out")))
 
 
-def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="make report ARGS=", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--from", dest="start", help="ISO date/time, inclusive (default: 7 days before --to)")
-    parser.add_argument("--to", dest="end", help="ISO date/time, exclusive (default: now)")
-    parser.add_argument("--account", help="only this account's conferences (AC…)")
-    where = parser.add_argument_group("which table")
-    where.add_argument("--stack-name", help="a deployed stack: its SummariesTableName output, your AWS credentials")
-    where.add_argument("--table", help="the table's name (with --endpoint-url, the local one `make up` prints)")
-    where.add_argument("--endpoint-url", help="a local endpoint, e.g. the moto server `make up` prints")
+    parser.add_argument("--from", dest="start", help="ISO date (time in table mode), inclusive (default: see --to)")
+    parser.add_argument(
+        "--to", dest="end", help="ISO date, exclusive (default: tomorrow; from 13 weeks before, 7 days in table mode)"
+    )
+    parser.add_argument("--source", choices=["lake", "table"], help="the lake (default) or the summaries table")
+    parser.add_argument(
+        "--period", choices=["day", "week", "month"], help="lake: the trend's step (default: by window)"
+    )
+    parser.add_argument("--lake-dir", default=".lake", help="lake: the local lake (default .lake)")
+    parser.add_argument("--account", help="table: only this account's conferences (AC…)")
+    where = parser.add_argument_group("which stack or table")
+    where.add_argument(
+        "--stack-name", help="a deployed stack: Athena in its workgroup (lake) or its SummariesTableName"
+    )
+    where.add_argument("--table", help="table: the table's name (with --endpoint-url, the local one `make up` prints)")
+    where.add_argument("--endpoint-url", help="table: a local endpoint, e.g. the moto server `make up` prints")
     parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    parser.add_argument("--png", help="draw issues per hour by kind and the MOS distribution into this PNG file")
+    parser.add_argument("--png", help="draw the report into this PNG file")
     parser.add_argument("--top", type=int, default=10, help="how many worst conferences and participants (10)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     parser.add_argument("--openapi", action="store_true", help="print the read API's OpenAPI document and exit")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
+    args = _parser().parse_args(argv)
     if args.openapi:
         from voice_insights.read.read_api import openapi_document
 
         out.write(openapi_document() + "\n")
         return 0
+    if (args.source or ("table" if args.table or args.endpoint_url else "lake")) == "lake":
+        from operate import lake_report
+
+        return lake_report.main(args, out)
     end = _moment(args.end) if args.end else datetime.now(UTC)
     start = _moment(args.start) if args.start else end - timedelta(days=7)
     start, end = check_range(start, end)

@@ -49,6 +49,7 @@ class LocalStack:
         self.topic_arn = self.resources["AlertTopic"]["ref"]
         self.ledger_table = self.resources["AlertLedgerTable"]["ref"]
         self.webhook_secret = self.resources["TwilioWebhookSecret"]["ref"]
+        self.lake_bucket = self.resources["LakeBucket"]["ref"]
         self.dynamodb = self.client("dynamodb")
         self.s3 = self.client("s3")
         self.kinesis = self.client("kinesis")
@@ -66,6 +67,8 @@ class LocalStack:
             "ALERT_TOPIC_ARN": self.topic_arn,
             "ALERT_LEDGER_TABLE_NAME": self.ledger_table,
             "WEBHOOK_SECRET_ARN": self.webhook_secret,
+            "LAKE_CONFERENCE_STREAM_NAME": self.resources["LakeConferenceStream"]["ref"],
+            "LAKE_PARTICIPANT_STREAM_NAME": self.resources["LakeParticipantStream"]["ref"],
         }
 
     def set_webhook_secret(self, value: dict[str, str]) -> None:

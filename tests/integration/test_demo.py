@@ -50,7 +50,12 @@ def test_demo_accounts_for_every_event_of_a_few_hundred_on_both_paths_and_alerts
     assert report["stored"]["participants"] == conferences * participants
     assert report["rejected"]["count"] == traffic.malformed == 6
     assert report["ignored"]["duplicate"] >= 1 and report["given_up"] == {"StreamFailuresQueue": 0,
-                                                                          "AlertFailuresQueue": 0}  # fmt: skip
+                                                                          "AlertFailuresQueue": 0,
+                                                                          "LakeFailuresQueue": 0}  # fmt: skip
+    lake = report["lake"]  # the history lake (DuckDB over the local lake): the latest versions are the table's items
+    assert lake["latest"] == {"conferences": conferences, "participants": conferences * participants}
+    assert lake["rows"]["participant_summaries"] == conferences * participants  # one version each
+    assert lake["rows"]["conference_summaries"] >= conferences and lake["problems"] == []
     expected_alerts = len(traffic.bad_conferences) + len(traffic.bad_participants)
     assert expected_alerts > 10
     assert report["alerts"]["published"] == expected_alerts

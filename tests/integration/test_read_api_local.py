@@ -127,3 +127,22 @@ def test_the_report_reads_the_local_table_into_json_csv_a_table_and_a_png(runner
     out = io.StringIO()
     report.main([*where, *span], out)
     assert "Worst participants:" in out.getvalue() and "Issues by hour (UTC):" in out.getvalue()
+
+
+def test_the_report_and_the_named_queries_read_the_lake_the_local_stack_wrote(
+    runner: LocalRunner, tmp_path: Path
+) -> None:
+    assert runner.lake is not None
+    runner.lake.flush()  # Firehose's buffer: every row the lake writer sent is in .lake/ now
+    out = io.StringIO()
+    where = ["--lake-dir", str(runner.lake_dir), "--from", "2026-10-01", "--to", "2026-12-01", "--no-progress"]
+
+    assert report.main([*where, "--format", "json", "--top", "50", "--png", str(tmp_path / "lake.png")], out) == 0
+    figures = json.loads(out.getvalue())
+    assert sum(r["participants"] for r in figures["kpis"]) == len(TRAFFIC.participants) == 36
+    assert {r["call_sid"] for r in figures["worst_participants"]} == TRAFFIC.bad_participants
+    assert {r["conference_sid"] for r in figures["worst_conferences"]} >= TRAFFIC.bad_conferences
+    assert {r["breakdown"] for r in figures["kpis_by_region"]} == {
+        p["participant_region"] for p in TRAFFIC.participants.values()
+    }
+    assert (tmp_path / "lake.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -406,9 +406,10 @@ def log_group_of(function_id: str) -> str:
 
 def test_every_function_has_its_own_declared_log_group() -> None:
     groups = [log_group_of(function_id) for function_id in ALL_FUNCTION_IDS]
-    assert len(set(groups)) == len(ALL_FUNCTION_IDS) == 7  # the five processors, the read API, the account setting
+    # the five processors, the read API, the account setting and the lake writer
+    assert len(set(groups)) == len(ALL_FUNCTION_IDS) == 8
     declared = {k for k, r in RESOURCES.items() if r["Type"] == "AWS::Logs::LogGroup"}
-    assert declared == {*groups, "WebhookAccessLogs", "ReadApiAccessLogs"}
+    assert declared == {*groups, "WebhookAccessLogs", "ReadApiAccessLogs", "LakeDeliveryLogs"}
     assert RESOURCES["WebhookApi"]["Properties"]["AccessLogSetting"]["DestinationArn"] == {
         "Fn::GetAtt": ["WebhookAccessLogs", "Arn"]
     }

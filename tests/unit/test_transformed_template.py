@@ -153,7 +153,51 @@ EXPECTED_GRANTS = {
         | grants(["kms:GenerateMac"], getatt("ReadCursorKey"))
     ),
 }
+
+# The history lake (docs/history.md). Its delivery role: what Firehose needs for conversion and delivery
+# (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html), on this stack's lake only.
+LAKE_TABLES = ["LakeConferenceTable", "LakeParticipantTable"]
+GLUE = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}"
+# Glue authorises a table call on the account's Data Catalog as well as on the database and the table
+# (https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html): an ARN no stack resource names.
+DATA_CATALOG = sub(f"{GLUE}:catalog")
+READ_GLUE_TABLES = {"glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"}
+EXPECTED_GRANTS["LakeDeliveryRole"] = (
+    grants(
+        ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+        DATA_CATALOG,
+    )
+    | grants(
+        ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"], sub(f"{GLUE}:database/${{LakeDatabase}}")
+    )
+    | {
+        (action, sub(f"{GLUE}:table/${{LakeDatabase}}/${{{table}}}"))
+        for table in LAKE_TABLES
+        for action in ("glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions")
+    }
+    | grants(["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], getatt("LakeBucket"))
+    | {
+        (action, sub(f"${{LakeBucket.Arn}}/{prefix}/*"))
+        for prefix in ("conference_summaries", "participant_summaries", "errors")
+        for action in ("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload")
+    }
+    | grants(["kms:GenerateDataKey", "kms:Decrypt"], getatt("LakeKey"))
+    | grants(["logs:PutLogEvents"], getatt("LakeDeliveryLogs"))
+)
+# The lake writer: the table's stream in, PutRecordBatch on its two delivery streams out.
+EXPECTED_GRANTS["LakeWriterRole"] = (
+    basics("LakeWriterLogs")
+    | grants(
+        ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+        sub("${SummariesTable.Arn}/stream/*"),
+    )
+    | grants(["firehose:PutRecordBatch"], getatt("LakeConferenceStream"))
+    | grants(["firehose:PutRecordBatch"], getatt("LakeParticipantStream"))
+    | KEEP_REJECTED
+    | grants(["sqs:SendMessage"], getatt("LakeFailuresQueue"))
+)
 FUNCTION_ROLES = {
+    "LakeWriterFunction": "LakeWriterRole",
     "ConferenceSummaryCompleteFunction": "ConferenceSummaryCompleteRole",
     "ConferenceSummaryPartialFunction": "ConferenceSummaryPartialRole",
     "ParticipantSummaryCompleteFunction": "ParticipantSummaryCompleteRole",
@@ -238,6 +282,8 @@ def test_every_grant_names_a_resource_of_this_stack_or_has_none_to_name(transfor
             for resource in listed(statement["Resource"]):
                 if resource == "*":
                     assert set(listed(statement["Action"])) <= set(ACTIONS_WITHOUT_RESOURCES), (role_id, statement)
+                elif json.dumps(resource) == DATA_CATALOG:
+                    assert set(listed(statement["Action"])) <= READ_GLUE_TABLES, (role_id, statement)
                 elif json.dumps(resource) not in ACCOUNT_RESOURCES:
                     assert referenced_ids(resource) & resources, (role_id, resource)
 
@@ -250,6 +296,16 @@ def test_function_roles_can_be_assumed_by_lambda_only(transformed: dict[str, Any
             "Principal": {"Service": "lambda.amazonaws.com"},
             "Action": "sts:AssumeRole",
         }
+
+
+def test_only_firehose_of_this_account_assumes_the_lake_delivery_role(transformed: dict[str, Any]) -> None:
+    (trust,) = roles(transformed)["LakeDeliveryRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == {
+        "Effect": "Allow",
+        "Principal": {"Service": "firehose.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},  # the confused deputy
+    }
 
 
 def test_every_trigger_and_route_calls_the_published_alias(transformed: dict[str, Any]) -> None:

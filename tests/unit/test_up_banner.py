@@ -35,6 +35,7 @@ def banner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint_url: str = 
         read_api_url="http://127.0.0.1:3/v1",
         process_ids=lambda: {},
         ports=lambda: [],
+        lake_dir=ROOT / ".lake",
     )
     return local.running_banner(runner, "local-alerts")
 
@@ -82,3 +83,17 @@ def test_the_printed_put_record_runs_with_the_installed_aws_cli(
         records = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
 
     assert [json.loads(r["Data"])["type"] for r in records] == ["com.twilio.voice.insights.conference-summary.complete"]
+
+
+def test_the_banner_prints_a_make_query_over_the_weeks_of_the_sample_conference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = banner(tmp_path, monkeypatch)
+    (line,) = [line.strip() for line in text.splitlines() if line.strip().startswith("make query")]
+    args = shlex.split(shlex.split(line)[2].removeprefix("ARGS="))
+    assert args[:2] == ["--name", "weekly_kpis"]
+    start, end = args[args.index("--from") + 1], args[args.index("--to") + 1]
+    data = json.loads(base64.b64decode(json.loads(RECORD.read_text())["Records"][0]["kinesis"]["data"]))
+    day = str((data["data"] if isinstance(data["data"], dict) else json.loads(data["data"]))["start_time"])[:10]
+    assert start <= day < end  # the sample conference the put-record above stores is in the window
+    assert "Parquet under .lake/" in text

@@ -99,7 +99,7 @@ class Pipeline:
 
     def process(self, inbound: Sequence[Inbound], source: str) -> BatchReport[Outcome]:
         received_at = self.clock()
-        events = [Event(one, self._decide(one.raw, received_at)) for one in inbound]
+        events = [Event(one, self._decide(one.raw, received_at, source)) for one in inbound]
         for event in events:
             event.outcome = _settled_without_a_write(event.decision)
         to_store = [event for event in events if isinstance(event.decision, StoredItem)]
@@ -135,7 +135,7 @@ class Pipeline:
         if fields:
             logger.warning("Events differ from Twilio's documented schema: stored, flagged", fields=dict(fields))
 
-    def _decide(self, raw: bytes | str | Any, received_at: datetime) -> Decision:
+    def _decide(self, raw: bytes | str | Any, received_at: datetime, source: str = "") -> Decision:
         """Decode one event and build its item. Both read nothing but the event, so an exception here is a
         bug this event triggers, and it would fail the same way on every retry: the event is kept as
         rejected with the error (and counted in the ``InternalErrors`` metric) rather than failing the
@@ -151,7 +151,13 @@ class Pipeline:
         event = decision.event
         try:
             return to_item(
-                event, received_at, self.retention_days, self.thresholds, decision.violations, decision.data_as_sent
+                event,
+                received_at,
+                self.retention_days,
+                self.thresholds,
+                decision.violations,
+                decision.data_as_sent,
+                arrived_via=source,  # kinesis, webhook or backfill: the history lake's arrived_via
             )
         except ItemTooLarge as too_large:
             return Rejected(str(too_large), event.id, event.type)

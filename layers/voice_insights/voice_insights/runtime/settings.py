@@ -112,6 +112,15 @@ class AlertSettings(AlertRules):
     chat_topic_arn: str = Field("", alias="ALERT_CHAT_TOPIC_ARN")
 
 
+class LakeSettings(AlertRules):
+    """The lake writer's: each table's Firehose delivery stream (template: the lake block), and the bucket an
+    unreadable change is kept in. The thresholds are the processors' own, so the lake's issues are the table's."""
+
+    conference_stream: str = Field(alias="LAKE_CONFERENCE_STREAM_NAME", min_length=1)
+    participant_stream: str = Field(alias="LAKE_PARTICIPANT_STREAM_NAME", min_length=1)
+    rejected_bucket: str = Field(alias="REJECTED_BUCKET_NAME", min_length=1)
+
+
 class ReadSettings(AlertRules):
     """The read API's."""
 
