@@ -97,6 +97,19 @@ def test_built_alert_function_alerts_on_the_sample_stream_events(stack: LocalSta
     assert "+1234567890" not in fn.logs() and all("+1234567890" not in json.dumps(a) for a in alerts)
 
 
+def test_built_lake_writer_sends_a_row_per_stored_version_to_firehose(stack: LocalStack) -> None:
+    logical_id = "LakeWriterFunction"
+    with built_function(logical_id, emulator_env(stack, logical_id), load_template(BUILD_DIR / "template.yaml")) as fn:
+        for name in ("stream-participant-with-issues", "stream-conference-with-tags", "stream-modify-nothing-new"):
+            assert fn.invoke(sample(f"quality_alerts/{name}.json")) == {"batchItemFailures": []}, fn.logs()
+    assert "Lake batch settled" in fn.logs()
+    objects = stack.s3.list_objects_v2(Bucket=stack.lake_bucket).get("Contents", [])
+    body = b"".join(stack.s3.get_object(Bucket=stack.lake_bucket, Key=o["Key"])["Body"].read() for o in objects)
+    rows = [json.loads(line) for line in body.splitlines()]  # moto's Firehose keeps the records as sent
+    assert len(rows) == 3 and {row["dt"] for row in rows} and all(row["version"] for row in rows)
+    assert b"+1234567890" not in body and "+1234567890" not in fn.logs()  # masked in the lake, never logged
+
+
 MAX_BODY_BYTES = 20_000
 
 

@@ -304,7 +304,7 @@ def test_only_firehose_of_this_account_assumes_the_lake_delivery_role(transforme
         "Effect": "Allow",
         "Principal": {"Service": "firehose.amazonaws.com"},
         "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},  # the confused deputy
+        "Condition": {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}},  # the confused deputy
     }
 
 

@@ -14,7 +14,7 @@ from voice_insights.aws.rejected import RejectedEventStore
 from voice_insights.runtime.heap import keep_out_of_full_collections, without_cycle_collection
 from voice_insights.runtime.observability import Handler, logger, metrics, tracer
 from voice_insights.runtime.settings import AlertSettings
-from voice_insights.runtime.stream_batch import StreamBatch
+from voice_insights.runtime.stream_batch import StreamBatch, table_stream_batch
 
 
 def make_alert_handler() -> Handler:
@@ -42,13 +42,7 @@ def make_alert_handler() -> Handler:
     @tracer.capture_lambda_handler(capture_response=False)
     @without_cycle_collection
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        records = event.get("Records")
-        if not isinstance(records, list) or (records and records[0].get("eventSource") != "aws:dynamodb"):
-            raise ValueError("unsupported trigger: expected a DynamoDB stream batch")
-
-        batch: StreamBatch[dict[str, Any], ItemChange] = StreamBatch(
-            records, sequence_number=lambda record: record["dynamodb"]["SequenceNumber"]
-        )
+        batch: StreamBatch[dict[str, Any], ItemChange] = table_stream_batch(event)
         changes = batch.prepare(ItemChange.from_stream_record)
         time_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
         settled = alert_pipeline().process(changes, time_left=time_left).settled() if changes else []

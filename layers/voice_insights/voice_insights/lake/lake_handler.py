@@ -14,7 +14,7 @@ from voice_insights.lake.lake_writer import FUNCTION_NAME, LakeWriter, TableChan
 from voice_insights.runtime.heap import keep_out_of_full_collections, without_cycle_collection
 from voice_insights.runtime.observability import Handler, logger, metrics, tracer
 from voice_insights.runtime.settings import LakeSettings
-from voice_insights.runtime.stream_batch import StreamBatch
+from voice_insights.runtime.stream_batch import StreamBatch, table_stream_batch
 
 
 def make_lake_handler() -> Handler:
@@ -34,12 +34,7 @@ def make_lake_handler() -> Handler:
     @tracer.capture_lambda_handler(capture_response=False)
     @without_cycle_collection
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        records = event.get("Records")
-        if not isinstance(records, list) or (records and records[0].get("eventSource") != "aws:dynamodb"):
-            raise ValueError("unsupported trigger: expected a DynamoDB stream batch")
-        batch: StreamBatch[dict[str, Any], TableChange] = StreamBatch(
-            records, sequence_number=lambda record: record["dynamodb"]["SequenceNumber"]
-        )
+        batch: StreamBatch[dict[str, Any], TableChange] = table_stream_batch(event)
         changes = batch.prepare(TableChange.from_stream_record)
         time_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
         settled = lake_writer().process(changes, time_left).settled() if changes else []

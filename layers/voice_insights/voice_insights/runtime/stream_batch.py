@@ -50,3 +50,12 @@ class StreamBatch[RecordT, InputT]:
         done = {position for position, ok in zip(self._positions, settled, strict=True) if ok}
         failed = [record for position, record in enumerate(self.records) if position not in done]
         return {"batchItemFailures": [{"itemIdentifier": self.sequence_number(record)} for record in failed]}
+
+
+def table_stream_batch(event: dict[str, Any]) -> StreamBatch[dict[str, Any], Any]:
+    """The batch of a DynamoDB table-stream trigger (the alert function's, the lake writer's); ValueError for any
+    other event, which no trigger of theirs sends."""
+    records = event.get("Records")
+    if not isinstance(records, list) or (records and records[0].get("eventSource") != "aws:dynamodb"):
+        raise ValueError("unsupported trigger: expected a DynamoDB stream batch")
+    return StreamBatch(records, sequence_number=lambda record: record["dynamodb"]["SequenceNumber"])
