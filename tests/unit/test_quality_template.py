@@ -140,3 +140,34 @@ def json_text(value: str) -> str:
     import json
 
     return json.dumps(value)
+
+
+def test_the_digest_is_opt_in_scheduled_on_its_alias_and_configured_as_its_code_reads() -> None:
+    from voice_insights.digest.digest_handler import DIGESTS_FAILED_METRIC, FUNCTION_NAME, DigestSettings
+
+    assert PARAMETERS["DigestSchedule"]["Default"] == "none"
+    assert PARAMETERS["DigestSchedule"]["AllowedValues"] == ["none", "daily", "weekly", "both"]
+    function = RESOURCES["DigestFunction"]
+    assert function["Condition"] == "DigestOn"
+    variables = function["Properties"]["Environment"]["Variables"]
+    required = {f.alias for name, f in DigestSettings.model_fields.items() if f.is_required()}
+    assert required <= set(variables) and {f.alias for f in DigestSettings.model_fields.values()} <= set(variables)
+    assert variables["LAKE_QUERY_KPIS"] == {"Ref": "LakeQueryKpis"}
+    assert RESOURCES["LakeQueryKpis"]["Properties"]["Name"] == "kpis"
+    assert RESOURCES["LakeQueryWorstConferences"]["Properties"]["Name"] == "worst_conferences"
+    for logical_id, condition, kind in (("DigestDailySchedule", "DigestDaily", "daily"),
+                                        ("DigestWeeklySchedule", "DigestWeekly", "weekly")):  # fmt: skip
+        schedule = RESOURCES[logical_id]
+        assert schedule["Type"] == "AWS::Scheduler::Schedule" and schedule["Condition"] == condition
+        target = schedule["Properties"]["Target"]
+        assert target["Arn"] == {"Ref": "DigestFunction.Alias"}  # the published version `live`, as SnapStart needs
+        assert target["RoleArn"] == {"Fn::GetAtt": ["DigestSchedulerRole", "Arn"]}
+        assert target["Input"] == f'{{"kind": "{kind}"}}'
+        assert schedule["Properties"]["ScheduleExpressionTimezone"] == "UTC"
+    weekly = RESOURCES["DigestWeeklySchedule"]["Properties"]["ScheduleExpression"]["Fn::Sub"]
+    assert "MON" in weekly  # window_for("weekly") ends at the last Monday
+    alarm = RESOURCES["DigestFailedAlarm"]["Properties"]
+    assert alarm["MetricName"] == DIGESTS_FAILED_METRIC and alarm["AlarmActions"] == [{"Ref": "OperationsTopic"}]
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"function": FUNCTION_NAME,
+                                                                     "service": "voice-insights-events"}  # fmt: skip
+    assert TEMPLATE["Outputs"]["ReadApiUrl"]["Value"] == {"Fn::Sub": variables["READ_API_URL"]["Fn::Sub"]}

@@ -406,8 +406,8 @@ def log_group_of(function_id: str) -> str:
 
 def test_every_function_has_its_own_declared_log_group() -> None:
     groups = [log_group_of(function_id) for function_id in ALL_FUNCTION_IDS]
-    # the five processors, the read API, the account setting and the lake writer
-    assert len(set(groups)) == len(ALL_FUNCTION_IDS) == 8
+    # the five processors, the read API, the account setting, the lake writer and the digest
+    assert len(set(groups)) == len(ALL_FUNCTION_IDS) == 9
     declared = {k for k, r in RESOURCES.items() if r["Type"] == "AWS::Logs::LogGroup"}
     assert declared == {*groups, "WebhookAccessLogs", "ReadApiAccessLogs", "LakeDeliveryLogs"}
     assert RESOURCES["WebhookApi"]["Properties"]["AccessLogSetting"]["DestinationArn"] == {
