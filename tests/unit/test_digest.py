@@ -256,3 +256,9 @@ def test_the_handler_publishes_to_the_alert_topic_and_chat_and_answers_bad_input
     assert handle("nonsense", lambda: 60, DuckDbLake(lake), topics, READ_API, TODAY)["sent"] is False
     broken = handle({"kind": "daily"}, lambda: 60, DuckDbLake(lake / "missing"), topics, READ_API, TODAY)
     assert broken["sent"] is False and len(sns.published) == 2  # nothing more published
+
+
+def test_docs_show_this_digest(digest: DigestPayload) -> None:
+    shown = (ROOT / "docs" / "alerts.md").read_text()
+    assert f"```\n{render_text(digest)}\n```" in shown
+    assert f"```json\n{digest.model_dump_json(indent=2)}\n```" in shown
