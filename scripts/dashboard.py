@@ -27,10 +27,15 @@ from devtools.cfn import load_template  # noqa: E402
 TARGET = ROOT / "docs" / "dashboard.svg"
 COLUMN, ROW = 56, 34  # pixels per grid column and row unit
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
-# The functions a SEARCH on the code's metrics finds (the route names: the metrics' function dimension).
+# What a SEARCH on the code's metrics finds, per dimension set: the route names (the metrics' function dimension);
+# for the quality metrics, sample values of a deployment calling through three regions.
 SEARCHED_FUNCTIONS = {
     "function,service": ["conference_summary_complete", "conference_summary_partial", "participant_summary_complete"],
     "field,function,service": ["data.end_reason", "data.call_sid"],
+    "region,service": ["us1", "de1", "au1"],
+    "call_type,service": ["carrier", "client", "sip"],
+    "issue,region,service": ["low_mos us1", "high_jitter us1", "low_mos de1", "high_packet_loss au1"],
+    "call_type,issue,service": ["carrier low_mos", "sip high_jitter", "client high_packet_loss"],
 }
 
 

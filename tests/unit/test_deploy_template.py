@@ -282,7 +282,13 @@ def test_every_parameter_a_function_is_configured_with_is_in_what_its_version_pu
         )
         assert configured, function_id
         version = transformed["Resources"][versions[function_id][0]]
-        assert configured <= parameters_in(version["Properties"].get("Description", ""), transformed), function_id
+        published = parameters_in(version["Properties"].get("Description", ""), transformed)
+        assert configured - UNVERSIONED_PARAMETERS <= published, function_id
+
+
+# The quality metrics' bounds (docs/operations.md, Quality rates): Lambda's 256 characters of version description
+# have no room left for three lists, so a change of them alone reaches the functions with the next new version.
+UNVERSIONED_PARAMETERS = {"QualityMetricRegions", "QualityMetricCallTypes", "QualityMetricCountries"}
 
 
 def test_what_a_version_publishes_fits_its_description(transformed: dict[str, Any]) -> None:

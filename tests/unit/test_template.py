@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from devtools.cfn import ACCOUNT, REGION, Resolver, load_template
+from tests.quality_emf import sample_quality_series
 from voice_insights.alerts.alerting import METRIC_NAMES, AlertOutcome
 from voice_insights.domain.quality import Severity, Thresholds
 from voice_insights.ingest import routes
@@ -430,8 +431,8 @@ def log_group_of(function_id: str) -> str:
 
 def test_every_function_has_its_own_declared_log_group() -> None:
     groups = [log_group_of(function_id) for function_id in ALL_FUNCTION_IDS]
-    # the five processors, the read API, the lake writer, the reconcile, the account setting
-    assert len(set(groups)) == len(ALL_FUNCTION_IDS) == 9
+    # the five processors, the read API, the account setting, the lake writer, the reconcile and the digest
+    assert len(set(groups)) == len(ALL_FUNCTION_IDS) == 10
     declared = {k for k, r in RESOURCES.items() if r["Type"] == "AWS::Logs::LogGroup"}
     assert declared == {*groups, "WebhookAccessLogs", "ReadApiAccessLogs", "LakeDeliveryLogs"}
     assert RESOURCES["WebhookApi"]["Properties"]["AccessLogSetting"]["DestinationArn"] == {
@@ -698,7 +699,11 @@ def test_every_dashboard_widget_shows_metrics_the_code_emits_or_this_stacks_reso
             for namespace, name in search_metric_names(expression):
                 assert namespace == NAMESPACE
                 own_metrics.add(name)
-            assert "SEARCH" in expression or re.fullmatch(r"[a-z0-9 +\-]+", expression), expression
+            share = re.fullmatch(r"100 \* FILL\(w\d+, 0\) / p\d+", expression)  # the quality shares
+            assert "SEARCH" in expression or share or re.fullmatch(r"[a-z0-9 +\-]+", expression), expression
+        elif row[0] == NAMESPACE:  # the code's own metric, by dimension values of its own (the quality shares)
+            own_metrics.add(row[1])
+            assert tuple(sorted(row[2::2])) in emitted_dimension_sets(), row
         else:
             aws_rows.append(row)
     assert own_metrics <= emitted, own_metrics - emitted
@@ -741,7 +746,9 @@ def test_every_alarm_watches_metrics_the_code_emits_or_aws_reports_and_goes_to_t
         for namespace, name in alarm_metric_names(alarm):
             assert namespace.startswith("AWS/") or (namespace == NAMESPACE and name in emitted), (logical_id, name)
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "OperationsTopic"}], logical_id
-        assert "docs/operations.md" in alarm["Properties"]["AlarmDescription"] or logical_id in {
+        description = alarm["Properties"]["AlarmDescription"]
+        description = description["Fn::Sub"] if isinstance(description, dict) else description
+        assert "docs/operations.md" in description or logical_id in {
             "WebhookSignatureUncheckableAlarm", "InternalErrorsAlarm", "UnreadableChangesAlarm",
             "WebhookRequestsRefusedAlarm", "SchemaViolationsAlarm",
         }  # fmt: skip
@@ -749,7 +756,8 @@ def test_every_alarm_watches_metrics_the_code_emits_or_aws_reports_and_goes_to_t
     per_function = re.compile(r"^(ConferenceSummaryComplete|ConferenceSummaryPartial|ParticipantSummaryComplete|"
                               r"UnroutedEvents|QualityAlerts)(?=[A-Z])")  # fmt: skip
     for logical_id in alarms():
-        assert f"| `{per_function.sub('<Function>', logical_id)}`" in runbook, logical_id
+        shown = re.sub(r"^QualityRate(Region|CallType)\w+Alarm$", r"QualityRate\1<Value>Alarm", logical_id)
+        assert f"| `{per_function.sub('<Function>', shown)}`" in runbook, logical_id
 
 
 @pytest.mark.parametrize(
@@ -916,7 +924,9 @@ def emitted_dimension_sets() -> set[tuple[str, ...]]:
             metric.add_dimension(name="function", value="conference_summary_complete")
             metric.add_dimension(name="field", value="data.status")
     documents = [json.loads(line) for line in out.getvalue().splitlines() if '"_aws"' in line]
-    return {
+    # The quality-rate metrics, from a participant batch's own EMF output (tests/quality_emf.py).
+    quality = {tuple(name for name, _ in dims) for _, dims in sample_quality_series()}
+    return quality | {
         tuple(sorted(dims)) for doc in documents for d in doc["_aws"]["CloudWatchMetrics"] for dims in d["Dimensions"]
     }
 

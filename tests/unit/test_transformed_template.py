@@ -206,7 +206,55 @@ EXPECTED_GRANTS["LakeWriterRole"] = (
     | KEEP_REJECTED
     | grants(["sqs:SendMessage"], getatt("LakeFailuresQueue"))
 )
+# The quality digest (docs/alerts.md, The digest): the lake's named queries in its workgroup, what Athena reads and
+# writes as the caller (tables, rows, results, their keys), the alert and chat topics; Scheduler invokes its alias.
+ATHENA_WORKGROUP = sub("arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:workgroup/${AthenaWorkGroup}")
+CHAT_OR_ALERT_TOPIC = json.dumps({"Fn::If": ["PublishesChatAlerts", {"Ref": "AlertChatTopic"}, {"Ref": "AlertTopic"}]})
+EXPECTED_GRANTS["DigestRole"] = (
+    basics("DigestLogs")
+    | grants(
+        [
+            "athena:GetNamedQuery",
+            "athena:StartQueryExecution",
+            "athena:GetQueryExecution",
+            "athena:GetQueryResults",
+            "athena:StopQueryExecution",
+        ],
+        ATHENA_WORKGROUP,
+    )
+    | {
+        (action, resource)
+        for action in ("glue:GetDatabase", "glue:GetTable")
+        for resource in (
+            DATA_CATALOG,
+            sub(f"{GLUE}:database/${{LakeDatabase}}"),
+            *(sub(f"{GLUE}:table/${{LakeDatabase}}/${{{table}}}") for table in LAKE_TABLES),
+        )
+    }
+    | grants(["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"], getatt("LakeBucket"))
+    | grants(["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"], sub("${LakeBucket.Arn}/*"))
+    | {
+        (action, resource)
+        for action in (
+            "s3:GetObject",
+            "s3:PutObject",
+            "s3:AbortMultipartUpload",
+            "s3:ListBucket",
+            "s3:GetBucketLocation",
+        )
+        for resource in (getatt("AthenaResultsBucket"), sub("${AthenaResultsBucket.Arn}/results/*"))
+    }
+    | grants(["kms:Decrypt", "kms:GenerateDataKey"], getatt("LakeKey"))
+    | grants(["kms:Decrypt", "kms:GenerateDataKey"], getatt("AthenaResultsKey"))
+    | grants(["sns:Publish"], json.dumps({"Ref": "AlertTopic"}))
+    | grants(["sns:Publish"], CHAT_OR_ALERT_TOPIC)
+    | grants(["kms:GenerateDataKey", "kms:Decrypt"], getatt("AlertTopicKey"))
+)
+EXPECTED_GRANTS["DigestSchedulerRole"] = grants(
+    ["lambda:InvokeFunction"], json.dumps({"Ref": "DigestFunctionAliaslive"})
+)
 FUNCTION_ROLES = {
+    "DigestFunction": "DigestRole",
     "LakeWriterFunction": "LakeWriterRole",
     "ConferenceSummaryCompleteFunction": "ConferenceSummaryCompleteRole",
     "ConferenceSummaryPartialFunction": "ConferenceSummaryPartialRole",
@@ -293,8 +341,11 @@ def test_every_grant_names_a_resource_of_this_stack_or_has_none_to_name(transfor
             for resource in listed(statement["Resource"]):
                 if resource == "*":
                     assert set(listed(statement["Action"])) <= set(ACTIONS_WITHOUT_RESOURCES), (role_id, statement)
-                elif json.dumps(resource) == DATA_CATALOG:
-                    assert set(listed(statement["Action"])) <= READ_GLUE_TABLES, (role_id, statement)
+                elif json.dumps(resource) == DATA_CATALOG:  # the digest's Athena reads the database too
+                    assert set(listed(statement["Action"])) <= READ_GLUE_TABLES | {"glue:GetDatabase"}, (
+                        role_id,
+                        statement,
+                    )
                 elif json.dumps(resource) not in ACCOUNT_RESOURCES:
                     assert referenced_ids(resource) & resources, (role_id, resource)
 

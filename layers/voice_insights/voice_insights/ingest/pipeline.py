@@ -29,6 +29,7 @@ from voice_insights.ingest.decoding import Accepted, Rejected, SinkTest, Skipped
 from voice_insights.ingest.routes import Route
 from voice_insights.runtime.batch_report import BatchReport
 from voice_insights.runtime.observability import logger, metrics
+from voice_insights.runtime.quality_metrics import publish_quality_metrics
 
 MAX_MESSAGE_CHARS = 2000  # an exception's message can quote a whole event; the raw event is kept beside it
 MAX_TRACEBACK_FRAMES = 10
@@ -114,6 +115,7 @@ class Pipeline:
             for event in to_keep:
                 event.outcome = kept
 
+        publish_quality_metrics([e.decision for e in events if e.outcome is Outcome.STORED], self.thresholds)
         report = batch_report([event.outcome or Outcome.FAILED for event in events])
         internal_errors = sum(isinstance(e.decision, Rejected) and e.decision.internal_error for e in events)
         metrics.add_metric(name="InternalErrors", unit=MetricUnit.Count, value=internal_errors)  # InternalErrorsAlarm
