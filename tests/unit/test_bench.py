@@ -17,7 +17,16 @@ from pydantic import TypeAdapter
 
 from bench import billing, capacity, fake_aws, indexes, lake, lambda_runtime, workload
 from bench.invoke import billed_bytes
-from bench.run import ROOT, cost_per_million, init_environment, init_steps, lake_settings, median_run, verify
+from bench.run import (
+    ROOT,
+    cost_per_million,
+    init_environment,
+    init_steps,
+    lake_settings,
+    median_run,
+    provisioned_settings,
+    verify,
+)
 from devtools.cfn import load_template
 from tests.conftest import load_seed
 from voice_insights.domain.items import item_size, to_item
@@ -420,3 +429,10 @@ def test_the_capacity_table_says_which_billing_mode_is_cheaper() -> None:
     lines = capacity.render([small, large], 4, 4.0, 45, provisioned=mode)
     assert lines[-4].endswith("| cheaper |") and lines[-1].endswith("| PROVISIONED |")
     assert lines[-2].endswith("| PAY_PER_REQUEST |")
+
+
+def test_the_provisioned_columns_use_the_templates_auto_scaling_defaults() -> None:
+    assert provisioned_settings() == capacity.Provisioned(target=0.7, min_write=5, min_read=5)
+    template = {"Parameters": {"SummariesTargetUtilization": {"Default": 80}, "SummariesMinWriteCapacity":
+                {"Default": 10}, "SummariesMinReadCapacity": {"Default": 1}}}  # fmt: skip
+    assert provisioned_settings(template) == capacity.Provisioned(target=0.8, min_write=10, min_read=1)
