@@ -10,8 +10,14 @@ Limits and prices, each cited where it is used:
   (https://docs.aws.amazon.com/firehose/latest/dev/buffering.html); S3 lifecycle rules do not move objects under
   128 KB (https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html),
   and Standard-IA and Glacier Instant Retrieval bill an object at least 128 KB;
+- DynamoDB provisioned capacity is billed per capacity unit-hour (https://aws.amazon.com/dynamodb/pricing/provisioned/);
+  Application Auto Scaling's target tracking keeps consumed / provisioned near a target (20-90 %), and scales a
+  table or index down at most 27 times a day (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/AutoScaling.html,
+  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html); DynamoDB keeps up to 300 s of
+  unused capacity for bursts, best effort
+  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/burst-adaptive-capacity.html);
 - prices: AWS list prices, us-east-1, x86, on-demand, as published in 2025 (check before relying on them):
-  https://aws.amazon.com/dynamodb/pricing/on-demand/, https://aws.amazon.com/lambda/pricing/,
+  https://aws.amazon.com/dynamodb/pricing/on-demand/, https://aws.amazon.com/dynamodb/pricing/provisioned/, https://aws.amazon.com/lambda/pricing/,
   https://aws.amazon.com/kinesis/data-streams/pricing/, https://aws.amazon.com/sns/pricing/,
   https://aws.amazon.com/firehose/pricing/, https://aws.amazon.com/s3/pricing/, https://aws.amazon.com/athena/pricing/.
 """
@@ -33,6 +39,8 @@ PRICES = {
     "lambda_gb_second": 0.0000166667,
     "lambda_request": 0.20 / 1e6,
     "dynamodb_write_unit": 0.625 / 1e6,  # on-demand write request unit (since the November 2024 cut)
+    "dynamodb_wcu_hour": 0.00065,  # provisioned write capacity unit-hour
+    "dynamodb_rcu_hour": 0.00013,  # provisioned read capacity unit-hour
     "dynamodb_gb_month": 0.25,  # Standard table class storage, after the first 25 GB
     "kinesis_shard_hour": 0.015,  # provisioned
     "kinesis_put_unit": 0.014 / 1e6,  # provisioned, per 25 KB PUT payload unit
@@ -107,6 +115,52 @@ class PerEvent:
     alerts: float  # SNS publishes
     alert_seconds: float  # the alert function's billed seconds at its memory
     invocations: float  # Lambda requests
+    units_by_index: tuple[float, ...] = ()  # index_units, index by index (provisioned capacity is per index)
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """The summaries table and its indexes in PROVISIONED mode with target-tracking auto scaling: the template's
+    SummariesTargetUtilization and minimum capacities, and two stated assumptions."""
+
+    target: float  # SummariesTargetUtilization as a fraction
+    min_write: int  # SummariesMinWriteCapacity, per table and per index
+    min_read: int  # SummariesMinReadCapacity, per table and per index
+    busiest_hour: float = 2.0  # the busiest hour's writes / the day's average (an assumption)
+    # Read units per event the table serves: the alert function's friendly-name lookups, at most one eventually
+    # consistent read (0.5 unit, items under 4 KB) per alerted item (0.14 per event in the bench); the read API's
+    # operator queries fit in the minimum (an estimate).
+    read_units_per_event: float = 0.07
+
+
+def day_shape(busiest_hour: float) -> list[float]:
+    """Each hour's rate over the day's average: a cosine day whose busiest hour is ``busiest_hour`` (1-2) times the
+    average and whose 24 hours average exactly 1 (the quietest hour is 2 - busiest_hour times it)."""
+    return [1 + (busiest_hour - 1) * math.cos(2 * math.pi * hour / 24) for hour in range(24)]
+
+
+def capacity_by_hour(units_per_s: float, minimum: int, target: float, shape: list[float]) -> list[int]:
+    """What auto scaling provisions each hour: the hour's average units over the target, at least the minimum."""
+    return [max(minimum, math.ceil(units_per_s * factor / target - 1e-9)) for factor in shape]  # no float dust
+
+
+def provisioned_monthly(
+    events_per_s: float, per_event: PerEvent, provisioned: Provisioned
+) -> tuple[dict[str, float], int]:
+    """The summaries table's and its indexes' month in PROVISIONED mode (writes, reads) and the busiest hour's write
+    capacity, table and indexes together."""
+    shape = day_shape(provisioned.busiest_hour)
+    writes = [per_event.summary_units, *(per_event.units_by_index or (per_event.index_units,))]
+    write_hours = [capacity_by_hour(events_per_s * units, provisioned.min_write, provisioned.target, shape)
+                   for units in writes]  # fmt: skip
+    table_reads = capacity_by_hour(events_per_s * provisioned.read_units_per_event, provisioned.min_read,
+                                   provisioned.target, shape)  # fmt: skip
+    read_unit_hours = sum(table_reads) + (len(writes) - 1) * provisioned.min_read * 24
+    monthly = {
+        "writes": sum(map(sum, write_hours)) * 30 * PRICES["dynamodb_wcu_hour"],
+        "reads": read_unit_hours * 30 * PRICES["dynamodb_rcu_hour"],
+    }
+    return monthly, sum(max(hours) for hours in write_hours)
 
 
 @dataclass(frozen=True)
@@ -204,10 +258,22 @@ class Sizing:
     concurrency: int
     write_units_per_s: float
     monthly: dict[str, float]
+    provisioned: dict[str, float] | None = None  # the summaries table and indexes in PROVISIONED mode: writes, reads
+    busiest_hour_capacity: int = 0  # their write capacity in the busiest hour, provisioned
 
     @property
     def total(self) -> float:
         return sum(self.monthly.values())
+
+    @property
+    def total_provisioned(self) -> float:
+        """The month's total with the summaries table and its indexes PROVISIONED (the ledger stays on-demand)."""
+        on_demand = self.monthly["DynamoDB summaries"] + self.monthly["DynamoDB indexes"]
+        return self.total - on_demand + sum((self.provisioned or {}).values())
+
+    @property
+    def cheaper_mode(self) -> str:
+        return "PROVISIONED" if self.provisioned and self.total_provisioned < self.total else "PAY_PER_REQUEST"
 
     @property
     def total_infrequent_access(self) -> float:
@@ -225,6 +291,7 @@ def size(
     peak_factor: float = 4.0,
     retention_days: int = 45,
     lake: Lake | None = None,
+    provisioned: Provisioned | None = None,
 ) -> Sizing:
     """Shards or on-demand, parallelization factor, concurrency, write units and the monthly cost for a day of
     ``conferences_per_day`` conferences (a partial and a complete summary each, ``participants`` participant
@@ -262,6 +329,7 @@ def size(
         "SNS": events_per_month * per_event.alerts * PRICES["sns_publish"],
         **(lake_monthly(conferences_per_day, participants, lake) if lake is not None else {}),
     }
+    by_mode = provisioned_monthly(rate, per_event, provisioned) if provisioned is not None else (None, 0)
     return Sizing(
         conferences_per_day=conferences_per_day,
         events_per_s=rate,
@@ -273,13 +341,31 @@ def size(
         concurrency=concurrency,
         write_units_per_s=peak * (per_event.summary_units + per_event.ledger_units + per_event.index_units),
         monthly=monthly,
+        provisioned=by_mode[0],
+        busiest_hour_capacity=by_mode[1],
     )
 
 
 def render(
-    sizings: list[Sizing], participants: int, peak_factor: float, retention_days: int, lake: Lake | None = None
+    sizings: list[Sizing],
+    participants: int,
+    peak_factor: float,
+    retention_days: int,
+    lake: Lake | None = None,
+    provisioned: Provisioned | None = None,
 ) -> list[str]:
     components = list(sizings[0].monthly)
+    mode = (
+        f" PROVISIONED (SummariesBillingMode): the summaries table and each of its indexes with auto scaling at "
+        f"{provisioned.target:.0%} utilisation, following each hour's average writes over a day whose busiest hour "
+        f"is {provisioned.busiest_hour:g}x the day's average (an assumption; a cosine day), at least "
+        f"{provisioned.min_write} write and {provisioned.min_read} read units each (SummariesMin*Capacity), priced per "
+        f"unit-hour; reads: {provisioned.read_units_per_event:g} read units per event for the alert function's lookups "
+        "(an estimate) and the minimum for the read API (on-demand reads are not counted); the ledger stays "
+        "on-demand. Cheaper: the mode whose total is lower; the Standard-IA column is on-demand."
+        if provisioned is not None
+        else ""
+    )
     history = (
         f" The lake keeps every stored version {lake.history_days} days (HistoryRetentionDays; S3 storage shown once "
         "that many days are kept, by class after the lifecycle's transitions: "
@@ -300,12 +386,21 @@ def render(
         f"are kept.{history} Shards: what the busiest second needs "
         "(StreamCapacityMode PROVISIONED); above 200, ON_DEMAND. Factor: the lowest StreamParallelizationFactor that "
         "keeps up at the memory shown. Concurrency: shards x factor, plus the alert function. Write units: the "
-        f"busiest second's (on-demand tables need no provisioning). {PRICES_AS_OF}; 30-day months.",
+        f"busiest second's (on-demand tables need no provisioning).{mode} {PRICES_AS_OF}; 30-day months.",
         "",
         "| conferences/day | events/s (busiest) | stream | factor | memory | concurrency | write units/s | "
         + " | ".join(components)
-        + " | total/month | total, Standard-IA table |",
-        "|---|---|---|---|---|---|---|" + "---|" * len(components) + "---|---|",
+        + " | total/month | total, Standard-IA table |"
+        + (
+            " PROVISIONED: write capacity, busiest hour | summaries and indexes, PROVISIONED | total, PROVISIONED | "
+            "cheaper |"
+            if provisioned is not None
+            else ""
+        ),
+        "|---|---|---|---|---|---|---|"
+        + "---|" * len(components)
+        + "---|---|"
+        + ("---|---|---|---|" if provisioned is not None else ""),
     ]
     for s in sizings:
         stream = "ON_DEMAND" if s.on_demand else f"{s.shards} shard{'s' if s.shards > 1 else ''}"
@@ -315,6 +410,12 @@ def render(
             f"| {s.conferences_per_day:,} | {s.events_per_s:,.1f} ({s.peak_events_per_s:,.0f}) | {stream} | {factor} | "
             f"{s.memory_mb} MB | {s.concurrency:,} | {s.write_units_per_s:,.0f} | {cells} | "
             f"${s.total:,.2f} | ${s.total_infrequent_access:,.2f} |"
+            + (
+                f" {s.busiest_hour_capacity:,} | ${sum(s.provisioned.values()):,.2f} | ${s.total_provisioned:,.2f} | "
+                f"{s.cheaper_mode} |"
+                if s.provisioned is not None
+                else ""
+            )
         )
     return lines
 

@@ -406,13 +406,20 @@ def render(figures: dict[str, Any], problems: list[str], participants: int = 4, 
     cost = cost_per_million(per_event, memory_mb)
     the_lake = lake_figures(figures, memory_mb)
     kept = retention_days()
-    sizings = [capacity.size(c, participants, per_event, memory_mb, peak_factor, kept, the_lake)
+    mode = provisioned_settings()
+    sizings = [capacity.size(c, participants, per_event, memory_mb, peak_factor, kept, the_lake, mode)
                for c in CAPACITY_CONFERENCES_PER_DAY]  # fmt: skip
     volume, most = MONTH_TARGET
-    month = next(s.total for s in sizings if s.conferences_per_day == volume)
+    at_volume = next(s for s in sizings if s.conferences_per_day == volume)
     row(f"A month at {volume:,} conferences a day, {the_lake.history_days} days queryable in the lake",
-        f"${month:,.2f} (before: ${BEFORE_MONTH_AT_10_MILLION:,.2f}, nothing queryable by SQL; capacity table below)",
-        _target(month <= most, f"<= ${most:,.0f}"))  # fmt: skip
+        f"${at_volume.total:,.2f} on-demand (before: ${BEFORE_MONTH_AT_10_MILLION:,.2f}, nothing queryable by SQL; "
+        "capacity table below)", _target(at_volume.total <= most, f"<= ${most:,.0f}"))  # fmt: skip
+    on_demand_writes = at_volume.monthly["DynamoDB summaries"] + at_volume.monthly["DynamoDB indexes"]
+    provisioned = at_volume.provisioned or {}
+    row("  the summaries table and its indexes PROVISIONED (SummariesBillingMode), auto scaling",
+        f"${at_volume.total_provisioned:,.2f} (DynamoDB writes ${provisioned['writes']:,.2f} and reads "
+        f"${provisioned['reads']:,.2f} against ${on_demand_writes:,.2f} on-demand)",
+        _target(at_volume.total_provisioned <= most, f"<= ${most:,.0f}"))  # fmt: skip
     lines = [
         "# Benchmark results",
         "",
@@ -431,7 +438,7 @@ def render(figures: dict[str, Any], problems: list[str], participants: int = 4, 
         "",
         *index_section(run10, events),
         "",
-        *capacity.render(sizings, participants, peak_factor, kept, the_lake),
+        *capacity.render(sizings, participants, peak_factor, kept, the_lake, mode),
         "",
         *capacity.render_lake(list(CAPACITY_CONFERENCES_PER_DAY), participants, the_lake),
         "",
@@ -445,6 +452,16 @@ def template_memory() -> int:
 
 def retention_days() -> int:
     return int(load_template(ROOT / "template.yaml")["Parameters"]["RetentionDays"]["Default"])
+
+
+def provisioned_settings(template: dict[str, Any] | None = None) -> capacity.Provisioned:
+    """The template's defaults for SummariesBillingMode=PROVISIONED: target utilisation and minimum capacities."""
+    parameters = (template if template is not None else load_template(ROOT / "template.yaml"))["Parameters"]
+    return capacity.Provisioned(
+        target=int(parameters["SummariesTargetUtilization"]["Default"]) / 100,
+        min_write=int(parameters["SummariesMinWriteCapacity"]["Default"]),
+        min_read=int(parameters["SummariesMinReadCapacity"]["Default"]),
+    )
 
 
 def per_event_figures(figures: dict[str, Any], events: int) -> PerEvent:
@@ -465,6 +482,10 @@ def per_event_figures(figures: dict[str, Any], events: int) -> PerEvent:
         alerts=run["published"] / events,
         alert_seconds=run["alerts"]["wall_s"] / events,
         invocations=(len(run["functions"]) + alert_invocations) / events,
+        units_by_index=tuple(
+            sum(w["indexes"][name] for w in bill["index_writes"]) / events
+            for name in (bill["index_writes"][0]["indexes"] if bill["index_writes"] else ())
+        ),
     )
 
 

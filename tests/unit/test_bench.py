@@ -17,7 +17,16 @@ from pydantic import TypeAdapter
 
 from bench import billing, capacity, fake_aws, indexes, lake, lambda_runtime, workload
 from bench.invoke import billed_bytes
-from bench.run import ROOT, cost_per_million, init_environment, init_steps, lake_settings, median_run, verify
+from bench.run import (
+    ROOT,
+    cost_per_million,
+    init_environment,
+    init_steps,
+    lake_settings,
+    median_run,
+    provisioned_settings,
+    verify,
+)
 from devtools.cfn import load_template
 from tests.conftest import load_seed
 from voice_insights.domain.items import item_size, to_item
@@ -369,3 +378,61 @@ def test_the_runtime_measurement_reads_the_emulators_child_process() -> None:
         child.kill()
         child.wait()
     assert lambda_runtime.runtime_pid(None) is None and lambda_runtime.process_cpu(None) == 0.0
+
+
+FLAT = capacity.Provisioned(target=0.7, min_write=5, min_read=5, busiest_hour=1.0, read_units_per_event=0.07)
+
+
+def test_the_day_shape_averages_the_day_and_peaks_at_the_busiest_hour() -> None:
+    shape = capacity.day_shape(2.0)
+    assert len(shape) == 24 and sum(shape) == pytest.approx(24)  # the day's writes, whatever the shape
+    assert max(shape) == pytest.approx(2.0) and shape[6] == pytest.approx(1.0) and min(shape) == pytest.approx(0.0)
+    assert capacity.day_shape(1.0) == [1.0] * 24
+    # each hour: its writes over the 70 % target, rounded up to whole units, never under the minimum
+    assert capacity.capacity_by_hour(70, 5, 0.7, [2.0, 1.0, 0.0]) == [200, 100, 5]
+
+
+def test_provisioned_capacity_is_priced_per_unit_hour_for_the_table_and_each_index() -> None:
+    per_event = capacity.PerEvent(**{**PER_EVENT.__dict__, "summary_units": 0.7, "units_by_index": (0.07, 0.14)})
+    month, busiest = capacity.provisioned_monthly(100, per_event, FLAT)
+    # 100 events/s: table 70 units/s / 0.7 = 100 WCU, indexes 10 and 20; 130 WCU x 720 h x $0.00065
+    assert busiest == 130
+    assert month["writes"] == pytest.approx(130 * 720 * 0.00065)  # $60.84
+    # reads: the table 7 units/s / 0.7 = 10 RCU, each index its minimum of 5: 20 RCU x 720 h x $0.00013
+    assert month["reads"] == pytest.approx(20 * 720 * 0.00013)  # $1.872
+    idle, busiest = capacity.provisioned_monthly(0.01, per_event, FLAT)  # every target at its minimum
+    assert busiest == 15 and idle == pytest.approx({"writes": 15 * 720 * 0.00065, "reads": 15 * 720 * 0.00013})
+
+
+def test_the_capacity_table_says_which_billing_mode_is_cheaper() -> None:
+    mode = capacity.Provisioned(target=0.7, min_write=5, min_read=5)
+    small = capacity.size(1_000, 4, PER_EVENT, memory_mb=1024, provisioned=mode)
+    large = capacity.size(10_000_000, 4, PER_EVENT, memory_mb=1024, provisioned=mode)
+    # 1,000 conferences a day: $0.12 of on-demand writes against the table's and its index's minimum, 5 WCU and 5 RCU
+    # each all month ($5.62)
+    assert small.monthly["DynamoDB summaries"] + small.monthly["DynamoDB indexes"] == pytest.approx(
+        6e3 * 30 * 1.04 * 0.625e-6
+    )
+    assert sum(small.provisioned.values()) == pytest.approx(10 * 720 * (0.00065 + 0.00013))
+    assert small.cheaper_mode == "PAY_PER_REQUEST"
+    # 60 million events a day, 694 a second: table and indexes (one here: 0.24) at 1.04 units an event, over 0.7,
+    # about 1,032 WCU all day (the cosine day averages to the day's rate) against $1,170 on demand; reads: the alert
+    # lookups' 48.6 units/s / 0.7 on the table, the index's minimum 5
+    assert sum(large.provisioned.values()) == pytest.approx(1032 * 720 * 0.00065 + 75 * 720 * 0.00013, rel=0.01)
+    assert large.total_provisioned == pytest.approx(
+        large.total
+        - large.monthly["DynamoDB summaries"]
+        - large.monthly["DynamoDB indexes"]
+        + sum(large.provisioned.values())
+    )
+    assert large.cheaper_mode == "PROVISIONED"
+    lines = capacity.render([small, large], 4, 4.0, 45, provisioned=mode)
+    assert lines[-4].endswith("| cheaper |") and lines[-1].endswith("| PROVISIONED |")
+    assert lines[-2].endswith("| PAY_PER_REQUEST |")
+
+
+def test_the_provisioned_columns_use_the_templates_auto_scaling_defaults() -> None:
+    assert provisioned_settings() == capacity.Provisioned(target=0.7, min_write=5, min_read=5)
+    template = {"Parameters": {"SummariesTargetUtilization": {"Default": 80}, "SummariesMinWriteCapacity":
+                {"Default": 10}, "SummariesMinReadCapacity": {"Default": 1}}}  # fmt: skip
+    assert provisioned_settings(template) == capacity.Provisioned(target=0.8, min_write=10, min_read=1)
