@@ -20,8 +20,6 @@ reads back into the same model; the few flat attributes beside it serve a query 
 from __future__ import annotations
 
 import base64
-import gzip
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -303,10 +301,11 @@ def stored_event(item: dict[str, AttributeValue]) -> StoredEvent:
             received_at=str(content.get("received_at") or ""),
             data=content["data"],
         )
+    # Bounded as the payload is: an item of any age cannot make a reader inflate or parse without end.
     if "data_gz" in item:
-        data = json.loads(gzip.decompress(_binary(item["data_gz"]["B"])))
+        data = payload.read_json(payload.gunzip(_binary(item["data_gz"]["B"])))
     elif "data" in item:
-        data = json.loads(item["data"]["S"])
+        data = payload.read_json(item["data"]["S"])
     else:
         raise ValueError("not a summary item (no payload or data attribute)")
     return StoredEvent(
