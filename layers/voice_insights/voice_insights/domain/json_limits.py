@@ -27,6 +27,9 @@ EVENT = Limits(max_bytes=256 * 1024, max_values=20_000, max_depth=32)
 # A webhook body (at most WebhookMaxBodyBytes) holds up to WebhookMaxEvents events: 1,000 of the largest
 # documented sample are about 250,000 values and keys; a body over 1,000,000 is refused before it is parsed.
 WEBHOOK_BODY = Limits(max_bytes=6 * 1024 * 1024, max_values=1_000_000, max_depth=EVENT.max_depth + 1)
+# What the catch-all function parses of an event over EVENT to learn whether a routed function's filter took it:
+# a Kinesis record is at most 1 MB; nesting is left to the parser's own limit (Python's recursion: about 1,000).
+KINESIS_RECORD = Limits(max_bytes=1024 * 1024, max_values=1_000_000, max_depth=1_000)
 # A stored event read back (its payload): what ingest let in, with room for the envelope, never more, so an
 # item stored before these bounds cannot make a reader inflate or parse without end.
 STORED = Limits(max_bytes=2 * EVENT.max_bytes, max_values=2 * EVENT.max_values, max_depth=EVENT.max_depth + 1)
@@ -52,20 +55,36 @@ def over_limits(text: bytes | str, limits: Limits) -> str | None:
 
 
 def value_over_limits(value: Any, limits: Limits) -> str | None:
-    """``over_limits`` for a JSON value already parsed (an event of a webhook body, a backfilled one): measured
-    on its compact JSON text, which is the text stored."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-    except RecursionError:
-        return f"is nested more than {limits.max_depth} deep"
-    return over_limits(text, limits)
+    """``over_limits`` for a JSON value already parsed (an event of a webhook body, a backfilled one): walked with
+    a stop at the first bound passed, then measured on its compact JSON text, the text stored."""
+    values, characters = 1, 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > limits.max_depth:
+                return f"is nested more than {limits.max_depth} deep"
+            values += 2 * len(item) if isinstance(item, dict) else len(item)
+            if values > limits.max_values:
+                return f"holds more than {limits.max_values:,} values and keys"
+            if isinstance(item, dict):
+                characters += sum(len(key) for key in item)
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+        elif isinstance(item, str):
+            characters += len(item)
+        if characters > limits.max_bytes:
+            return f"is more than {limits.max_bytes:,} bytes"
+    return over_limits(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str), limits)
 
 
 def _deeper_than(data: bytes, max_depth: int) -> bool:
     """Whether brackets nest more than ``max_depth`` deep: each pass removes every innermost pair (``[]`` once
     ``{}`` reads as ``[]``), one level; unbalanced brackets are not JSON, which the parser then says."""
     brackets = data.translate(_BRACKETS, _NOT_BRACKETS)
+    too_deep = b"[" * (max_depth + 1)  # so many opened in a row: deeper, found in one search
     for _ in range(max_depth):
+        if too_deep in brackets:
+            return True
         shorter = brackets.replace(b"[]", b"")
         if len(shorter) == len(brackets):
             return False

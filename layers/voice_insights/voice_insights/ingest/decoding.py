@@ -60,6 +60,9 @@ def decode(raw: bytes | str | Any, route: Route) -> Decision:
     """Validate one CloudEvent for ``route``. ``raw`` is bytes/str JSON, or an already-decoded JSON value."""
     too_much = _over_event_limits(raw)
     if too_much is not None:
+        filtered = _type_a_filter_reads(raw) if route is UNROUTED else None
+        if _taken_by_a_filter(filtered):
+            return Skipped(event_type=str(filtered))  # the routed function rejects it
         return too_much
     if isinstance(raw, bytes):
         try:
@@ -96,6 +99,21 @@ def _over_event_limits(raw: bytes | str | Any) -> Rejected | None:
         event_type=_str_or_none(header.get("type")),
         errors=[{"field": "", "type": "event_too_large", "message": reason}],
     )
+
+
+def _type_a_filter_reads(raw: bytes | str | Any) -> Any:
+    """The ``type`` Lambda's filter reads in an event over the limits, or None: the catch-all function must skip
+    what a routed function's filter took. Parsed whole, as the filter does, but only up to a Kinesis record's
+    1 MB (https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html) and a million values."""
+    if isinstance(raw, dict):
+        return raw.get("type")
+    if not isinstance(raw, bytes | str) or json_limits.over_limits(raw, json_limits.KINESIS_RECORD) is not None:
+        return None
+    try:
+        value = json.loads(raw, parse_constant=_not_json_constant)
+    except (ValueError, RecursionError):  # not JSON Lambda's filter reads: no filter took it
+        return None
+    return value.get("type") if isinstance(value, dict) else None
 
 
 def _drifted(raw: str | Any, exc: ValidationError, route: Route) -> Accepted | None:
