@@ -221,6 +221,130 @@ def test_every_attack_gets_its_answer_and_keeps_what_it_may(runner: LocalRunner)
         print(f"figures | {name} | {status} | {kept:,} B in {objects} | {seconds:.2f} | {memory_mb:.0f}")
 
 
+# --- Bounds on every path: Kinesis, the alert function, the read API (docs/security.md, Bounds) ---------------------
+
+SEED_MONTH = "from=2022-12-15T00:00:00Z&to=2023-01-15T00:00:00Z"
+
+
+def read(runner: LocalRunner, path: str) -> tuple[int, dict[str, Any], int]:
+    """Status, body and the body's size of a read API request through the local gateway."""
+    try:
+        with urllib.request.urlopen(runner.read_api_url + path, timeout=60) as answer:
+            data = answer.read()
+            return answer.status, json.loads(data), len(data)
+    except urllib.error.HTTPError as error:
+        data = error.read()
+        return error.code, json.loads(data), len(data)
+
+
+def stored_before_the_bounds(event: dict[str, Any]) -> dict[str, Any]:
+    """The item code before the bounds stored for ``event`` (5 MB of ``[]`` in 5 KB)."""
+    model = ParticipantSummaryCompleteEvent.model_validate(event)
+    return to_item(model, datetime(2026, 11, 30, tzinfo=UTC)).attributes
+
+
+def test_hostile_events_and_items_are_bounded_on_every_path(runner: LocalRunner) -> None:
+    target, dynamodb, table = (
+        Target(runner),
+        local_client("dynamodb", runner.endpoint_url),
+        runner.ref("SummariesTable"),
+    )
+    assert runner.wait_idle(timeout_s=600)  # the alerts of the test before, first
+    rows: list[tuple[str, str, str, float, float]] = []
+
+    def measure(name: str, function: str, act: Callable[[], str]) -> None:
+        before, memory, started = target.kept(), Memory(runner, function), time.perf_counter()
+        answer = act()
+        seconds, after = memory.invoked_s() or time.perf_counter() - started, target.kept()
+        kept = f"{after['rejected_bytes'] - before['rejected_bytes']:,} B in " \
+               f"{after['rejected_objects'] - before['rejected_objects']}"  # fmt: skip
+        rows.append((name, answer, kept, seconds, memory.added_mb()))
+
+    def on_the_stream() -> str:
+        record = with_unknown_field("[" + ",".join(["[]"] * 300_000) + "]", "EZkinesis").encode()
+        kinesis = local_client("kinesis", runner.endpoint_url)
+        kinesis.put_record(StreamName=runner.ref("EventStream"), Data=record, PartitionKey="k")
+        assert runner.wait_idle(timeout_s=300)
+        return "rejected"
+
+    def too_large() -> int:
+        return sum("more than one event may hold" in r.get("reason", "") for r in kept_rejections(target))
+
+    before = too_large()
+    measure("Kinesis record, 900 KB of [] in an unknown field", "ParticipantSummaryCompleteFunction", on_the_stream)
+    assert too_large() == before + 1  # kept once: the catch-all function skipped it
+
+    hostile = participants(1, "EZold")[0]
+    hostile["data"]["x"] = [[]] * 1_700_000
+    item = stored_before_the_bounds(hostile)
+    assert len(item["payload"]["B"]) < 10_000 and "issue_severity" in item
+
+    def store_ten() -> str:
+        for n in range(10):
+            keys = {"pk": {"S": f"CONF#CFdead{n:028x}"}, "gsi2pk": {"S": f"CALL#CAdead{n:028x}"}}
+            dynamodb.put_item(TableName=table, Item={**item, **keys, "gsi3sk": {"S": f"2023-01-01T12:00:00Z#{n}"}})
+        assert runner.wait_idle(timeout_s=300)
+        return "10 unreadable, kept"
+
+    measure("alert function: 10 stream records of items stored before the bounds (5 MB of [] in 5 KB each)",
+            "QualityAlertsFunction", store_ten)  # fmt: skip
+    unread = [r for r in kept_rejections(target) if "inflates beyond" in r.get("reason", "")]
+    assert len(unread) == 10, [r.get("reason") for r in kept_rejections(target)]
+
+    def answered(path: str, check: Callable[[dict[str, Any]], bool]) -> Callable[[], str]:
+        def act() -> str:
+            status, body, size = read(runner, path)
+            assert status == 200 and check(body), (path, status, str(body)[:300])
+            return f"{status}, {size:,} B"
+
+        return act
+
+    unreadable = "this stored summary cannot be answered"
+    measure(
+        "GET /calls/{sid} of such an item (was 200, 5.1 MB)",
+        "ReadApiFunction",
+        answered(f"/calls/CAdead{3:028x}", lambda b: b["participant"]["unreadable"].startswith(unreadable)),
+    )
+    measure("GET /issues?limit=10 over ten such items (was 18.8 s, 51 MB, 1.95 GB)", "ReadApiFunction",
+            answered(f"/issues?{SEED_MONTH}&limit=10", lambda b: len(b["items"]) == 10))  # fmt: skip
+
+    big = "CF" + "b" * 32
+    label = "é" * 120_000  # one event's most, three times longer in the answer's ASCII JSON
+    for n in range(250):
+        event = participants(1, f"EZbig{n}-")[0]
+        event["data"].update(conference_sid=big, participant_sid=f"CP{n:032x}", call_sid=f"CA{n:032x}")
+        if n < 30:
+            event["data"]["label"] = label
+        quiet = {k: v for k, v in stored_before_the_bounds(event).items() if not k.startswith(("issue_", "gsi3"))}
+        dynamodb.put_item(TableName=table, Item=quiet)  # no issues: no alert (the alert function's filter)
+    assert runner.wait_idle(timeout_s=300)
+    pages: list[int] = []
+
+    def conference_pages() -> str:
+        cursor, listed = "", 0
+        while True:
+            status, body, size = read(runner, f"/conferences/{big}{cursor}")
+            assert status == 200, body
+            pages.append(size)
+            listed += len(body["participants"])
+            if body["next"] is None:
+                assert listed == 250
+                return f"200 in {len(pages)} pages, at most {max(pages):,} B"
+            cursor = f"?next={body['next']}"
+
+    measure("GET /conferences/{sid}, 250 participants, 30 of 250 KB (was one answer, unbounded)", "ReadApiFunction",
+            conference_pages)  # fmt: skip
+    assert max(pages) < 6 * 1024 * 1024
+
+    print("\nfigures | request | answer | kept | seconds (the function's, from its REPORT lines) | memory added (MB)")
+    for name, answer, kept, seconds, memory_mb in rows:
+        print(f"figures | {name} | {answer} | {kept} | {seconds:.2f} | {memory_mb:.0f}")
+
+
+def kept_rejections(target: Target) -> list[dict[str, Any]]:
+    return kept_records(target.s3, target.bucket, "rejected/")
+
+
 # --- What each handler hands X-Ray: never event text, never a whole phone number ------------------------------------
 
 CALLER = "+14155550123"
@@ -255,6 +379,7 @@ def marked(name: str) -> dict[str, Any]:
     return event
 
 
+# Last in this file: the in-process stack resets the moto backends, which the module's runner shares.
 def test_no_handler_hands_the_tracer_event_text_or_a_phone_number(
     stack: Any, handlers: dict[str, Any], metrics_capture: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -284,122 +409,3 @@ def test_no_handler_hands_the_tracer_event_text_or_a_phone_number(
     kinds = {kind for kind, _, _ in recording.handed}
     assert "annotation" in kinds  # the recording sees what the handlers hand over
     assert CALLER not in handed and CALLER[1:] not in handed and LABEL not in handed, handed[:2000]
-
-
-# --- Bounds on every path: Kinesis, the alert function, the read API (docs/security.md, Bounds) ---------------------
-
-SEED_MONTH = "from=2022-12-15T00:00:00Z&to=2023-01-15T00:00:00Z"
-
-
-def read(runner: LocalRunner, path: str) -> tuple[int, dict[str, Any], int]:
-    """Status, body and the body's size of a read API request through the local gateway."""
-    try:
-        with urllib.request.urlopen(runner.read_api_url + path, timeout=60) as answer:
-            data = answer.read()
-            return answer.status, json.loads(data), len(data)
-    except urllib.error.HTTPError as error:
-        data = error.read()
-        return error.code, json.loads(data), len(data)
-
-
-def stored_before_the_bounds(event: dict[str, Any]) -> dict[str, Any]:
-    """The item code before the bounds stored for ``event`` (5 MB of ``[]`` in 5 KB)."""
-    model = ParticipantSummaryCompleteEvent.model_validate(event)
-    return to_item(model, datetime(2026, 11, 30, tzinfo=UTC)).attributes
-
-
-def test_hostile_events_and_items_are_bounded_on_every_path(runner: LocalRunner) -> None:
-    target, dynamodb, table = (
-        Target(runner),
-        local_client("dynamodb", runner.endpoint_url),
-        runner.ref("SummariesTable"),
-    )
-    rows: list[tuple[str, str, str, float, float]] = []
-
-    def measure(name: str, function: str, act: Callable[[], str]) -> None:
-        before, memory, started = target.kept(), Memory(runner, function), time.perf_counter()
-        answer = act()
-        seconds, after = memory.invoked_s() or time.perf_counter() - started, target.kept()
-        kept = f"{after['rejected_bytes'] - before['rejected_bytes']:,} B in " \
-               f"{after['rejected_objects'] - before['rejected_objects']}"  # fmt: skip
-        rows.append((name, answer, kept, seconds, memory.added_mb()))
-
-    def on_the_stream() -> str:
-        record = with_unknown_field("[" + ",".join(["[]"] * 300_000) + "]", "EZkinesis").encode()
-        kinesis = local_client("kinesis", runner.endpoint_url)
-        kinesis.put_record(StreamName=runner.ref("EventStream"), Data=record, PartitionKey="k")
-        assert runner.wait_idle(timeout_s=60)
-        return "rejected"
-
-    measure("Kinesis record, 900 KB of [] in an unknown field", "ParticipantSummaryCompleteFunction", on_the_stream)
-    assert sum("more than one event may hold" in r.get("reason", "") for r in kept_rejections(target)) == 1
-
-    hostile = participants(1, "EZold")[0]
-    hostile["data"]["x"] = [[]] * 1_700_000
-    item = stored_before_the_bounds(hostile)
-    assert len(item["payload"]["B"]) < 10_000 and "issue_severity" in item
-
-    def store_ten() -> str:
-        for n in range(10):
-            keys = {"pk": {"S": f"CONF#CFdead{n:028x}"}, "gsi2pk": {"S": f"CALL#CAdead{n:028x}"}}
-            dynamodb.put_item(TableName=table, Item={**item, **keys, "gsi3sk": {"S": f"2023-01-01T12:00:00Z#{n}"}})
-        assert runner.wait_idle(timeout_s=60)
-        return "10 unreadable, kept"
-
-    measure("alert function: 10 stream records of items stored before the bounds (5 MB of [] in 5 KB each)",
-            "QualityAlertsFunction", store_ten)  # fmt: skip
-    unread = [r for r in kept_rejections(target) if "inflates beyond" in r.get("reason", "")]
-    assert len(unread) == 10, [r.get("reason") for r in kept_rejections(target)]
-
-    def answered(path: str, check: Callable[[dict[str, Any]], bool]) -> Callable[[], str]:
-        def act() -> str:
-            status, body, size = read(runner, path)
-            assert status == 200 and check(body), (path, status, str(body)[:300])
-            return f"{status}, {size:,} B"
-
-        return act
-
-    unreadable = "this stored summary cannot be answered"
-    measure(
-        "GET /calls/{sid} of such an item (was 200, 5.1 MB)",
-        "ReadApiFunction",
-        answered(f"/calls/CAdead{3:028x}", lambda b: b["participant"]["unreadable"].startswith(unreadable)),
-    )
-    measure("GET /issues?limit=10 over ten such items (was 18.8 s, 51 MB, 1.95 GB)", "ReadApiFunction",
-            answered(f"/issues?{SEED_MONTH}&limit=10", lambda b: len(b["items"]) == 10))  # fmt: skip
-
-    big = "CF" + "b" * 32
-    label = "é" * 120_000  # one event's most, three times longer in the answer's ASCII JSON
-    for n in range(250):
-        event = participants(1, f"EZbig{n}-")[0]
-        event["data"].update(conference_sid=big, participant_sid=f"CP{n:032x}", call_sid=f"CA{n:032x}")
-        if n < 30:
-            event["data"]["label"] = label
-        quiet = {k: v for k, v in stored_before_the_bounds(event).items() if not k.startswith(("issue_", "gsi3"))}
-        dynamodb.put_item(TableName=table, Item=quiet)  # no issues: no alert (the alert function's filter)
-    assert runner.wait_idle(timeout_s=120)
-    pages: list[int] = []
-
-    def conference_pages() -> str:
-        cursor, listed = "", 0
-        while True:
-            status, body, size = read(runner, f"/conferences/{big}{cursor}")
-            assert status == 200, body
-            pages.append(size)
-            listed += len(body["participants"])
-            if body["next"] is None:
-                assert listed == 250
-                return f"200 in {len(pages)} pages, at most {max(pages):,} B"
-            cursor = f"?next={body['next']}"
-
-    measure("GET /conferences/{sid}, 250 participants, 30 of 250 KB (was one answer, unbounded)", "ReadApiFunction",
-            conference_pages)  # fmt: skip
-    assert max(pages) < 6 * 1024 * 1024
-
-    print("\nfigures | request | answer | kept | seconds (the function's, from its REPORT lines) | memory added (MB)")
-    for name, answer, kept, seconds, memory_mb in rows:
-        print(f"figures | {name} | {answer} | {kept} | {seconds:.2f} | {memory_mb:.0f}")
-
-
-def kept_rejections(target: Target) -> list[dict[str, Any]]:
-    return kept_records(target.s3, target.bucket, "rejected/")

@@ -3,7 +3,7 @@
 
 | question                                  | key or index                                                   |
 |-------------------------------------------|----------------------------------------------------------------|
-| a conference with all its participants    | table: ``pk = CONF#<sid>``                                     |
+| a conference and a page of participants   | table: GetItem, then ``pk = CONF#<sid>``, ``sk`` from ``PART#`` |
 | the participant summary of a call         | ``ByCallSid`` (keys only), then GetItem                        |
 | an account's conferences in a time range  | ``ByAccountStartTime``: ``gsi1pk = ACCT#<account>``, ``gsi1sk`` between |
 | issues in a time range | ``ByIssueMonth`` (sparse): ``gsi3pk = ISSUES#<yyyy-mm>`` per month, ``gsi3sk`` between |
