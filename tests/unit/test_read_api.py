@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -20,10 +22,12 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
+from pydantic import TypeAdapter
 
 from devtools.cfn import Resolver, load_template
 from devtools.lambda_events import proxy_event
 from devtools.read_traffic import ACCOUNT, ReadTraffic, generate
+from tests.conftest import load_seed, variant
 from voice_insights.domain.items import entity_of, stored_event, to_item
 from voice_insights.ingest.decoding import Accepted, decode
 from voice_insights.ingest.routes import SUMMARY_ROUTES
@@ -51,6 +55,12 @@ def accepted(raw: dict[str, Any]) -> Any:
     return decision.event
 
 
+def stored_before_the_bounds(raw: dict[str, Any]) -> Any:
+    """The event as code before the bounds (json_limits) stored it: validated, never measured."""
+    route = next(r for r in SUMMARY_ROUTES if raw["type"] in {t.value for t in r.event_types})
+    return TypeAdapter(route.model).validate_python(raw)
+
+
 PADDING = 310 * 1024
 
 
@@ -60,7 +70,8 @@ def store(client: Any, traffic: ReadTraffic, gzip_sid: str | None = None) -> Non
         old_format = raw["data"].get("conference_sid") == gzip_sid and "participant_sid" not in raw["data"]
         if old_format:
             raw = {**raw, "data": {**raw["data"], "properties": {"padding": "x" * PADDING}}}
-        item = to_item(accepted(raw), NOW).attributes
+        event = stored_before_the_bounds(raw) if old_format else accepted(raw)
+        item = to_item(event, NOW).attributes
         client.put_item(TableName=TABLE, Item=format_before(item) if old_format else item)
 
 
@@ -439,3 +450,148 @@ def test_any_query_string_answers_200_400_or_404_with_a_message(api: Any, reques
     assert answer["statusCode"] == 200 or body["message"]
     existing = {index["IndexName"] for index in api.describe_table(TableName=TABLE)["Table"]["GlobalSecondaryIndexes"]}
     assert set(read_api.queries().client.indexes) - {None} <= existing
+
+
+# --- Bounds: every answer under Lambda's 6 MB, whatever is stored (docs/security.md, Bounds) -----------------------
+
+LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024  # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+BIG_CONFERENCE = "CF" + "b" * 32
+SEED_MONTH = {"from_": "2022-12-15T00:00:00Z", "to": "2023-01-15T00:00:00Z"}
+
+
+def participant(n: int, **data: Any) -> dict[str, Any]:
+    """The documented participant sample (with its quality issues) as participant ``n`` of BIG_CONFERENCE."""
+    sids = {"participant_sid": f"CP{n:032x}", "call_sid": f"CA{n:032x}", "conference_sid": BIG_CONFERENCE}
+    return variant(load_seed("participant_summary_complete"), id=f"EZbig{n}", **{f"data__{k}": v for k, v in
+                   {**sids, **data}.items()})  # fmt: skip
+
+
+def lambda_payload(path: str, **query: Any) -> tuple[int, dict[str, Any], int]:
+    """Status, body and the size of the response as the Lambda runtime sends it (its JSON, body a string)."""
+    params = {k.rstrip("_"): [str(v)] for k, v in query.items() if v is not None}
+    answer = read_api.handle(proxy_event("GET", path, path, "v1", {"Host": ["local"]}, params, b""), None)
+    return answer["statusCode"], json.loads(answer["body"]), len(json.dumps(answer).encode())
+
+
+def lambda_pages(path: str, **query: Any) -> list[tuple[dict[str, Any], int]]:
+    cursor, answers = None, []
+    while True:
+        status, body, size = lambda_payload(path, **query, next=cursor)
+        assert status == 200, body
+        answers.append((body, size))
+        cursor = body["next"]
+        if cursor is None:
+            return answers
+
+
+def test_a_conference_of_many_participants_comes_in_pages(api: Any) -> None:
+    for n in range(250):
+        api.put_item(TableName=TABLE, Item=to_item(accepted(participant(n)), NOW).attributes)
+    answers = lambda_pages(f"/conferences/{BIG_CONFERENCE}")
+    assert [len(body["participants"]) for body, _ in answers] == [100, 100, 50]
+    listed = [p["participant_sid"] for body, _ in answers for p in body["participants"]]
+    assert listed == [f"CP{n:032x}" for n in range(250)]  # each once, by participant SID
+    assert all(body["conference"] is None for body, _ in answers)  # only participants stored
+    assert [len(b["participants"]) for b, _ in lambda_pages(f"/conferences/{BIG_CONFERENCE}", limit=7)][-1] == 5
+    status, body = call(f"/conferences/{BIG_CONFERENCE}", next=answers[0][0]["next"], limit=3)
+    assert (status, body["message"]) == (400, "the cursor belongs to another query: repeat the parameters it was "
+                                         "handed out with")  # fmt: skip
+
+
+def test_every_answer_stays_under_lambdas_6_mb_whatever_the_summaries_hold(api: Any) -> None:
+    # As much as one event may hold, in text that JSON's ASCII escapes make three times longer.
+    label = "é" * 120_000
+    for n in range(30):
+        api.put_item(TableName=TABLE, Item=to_item(accepted(participant(n, label=label)), NOW).attributes)
+    for path, query, key in (
+        (f"/conferences/{BIG_CONFERENCE}", {}, "participants"),
+        ("/issues", {**SEED_MONTH, "limit": 100}, "items"),
+    ):
+        answers = lambda_pages(path, **query)
+        sizes = [size for _, size in answers]
+        print(f"figures | {path}: {len(answers)} pages of {sizes} bytes")
+        assert len(answers) > 1 and max(sizes) < LAMBDA_RESPONSE_LIMIT
+        assert sum(len(body[key]) for body, _ in answers) == 30  # nothing left out, nothing twice
+
+
+def hostile_participant(n: int) -> dict[str, Any]:
+    """Participant ``n`` with 5 MB of ``[]`` in an unknown field, as code before the bounds stored it (5 KB)."""
+    raw = participant(n)
+    raw["data"]["x"] = [[]] * 1_700_000
+    return to_item(stored_before_the_bounds(raw), NOW).attributes
+
+
+def test_items_stored_before_the_bounds_are_answered_fast_as_unreadable(api: Any) -> None:
+    item = hostile_participant(0)
+    assert len(item["payload"]["B"]) < 10_000
+    for n in range(10):
+        copy = {**item, "pk": {"S": f"CONF#CFdead{n:028x}"}, "gsi3sk": {"S": f"2023-01-01T12:00:00Z#{n}"}}
+        api.put_item(TableName=TABLE, Item={**copy, "gsi2pk": {"S": f"CALL#CAdead{n:028x}"}})
+    started = time.perf_counter()
+    status, body, size = lambda_payload("/issues", **SEED_MONTH, limit=10)
+    seconds = time.perf_counter() - started
+    print(f"figures | GET /issues?limit=10 over 10 items of 5 MB of []: {status}, {size:,} B, {seconds:.2f} s")
+    assert status == 200 and len(body["items"]) == 10 and size < 10_000 and seconds < 2
+    assert all(i["summary"]["unreadable"].startswith("this stored summary cannot be answered") for i in body["items"])
+    status, body, size = lambda_payload(f"/calls/CAdead{3:028x}")
+    assert status == 200 and size < 1_000 and "inflates beyond" in body["participant"]["unreadable"]
+    status, body, size = lambda_payload(f"/conferences/CFdead{3:028x}")
+    assert status == 200 and size < 1_000 and body["participants"][0]["participant_sid"] == f"CP{0:032x}"
+
+
+def test_a_sid_off_twilios_rule_is_stored_flagged_and_the_read_api_says_why(api: Any) -> None:
+    odd = "CF../../x"
+    decision = decode(participant(1, conference_sid=odd), SUMMARY_ROUTES[2])
+    assert isinstance(decision, Accepted) and decision.violations == ("data.conference_sid",)
+    item = to_item(decision.event, NOW, violations=decision.violations).attributes
+    api.put_item(TableName=TABLE, Item=item)
+    assert item["schema_violations"] == {"SS": ["data.conference_sid"]}
+    status, body = call(f"/conferences/{odd}")
+    assert status in (400, 404)  # the gateway's path ends at the slash; a SID without one is refused by the rule
+    status, body = call("/conferences/CFzz")
+    assert status == 400 and "should match pattern '^CF[0-9a-fA-F]{1,64}$'" in body["message"]
+    status, body = call(f"/calls/CA{1:032x}")  # still found by its call, as the violation does not touch it
+    assert status == 200 and body["participant"]["conference_sid"] == odd
+
+
+def sam_event(*args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [str(ROOT / ".venv-sam" / "bin" / "sam"), "local", "generate-event", *args], capture_output=True, check=True
+    )
+    loaded: dict[str, Any] = json.loads(done.stdout)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def other_shapes() -> dict[str, Any]:
+    """Invocations the read API was not built for: SAM CLI's own generated events, and a few more."""
+    return {
+        "apigateway http-api-proxy (payload 2.0)": sam_event("apigateway", "http-api-proxy"),
+        "kinesis get-records": sam_event("kinesis", "get-records"),
+        "sqs receive-message": sam_event("sqs", "receive-message"),
+        "dynamodb update": sam_event("dynamodb", "update"),
+        "{}": {},
+        "a list": [{"httpMethod": "GET"}],
+        "null": None,
+        "a REST request without a path": {"httpMethod": "GET", "requestContext": {}},
+    }
+
+
+def test_any_invocation_shape_is_answered_never_raised(api: Any, other_shapes: dict[str, Any]) -> None:
+    for name, event in other_shapes.items():
+        answer = read_api.handle(event, None)
+        assert answer["statusCode"] == 400, (name, answer)
+        assert json.loads(answer["body"])["message"].startswith("this function answers API Gateway REST API"), name
+    http_api = read_api.handle(other_shapes["apigateway http-api-proxy (payload 2.0)"], None)
+    assert json.loads(http_api["body"])["message"].endswith("not payload format 2.0")
+    rest = read_api.handle(sam_event("apigateway", "aws-proxy"), None)  # SAM's REST sample: a POST /{proxy+}
+    assert rest["statusCode"] == 404 and json.loads(rest["body"]) == {"message": "no such route"}
+
+
+def test_a_failure_inside_is_answered_500(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable() -> Any:
+        raise ConnectionError("DynamoDB unreachable")
+
+    monkeypatch.setattr(read_api, "queries", unreachable)
+    status, body, _ = lambda_payload(f"/calls/CA{1:032x}")
+    assert (status, body) == (500, {"message": "the read API could not answer; try again later"})

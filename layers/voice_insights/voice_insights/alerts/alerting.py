@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -110,7 +110,8 @@ def new_issues(change: ItemChange, thresholds: Thresholds) -> NewIssues | None:
     if change.old_image is not None and current and not _quiet(change.old_image):
         old = summary_from_item(change.old_image)
         before = {issue.fingerprint for issue in issues_of(old, thresholds)}
-    return NewIssues(summary, [issue for issue in current if issue.fingerprint not in before], event)
+    # The event's data is in ``summary`` already: kept once, not twice, for the rest of the batch.
+    return NewIssues(summary, [issue for issue in current if issue.fingerprint not in before], replace(event, data={}))
 
 
 @dataclass(frozen=True)
@@ -171,9 +172,12 @@ class AlertPipeline:
     def _read(self, change: ItemChange, now: datetime) -> Change:
         """What the change brings that is new; an image that cannot be read is kept, since retrying cannot help."""
         try:
-            return Change(change, new_issues(change, self.thresholds))
+            found = new_issues(change, self.thresholds)
         except Exception as error:  # a bug or a foreign item
             return Change(change, outcome=self._keep_unreadable(change, error, now))
+        # A summary is kept for the rest of the batch only when it is to be alerted: a batch holds at most its
+        # alerting records' summaries, each bounded (domain/json_limits.py), never every image it read.
+        return Change(change, found if found is not None and found.issues else None)
 
     def _send(self, records: list[Change], now: datetime, time_left: Callable[[], float]) -> list[SnsMessage]:
         """Alert what the ledger has not seen, an SNS batch at a time, each remembered before the next; sets each

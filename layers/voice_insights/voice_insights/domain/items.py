@@ -20,8 +20,6 @@ reads back into the same model; the few flat attributes beside it serve a query 
 from __future__ import annotations
 
 import base64
-import gzip
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -321,10 +319,11 @@ def stored_event(item: dict[str, AttributeValue]) -> StoredEvent:
             dataschema=str(content.get("dataschema") or ""),
             arrived_via=ARRIVED_VIA_NAMES.get(str(content.get("via") or ""), ""),
         )
+    # Bounded as the payload is: an item of any age cannot make a reader inflate or parse without end.
     if "data_gz" in item:
-        data = json.loads(gzip.decompress(_binary(item["data_gz"]["B"])))
+        data = payload.read_json(payload.gunzip(_binary(item["data_gz"]["B"])))
     elif "data" in item:
-        data = json.loads(item["data"]["S"])
+        data = payload.read_json(item["data"]["S"])
     else:
         raise ValueError("not a summary item (no payload or data attribute)")
     return StoredEvent(

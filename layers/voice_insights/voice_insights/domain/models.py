@@ -18,6 +18,7 @@ walk when writing their JSON back out.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, Generic, Literal, NotRequired, TypedDict, TypeVar
 
@@ -53,6 +54,30 @@ REQUIRED_TO_STORE = {
     "envelope": frozenset({"id", "type", "data"}),
     "data": frozenset({"conference_sid", "participant_sid", "account_sid"}),
 }
+
+
+# Twilio's SIDs: two letters naming the resource, then 32 hex digits
+# (https://www.twilio.com/docs/glossary/what-is-a-sid); Twilio's own documentation samples have 31, so 1 to 64
+# are taken. One rule for what ingest checks and what the read API looks up: a SID that differs is stored all the
+# same, as a schema violation, and the read API answers such a SID 400, naming this rule (docs/read.md).
+SID_PREFIXES = {"conference_sid": "CF", "account_sid": "AC", "participant_sid": "CP", "call_sid": "CA"}
+
+
+def sid_pattern(prefix: str) -> str:
+    return rf"^{prefix}[0-9a-fA-F]{{1,64}}$"
+
+
+_SID_RULES = {name: re.compile(sid_pattern(prefix)) for name, prefix in SID_PREFIXES.items()}
+
+
+def sid_violations(data: BaseModel) -> tuple[str, ...]:
+    """The SID fields of a summary's ``data`` that are present and not Twilio's form: ``("data.call_sid",)``."""
+    found = []
+    for name, rule in _SID_RULES.items():
+        value = getattr(data, name, None)
+        if isinstance(value, str) and rule.fullmatch(value) is None:
+            found.append(f"data.{name}")
+    return tuple(found)
 
 
 # --- VoiceInsights.ConferenceSummary -------------------------------------------------

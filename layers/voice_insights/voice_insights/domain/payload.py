@@ -17,14 +17,16 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from voice_insights.domain import json_limits
+
 ZLIB_DICTIONARY_V1 = 1
 DICTIONARY_V1 = Path(__file__).with_name("payload_dictionary_v1.json").read_bytes()
 # Raw deflate (no zlib header: the codec byte says what this is); level 6 is zlib's default.
 _WBITS = -15
 _LEVEL = 6
-# Nothing this project writes is larger (a Kinesis record is at most 1 MB, a webhook body WebhookMaxBodyBytes);
-# a limit keeps a damaged or foreign value from inflating without end.
-MAX_DECODED_BYTES = 16 * 1024 * 1024
+# What ingest lets in (json_limits.EVENT) with room for the envelope: an item stored before those bounds, or a
+# damaged or foreign value, is refused before it inflates or parses any further (docs/security.md, Bounds).
+MAX_DECODED_BYTES = json_limits.STORED.max_bytes
 
 
 class UnreadablePayload(ValueError):
@@ -52,11 +54,34 @@ def decode(blob: bytes) -> dict[str, Any]:
     except zlib.error as error:
         raise UnreadablePayload(f"the payload does not inflate: {error}") from None
     if decompressor.unconsumed_tail or not decompressor.eof:
-        raise UnreadablePayload("the payload is truncated or inflates beyond the limit")
-    try:
-        payload = json.loads(text)
-    except ValueError as error:
-        raise UnreadablePayload(f"the payload is not JSON: {error}") from None
+        raise UnreadablePayload(f"the payload is truncated or inflates beyond {MAX_DECODED_BYTES:,} bytes")
+    payload = read_json(text)
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
         raise UnreadablePayload("the payload holds no data object")
     return payload
+
+
+def read_json(text: bytes | str) -> Any:
+    """Stored JSON text, checked against json_limits.STORED before it is parsed; raises UnreadablePayload when it
+    is not JSON or holds more."""
+    too_much = json_limits.over_limits(text, json_limits.STORED)
+    if too_much is not None:
+        raise UnreadablePayload(f"the stored event {too_much} (stored before the bounds of docs/security.md?)")
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise UnreadablePayload(f"the payload is not JSON: {error}") from None
+    except RecursionError:
+        raise UnreadablePayload("the payload is nested too deeply") from None
+
+
+def gunzip(blob: bytes) -> bytes:
+    """The gzip of the format before the payload, inflated to at most MAX_DECODED_BYTES (else UnreadablePayload)."""
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)  # 16 +: a gzip header and trailer
+    try:
+        text = decompressor.decompress(blob, MAX_DECODED_BYTES)
+    except zlib.error as error:
+        raise UnreadablePayload(f"the data does not inflate: {error}") from None
+    if decompressor.unconsumed_tail or not decompressor.eof:
+        raise UnreadablePayload(f"the data is truncated or inflates beyond {MAX_DECODED_BYTES:,} bytes")
+    return text

@@ -15,7 +15,8 @@ from typing import Any, cast
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import ValidationError
 
-from voice_insights.domain.models import EventType, SinkTestEvent, SummaryEvent
+from voice_insights.domain import json_limits
+from voice_insights.domain.models import EventType, SinkTestEvent, SummaryEvent, sid_violations
 from voice_insights.domain.schema_drift import drift_only, field_name, validate_leniently
 from voice_insights.ingest.routes import ROUTED_EVENT_TYPES, UNROUTED, Route
 from voice_insights.runtime.observability import utf8_json
@@ -57,6 +58,12 @@ Decision = Accepted | SinkTest | Rejected | Skipped
 
 def decode(raw: bytes | str | Any, route: Route) -> Decision:
     """Validate one CloudEvent for ``route``. ``raw`` is bytes/str JSON, or an already-decoded JSON value."""
+    too_much = _over_event_limits(raw)
+    if too_much is not None:
+        filtered = _type_a_filter_reads(raw) if route is UNROUTED else None
+        if _taken_by_a_filter(filtered):
+            return Skipped(event_type=str(filtered))  # the routed function rejects it
+        return too_much
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
@@ -71,7 +78,42 @@ def decode(raw: bytes | str | Any, route: Route) -> Decision:
         return _drifted(raw, exc, route) or _rejection(raw, exc, route, tagged=True)
     if isinstance(event, SinkTestEvent):
         return SinkTest(event_id=event.id, test_id=event.data.test_id)
-    return Accepted(event=event)
+    return Accepted(event=event, violations=sid_violations(event.data))
+
+
+def _over_event_limits(raw: bytes | str | Any) -> Rejected | None:
+    """The rejection of an event larger than one event may be (json_limits.EVENT), checked before it is parsed;
+    None when it is within the limits."""
+    text = isinstance(raw, bytes | str)
+    reason = (
+        json_limits.over_limits(raw, json_limits.EVENT)
+        if text
+        else json_limits.value_over_limits(raw, json_limits.EVENT)
+    )
+    if reason is None:
+        return None
+    header = {} if text or not isinstance(raw, dict) else raw  # a text too large is not parsed for its id
+    return Rejected(
+        reason=f"the event {reason}: more than one event may hold (docs/security.md, Bounds)",
+        event_id=_str_or_none(header.get("id")),
+        event_type=_str_or_none(header.get("type")),
+        errors=[{"field": "", "type": "event_too_large", "message": reason}],
+    )
+
+
+def _type_a_filter_reads(raw: bytes | str | Any) -> Any:
+    """The ``type`` Lambda's filter reads in an event over the limits, or None: the catch-all function must skip
+    what a routed function's filter took. Parsed whole, as the filter does, but only up to a Kinesis record's
+    1 MB (https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html) and a million values."""
+    if isinstance(raw, dict):
+        return raw.get("type")
+    if not isinstance(raw, bytes | str) or json_limits.over_limits(raw, json_limits.KINESIS_RECORD) is not None:
+        return None
+    try:
+        value = json.loads(raw, parse_constant=_not_json_constant)
+    except (ValueError, RecursionError):  # not JSON Lambda's filter reads: no filter took it
+        return None
+    return value.get("type") if isinstance(value, dict) else None
 
 
 def _drifted(raw: str | Any, exc: ValidationError, route: Route) -> Accepted | None:
@@ -89,7 +131,7 @@ def _drifted(raw: str | Any, exc: ValidationError, route: Route) -> Accepted | N
         event = validate_leniently(route.event_model, value, errors)
     except ValidationError:
         return None
-    violations = tuple(sorted({field_name(err["loc"]) for err in errors}))
+    violations = tuple(sorted({field_name(err["loc"]) for err in errors} | set(sid_violations(event.data))))
     return Accepted(event=event, violations=violations, data_as_sent=utf8_json(value.get("data")))
 
 
@@ -108,13 +150,17 @@ class NotJson(ValueError):
     """Text that is not JSON this code can read; the message says why."""
 
 
-def load_json(text: str) -> Any:
-    """Strict JSON (RFC 8259: no NaN or Infinity, no byte-order mark) that fails only with ``NotJson``.
+def load_json(text: str, limits: json_limits.Limits = json_limits.WEBHOOK_BODY) -> Any:
+    """Strict JSON (RFC 8259: no NaN or Infinity, no byte-order mark) that fails only with ``NotJson``,
+    also when ``text`` holds more than ``limits`` allow (checked before parsing: a webhook body by default).
 
     Strict because the catch-all function skips an event when it reads as a routed type, trusting that
     Lambda's filter (which reads JSON strictly) handed it to that type's function; what Lambda cannot
     read must be rejected here, not skipped. Deep nesting raises RecursionError, not ValueError.
     """
+    too_much = json_limits.over_limits(text, limits)
+    if too_much is not None:
+        raise NotJson(f"JSON that {too_much}")
     try:
         return json.loads(text, parse_constant=_not_json_constant)
     except ValueError as exc:

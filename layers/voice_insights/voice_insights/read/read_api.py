@@ -4,11 +4,14 @@ Powertools' event handler with validation on: parameters are checked from their 
 document (docs/openapi.json) is generated from this code (``openapi_document``). A malformed SID, range or
 cursor answers 400, an unknown conference or call 404, each with ``{"message": …}``. Summaries come back as the
 event's ``data`` JSON, whatever the storage format; ``from``/``to`` phone numbers are returned whole: this API
-is for the table's owner, behind IAM (docs/read.md, "Phone numbers"). Nothing of a response is logged.
+is for the table's owner, behind IAM (docs/read.md, "Phone numbers"). Nothing of a response is logged or traced.
+Every answer stays under Lambda's 6 MB (summary_queries.PAGE_BUDGET_BYTES); a conference's participants come in
+pages too. An invocation that is not an API Gateway REST proxy request is answered 400, never raised.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Annotated, Any
@@ -19,26 +22,30 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
 from voice_insights.domain.items import PARTICIPANT_SUMMARY, entity_of
-from voice_insights.domain.quality import Severity, Thresholds, issues_of
+from voice_insights.domain.models import sid_pattern
+from voice_insights.domain.quality import Issue, Severity, Thresholds, issues_of
 from voice_insights.read.summary_queries import (
+    PAGE_BUDGET_BYTES,
     BadRequest,
     Cursors,
     IndexOff,
     Item,
     PageRequest,
     SummaryQueries,
+    answer_bytes,
     check_range,
     data_of,
     in_utc,
     kms_signer,
+    unreadable,
 )
+from voice_insights.runtime.observability import logger
 from voice_insights.runtime.settings import AlertRules, ReadSettings
 
-# Twilio's SIDs are the prefix and 32 hex digits; up to 64 are accepted so that whatever a summary carried
-# (Twilio's own documentation samples have 31) stays reachable.
-CONFERENCE_SID = r"^CF[0-9a-fA-F]{1,64}$"
-CALL_SID = r"^CA[0-9a-fA-F]{1,64}$"
-ACCOUNT_SID = r"^AC[0-9a-fA-F]{1,64}$"
+# The rule ingest checks SIDs with (models.sid_pattern): what is stored under another SID is flagged there.
+CONFERENCE_SID = sid_pattern("CF")
+CALL_SID = sid_pattern("CA")
+ACCOUNT_SID = sid_pattern("AC")
 DEFAULT_DAYS = 7
 # ISO 8601 date and time, UTC unless an offset is given (pydantic's datetime would also take a number).
 TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$"
@@ -64,9 +71,10 @@ class IssueOut(BaseModel):
 
 class ConferenceOut(BaseModel):
     conference: dict[str, Any] | None = Field(
-        description="the conference summary's data; null if only participants are stored"
+        description="the conference summary's data (on every page); null if only participants are stored"
     )
     participants: list[dict[str, Any]]
+    next: str | None = Field(description="pass as `next` for the following page of participants")
 
 
 class CallOut(BaseModel):
@@ -177,15 +185,23 @@ def _moment(text: str, name: str) -> datetime:
 @app.get(
     "/conferences/<conferenceSid>",
     responses={200: {"description": "the summaries"}, **NOT_FOUND},
-    summary="A conference with all its participant summaries",
+    summary="A conference with its participant summaries, a page at a time",
 )
-def get_conference(conferenceSid: Annotated[str, Path(pattern=CONFERENCE_SID)]) -> ConferenceOut:
-    _only_parameters()
-    items = queries().conference(conferenceSid)
-    if not items:
+def get_conference(
+    conferenceSid: Annotated[str, Path(pattern=CONFERENCE_SID)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    next: Annotated[str | None, Query(max_length=2000)] = None,
+) -> ConferenceOut:
+    _only_parameters("limit", "next")
+    summary = queries().conference_summary(conferenceSid)
+    conference = data_of(summary) if summary is not None else None
+    query = {"route": "conference", "conference": conferenceSid, "limit": limit}
+    budget = PAGE_BUDGET_BYTES - (answer_bytes(conference) if conference is not None else 0)
+    request = PageRequest(query, None, None, lambda _: True, limit, next, answer=data_of, budget=budget)
+    page = queries().participants(conferenceSid, request)
+    if conference is None and not page.items and next is None:
         raise _NotFound(f"no summary is stored for conference {conferenceSid}")
-    conference = next((data_of(i) for i in items if i["sk"]["S"] == "SUMMARY"), None)
-    return ConferenceOut(conference=conference, participants=[data_of(i) for i in items if i["sk"]["S"] != "SUMMARY"])
+    return ConferenceOut(conference=conference, participants=page.items, next=page.next)
 
 
 @app.get(
@@ -239,8 +255,9 @@ def list_conferences(
             return False
         return tag is None or any(t.get("S") == tag for t in item.get("tags", {}).get("L", []))
 
-    page = queries().account_conferences(accountSid, PageRequest(query, start, end, keep, limit, next))
-    return ConferencePage(conferences=[data_of(i) for i in page.items], next=page.next)
+    request = PageRequest(query, start, end, keep, limit, next, answer=data_of)
+    page = queries().account_conferences(accountSid, request)
+    return ConferencePage(conferences=page.items, next=page.next)
 
 
 @app.get(
@@ -266,26 +283,37 @@ def list_issues(
     def keep(item: Item) -> bool:
         if Severity.parse(item.get("issue_severity", {}).get("S"), Severity.LOW) < floor:
             return False
-        return kind is None or any(i.kind == kind for i in issues_of(_summary(item), thresholds()))
+        return kind is None or any(i.kind == kind for i in _issues(item))
 
-    page = queries().issues(PageRequest(query, start, end, keep, limit, next))
-    return IssuePage(items=[_issue_summary(i) for i in page.items], next=page.next)
+    page = queries().issues(PageRequest(query, start, end, keep, limit, next, answer=_issue_summary))
+    return IssuePage(items=page.items, next=page.next)
 
 
-def _summary(item: Item) -> Any:
+def _issues(item: Item) -> list[Issue]:
+    """The item's issues; none for an item that cannot be read back (``data_of`` answers it as unreadable)."""
     from voice_insights.domain.items import summary_from_item
 
-    return summary_from_item(item)
+    try:
+        return issues_of(summary_from_item(item), thresholds())
+    except ValueError:
+        return []
 
 
 def _issue_summary(item: Item) -> IssueSummary:
-    summary = _summary(item)
-    issues = issues_of(summary, thresholds())
+    from voice_insights.domain.items import summary_from_item
+
+    try:
+        summary = summary_from_item(item)
+    except ValueError as error:  # UnreadablePayload, or a pydantic ValidationError
+        issues, data = [], unreadable(item, error)
+    else:
+        issues = issues_of(summary, thresholds())
+        data = summary.model_dump(mode="json", by_alias=True, exclude_unset=True)
     return IssueSummary(
         entity="participant" if entity_of(item) == PARTICIPANT_SUMMARY else "conference",
         severity=item.get("issue_severity", {}).get("S", issues[0].severity.label if issues else "low"),
         issues=[IssueOut(code=i.code, kind=i.kind, severity=i.severity.label, title=i.title) for i in issues],
-        summary=data_of(item),
+        summary=data,
     )
 
 
@@ -303,5 +331,42 @@ def openapi_document() -> str:
     return app.get_openapi_json_schema(title=TITLE, version=VERSION, servers=None)
 
 
-def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+def handle(event: Any, context: Any) -> dict[str, Any]:
+    """Answer any invocation: an API Gateway REST proxy request (payload format 1.0) as the routes say, anything
+    else (an HTTP API's payload 2.0, a stream batch, ``{}``, a list) 400, and a failure inside 500, never raised."""
+    if not _is_rest_proxy_request(event):
+        shape = _shape(event)
+        logger.warning("Not an API Gateway REST proxy request", shape=shape)
+        return _raw_answer(400, f"this function answers API Gateway REST API proxy requests (payload 1.0), not {shape}")
+    try:
+        return app.resolve(event, context)
+    except Exception:  # a bug, or DynamoDB or KMS unreachable: the caller gets an answer, the log the reason
+        logger.exception("The read API failed to answer")
+        return _raw_answer(500, "the read API could not answer; try again later")
+
+
+def _is_rest_proxy_request(event: Any) -> bool:
+    """What Powertools' REST resolver reads without fail: the method, the path and the request context."""
+    return (
+        isinstance(event, dict)
+        and isinstance(event.get("httpMethod"), str)
+        and isinstance(event.get("path"), str)
+        and isinstance(event.get("requestContext"), dict)
+    )
+
+
+def _shape(event: Any) -> str:
+    version = event.get("version") if isinstance(event, dict) else None
+    if isinstance(version, str) and version.replace(".", "").isdigit():
+        return f"payload format {version[:10]}"
+    names = {dict: "object", list: "array", str: "string", type(None): "null", bool: "boolean"}
+    return f"a JSON {names.get(type(event), 'number')}"
+
+
+def _raw_answer(status: int, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"message": message}),
+        "isBase64Encoded": False,
+    }

@@ -3,11 +3,16 @@
 
 | question                                  | key or index                                                   |
 |-------------------------------------------|----------------------------------------------------------------|
-| a conference with all its participants    | table: ``pk = CONF#<sid>``                                     |
+| a conference and a page of participants   | table: GetItem, then ``pk = CONF#<sid>``, ``sk`` from ``PART#`` |
 | the participant summary of a call         | ``ByCallSid`` (keys only), then GetItem                        |
 | an account's conferences in a time range  | ``ByAccountStartTime``: ``gsi1pk = ACCT#<account>``, ``gsi1sk`` between |
 | issues in a time range | ``ByIssueMonth`` (sparse): ``gsi3pk = ISSUES#<yyyy-mm>`` per month, ``gsi3sk`` between |
 | every conference of a time range          | ``ByStartDay`` (keys only): ``gsi4pk = DAY#<yyyy-mm-dd>`` per day |
+
+Every answer stays under Lambda's 6 MB response payload
+(https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html): a page also ends, with a cursor, before
+its items' JSON would pass ``PAGE_BUDGET_BYTES``; one item can never pass it alone, since what an event may hold is
+bounded (domain/json_limits.py) and an item that holds more is answered as ``unreadable`` (``data_of``).
 
 Pages are cut by an opaque cursor: the position (the segment's partition key, e.g. ``ISSUES#2026-11``, not its
 place in the list of segments, which moves when an omitted ``to`` crosses midnight, and DynamoDB's key of the
@@ -26,7 +31,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from voice_insights.domain.items import summary_from_item, utc_text
+from pydantic_core import to_jsonable_python
+
+from voice_insights.domain.items import CONFERENCE_SORT_KEY, PARTICIPANT_SORT_KEY_PREFIX, summary_from_item, utc_text
 
 BY_ACCOUNT_START_TIME = "ByAccountStartTime"
 BY_CALL_SID = "ByCallSid"
@@ -43,6 +50,10 @@ INDEX_KEYS = {
 MAX_RANGE = timedelta(days=366)
 # Reads one page may spend when a filter drops most items: the page then ends early, with a cursor.
 MAX_QUERIES_PER_PAGE = 10
+# Lambda answers at most 6 MB (6,291,456 bytes) of response JSON, where the body is a string again; what the items
+# of a page may take of it, counted as ``answer_bytes`` does. The rest is room for the envelope and headers.
+PAGE_BUDGET_BYTES = 5_000_000
+MAX_UNREADABLE_REASON_CHARS = 300
 
 Item = dict[str, Any]
 
@@ -158,28 +169,57 @@ def _digest(query: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def _item(item: Item) -> Any:
+    return item
+
+
 @dataclass(frozen=True)
 class PageRequest:
-    """One page of a list route: ``query`` (its parameters, which the cursor is bound to), the range, the filter
-    applied to each item read, the page size and the cursor handed out with the page before."""
+    """One page of a list route: ``query`` (its parameters, which the cursor is bound to), the range (None: the
+    route has none), the filter applied to each item read, the page size, the cursor handed out with the page
+    before, what the page holds for each item kept (``answer``) and how many bytes of JSON the answers may take."""
 
     query: dict[str, Any]
-    start: datetime
-    end: datetime
+    start: datetime | None
+    end: datetime | None
     keep: Callable[[Item], bool]
     limit: int
     cursor: str | None
+    answer: Callable[[Item], Any] = _item
+    budget: int = PAGE_BUDGET_BYTES
 
 
 @dataclass
 class Page:
-    items: list[Item] = field(default_factory=list)
+    items: list[Any] = field(default_factory=list)  # the answers (``PageRequest.answer``) of the items kept
     next: str | None = None
+    size: int = 0  # their ``answer_bytes``
+
+
+def answer_bytes(value: Any) -> int:
+    """What ``value`` takes of a Lambda response: its JSON as the read API writes it (ASCII, compact), counted
+    once more for each quote and backslash, which are escaped again where the body is a string in the response."""
+    text = json.dumps(to_jsonable_python(value), separators=(",", ":"))
+    return len(text) + text.count('"') + text.count("\\")
 
 
 def data_of(item: Item) -> dict[str, Any]:
-    """The event's ``data`` as stored, whatever the storage format (the payload, or JSON text or gzip before)."""
-    return summary_from_item(item).model_dump(mode="json", by_alias=True, exclude_unset=True)
+    """The event's ``data`` as stored, whatever the storage format (the payload, or JSON text or gzip before).
+    An item that cannot be read back within the bounds (stored before them, or damaged) is answered as its keys
+    and ``unreadable``, the reason, rather than failing the whole answer."""
+    try:
+        return summary_from_item(item).model_dump(mode="json", by_alias=True, exclude_unset=True)
+    except ValueError as error:  # UnreadablePayload, or a pydantic ValidationError
+        return unreadable(item, error)
+
+
+def unreadable(item: Item, error: Exception) -> dict[str, Any]:
+    keys = {"conference_sid": item.get("pk", {}).get("S", "").removeprefix("CONF#")}
+    sort_key = item.get("sk", {}).get("S", "")
+    if sort_key.startswith(PARTICIPANT_SORT_KEY_PREFIX):
+        keys["participant_sid"] = sort_key.removeprefix(PARTICIPANT_SORT_KEY_PREFIX)
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return {**keys, "unreadable": f"this stored summary cannot be answered: {reason[:MAX_UNREADABLE_REASON_CHARS]}"}
 
 
 class IndexOff(LookupError):
@@ -193,8 +233,20 @@ class SummaryQueries:
         self.cursors = cursors
         self.call_sid_index = call_sid_index  # ByCallSid exists: the template's CallSidIndex
 
+    def conference_summary(self, conference_sid: str) -> Item | None:
+        key = {"pk": {"S": f"CONF#{conference_sid}"}, "sk": {"S": CONFERENCE_SORT_KEY}}
+        found: Item | None = self.client.get_item(TableName=self.table, Key=key).get("Item")
+        return found
+
+    def participants(self, conference_sid: str, request: PageRequest) -> Page:
+        """A page of a conference's participant summaries, by participant SID."""
+        condition = "pk = :a AND begins_with(sk, :p)"
+        segments = [f"CONF#{conference_sid}"]
+        return self._page(request, None, condition, segments, {"p": PARTICIPANT_SORT_KEY_PREFIX}, forward=True)
+
     def conference(self, conference_sid: str) -> list[Item]:
-        """The conference summary and its participants' (one Query, paged by DynamoDB past 1 MB)."""
+        """The conference summary and all its participants' (one Query, paged by DynamoDB past 1 MB): for the
+        report, which reads them in turn; the read API pages them (``participants``)."""
         return list(
             self._all(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=_values(pk=f"CONF#{conference_sid}"))
         )
@@ -215,14 +267,15 @@ class SummaryQueries:
         return None
 
     def account_conferences(self, account_sid: str, request: PageRequest) -> Page:
-        bounds = {"lo": time_key(request.start), "hi": time_key(request.end)}
+        bounds = _time_bounds(request)
         segments = [f"ACCT#{account_sid}"]
         return self._page(
             request, BY_ACCOUNT_START_TIME, "gsi1pk = :a AND gsi1sk BETWEEN :lo AND :hi", segments, bounds
         )
 
     def issues(self, request: PageRequest) -> Page:
-        bounds = {"lo": time_key(request.start), "hi": time_key(request.end)}
+        bounds = _time_bounds(request)
+        assert request.start is not None and request.end is not None  # _time_bounds refuses None
         segments = [f"ISSUES#{m}" for m in months_newest_first(request.start, request.end)]
         return self._page(request, BY_ISSUE_MONTH, "gsi3pk = :a AND gsi3sk BETWEEN :lo AND :hi", segments, bounds)
 
@@ -253,33 +306,51 @@ class SummaryQueries:
             kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def _page(
-        self, request: PageRequest, index: str, condition: str, segments: list[str], bounds: dict[str, str]
+        self,
+        request: PageRequest,
+        index: str | None,
+        condition: str,
+        segments: list[str],
+        bounds: dict[str, str],
+        forward: bool = False,
     ) -> Page:
-        """``segments``: the partition keys (``:a``) to read in turn, newest first, each between ``bounds``."""
+        """``segments``: the partition keys (``:a``) to read in turn, newest first (``forward``: ascending), each
+        between ``bounds``. The page ends at ``limit`` items, at ``MAX_QUERIES_PER_PAGE`` reads, or before the
+        answers would pass ``budget`` bytes (never before its first item), each time with a cursor."""
         query, keep, limit, cursor = request.query, request.keep, request.limit, request.cursor
         segment, start_key = 0, None
         if cursor is not None:
             segment, start_key = self._resume(cursor, query, index, segments)
         page, queries = Page(), 0
+        last: tuple[str, Item] | None = None  # the segment and position of the last item answered
         while segment < len(segments):
             kwargs: dict[str, Any] = {
                 "TableName": self.table,
-                "IndexName": index,
                 "KeyConditionExpression": condition,
                 "ExpressionAttributeValues": _values(a=segments[segment], **bounds),
-                "ScanIndexForward": False,
+                "ScanIndexForward": forward,
                 "Limit": limit,
             }
+            if index is not None:
+                kwargs["IndexName"] = index
             if start_key is not None:
                 kwargs["ExclusiveStartKey"] = start_key
             answer = self.client.query(**kwargs)
             queries += 1
             for item in answer.get("Items", []):
-                if keep(item):
-                    page.items.append(item)
-                    if len(page.items) == limit:
-                        page.next = self.cursors.make(query, segments[segment], _position(item, index))
-                        return page
+                if not keep(item):
+                    continue
+                answered = request.answer(item)
+                size = answer_bytes(answered)
+                if last is not None and page.size + size > request.budget:  # this one starts the next page
+                    page.next = self.cursors.make(query, *last)
+                    return page
+                page.items.append(answered)
+                page.size += size
+                last = (segments[segment], _position(item, index))
+                if len(page.items) == limit:
+                    page.next = self.cursors.make(query, *last)
+                    return page
             start_key = answer.get("LastEvaluatedKey")
             if start_key is None:
                 segment += 1
@@ -288,7 +359,9 @@ class SummaryQueries:
                 return page
         return page
 
-    def _resume(self, cursor: str, query: dict[str, Any], index: str, segments: list[str]) -> tuple[int, Item | None]:
+    def _resume(
+        self, cursor: str, query: dict[str, Any], index: str | None, segments: list[str]
+    ) -> tuple[int, Item | None]:
         """Where a cursor goes on: its segment, found by key. With ``to`` omitted ("now") the segments move
         between requests: a new month is added in front after midnight (the cursor's month is then further
         down the list), and with ``from`` omitted too, old months leave the range (a cursor left in one has
@@ -301,7 +374,13 @@ class SummaryQueries:
         raise BadCursor("the cursor is not one this API handed out")
 
 
-def _position(item: Item, index: str) -> Item:
+def _time_bounds(request: PageRequest) -> dict[str, str]:
+    if request.start is None or request.end is None:
+        raise BadRequest("this list needs a time range")
+    return {"lo": time_key(request.start), "hi": time_key(request.end)}
+
+
+def _position(item: Item, index: str | None) -> Item:
     return {name: {"S": item[name]["S"]} for name in INDEX_KEYS[index]}
 
 
