@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools.cfn import load_template
+from devtools.cfn import Resolver, load_template
 from voice_insights.domain.items import item_size
 
 TABLE_RESOURCE = "SummariesTable"
@@ -45,8 +45,21 @@ class Table:
     indexes: tuple[Index, ...]
 
 
-def table_from_template(path: Path) -> Table:
-    properties = load_template(path)["Resources"][TABLE_RESOURCE]["Properties"]
+# Who queries each index (layers/voice_insights/voice_insights/read/summary_queries.py): an index nobody reads is
+# a write unit per item for nothing (tests/unit/test_bench.py checks every index of the template is here).
+READERS = {
+    "ByAccountStartTime": "read API: GET /v1/conferences?accountSid= (an account's conferences by start time)",
+    "ByCallSid": "read API: GET /v1/calls/{callSid}; only with CallSidIndex=true",
+    "ByIssueMonth": "read API: GET /v1/issues (summaries with quality issues by time)",
+}
+# Every index the template can create: the bench prices each one, deployed by default or not.
+ALL_INDEXES = {"CallSidIndex": "true"}
+
+
+def table_from_template(path: Path, parameters: dict[str, str] | None = None) -> Table:
+    """The table's keys and indexes as a stack with ``parameters`` (the defaults otherwise) creates them."""
+    template = load_template(path)
+    properties = Resolver(template, "bench", parameters).resolve(template["Resources"][TABLE_RESOURCE]["Properties"])
     indexes = tuple(
         Index(
             name=index["IndexName"],
@@ -125,17 +138,31 @@ def summarise(writes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return summary
 
 
-def render(summary: dict[str, dict[str, Any]], table: Table) -> list[str]:
-    """The markdown section: one row per item kind, one column per index."""
+def render(summary: dict[str, dict[str, Any]], table: Table, deployed: Table, events: int) -> list[str]:
+    """The markdown section: one row per index (its units per 1,000 events, who reads it, deployed by default or
+    not), then one row per item kind, one column per index. ``table`` has every index, ``deployed`` the default's."""
     names = [index.name for index in table.indexes]
+    default = {index.name for index in deployed.indexes}
     header = "| item kind | table | " + " | ".join(f"{index.name} ({index.projection})" for index in table.indexes)
+    per_1000 = summary["all"]["items"] * 1000 / events
     lines = [
         "## Write units per item, by index",
         "",
         "Every item the handler run stored, sized as DynamoDB bills it (bench/indexes.py): the table write 1 unit per",
         "KB (a standard PutItem), an index write 1 per KB of the item as projected there (ALL: the item; KEYS_ONLY:",
-        "the table and index keys), only for items with the index's key attributes. Cells: average units per item;",
-        "then the share of items in the index and the units per item in it.",
+        "the table and index keys), only for items with the index's key attributes. Every index the template can",
+        "create is priced (CallSidIndex=true); the default stack has those marked deployed.",
+        "",
+        "| index | write units per 1,000 events | read by | in the default stack |",
+        "|---|---|---|---|",
+        *[
+            f"| {name} | {summary['all']['indexes'][name]['units'] * per_1000:,.0f} | {READERS.get(name, 'nobody')} | "
+            f"{'yes' if name in default else 'no'} |"
+            for name in names
+        ],
+        "",
+        "Per item kind. Cells: average units per item; then the share of items in the index and the units per item",
+        "in it.",
         "",
         header + " | indexes, all |",
         "|---|---|" + "---|" * len(names) + "---|",

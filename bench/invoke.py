@@ -122,6 +122,7 @@ def scenario_handlers(endpoint: str) -> dict[str, Any]:
     log = fake(endpoint, path="/_changes")
     items = log["changes"]
     table = indexes.table_from_template(workload.ROOT / "template.yaml")
+    every_index = indexes.table_from_template(workload.ROOT / "template.yaml", indexes.ALL_INDEXES)
     final = {_key(change): change["NewImage"] for change in items}
     return {
         "functions": functions,
@@ -131,6 +132,9 @@ def scenario_handlers(endpoint: str) -> dict[str, Any]:
         "published": stats["published"],
         "writes": len(items),
         "billing": billing.summarise(log["writes"], TABLE, LEDGER, table),
+        # Every index the template can create (CallSidIndex=true too): what each one costs, deployed or not.
+        "every_index_writes": billing.summarise(log["writes"], TABLE, LEDGER, every_index)["index_writes"],
+        "stored_images": [change["NewImage"] for change in items],  # every version stored, in stream order: the lake
         "stored_bytes": billing.stored_bytes(list(final.values()), table),
         "final_items": final_items(changes),
         "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

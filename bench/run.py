@@ -1,7 +1,8 @@
 """`make bench`: what a million events cost, and can one invocation keep up with a saturated Kinesis shard?
 
 Prints the figures (every one measured in this run), the cost per million events by component, the write units
-per stored item of the table and each index (bench/indexes.py) and the capacity table (bench/capacity.py);
+per stored item of the table and each index (bench/indexes.py), the history lake's bytes, records and scans
+(bench/lake.py) and the capacity table with the lake's components (bench/capacity.py);
 `--write` writes them to bench/RESULTS.md too. Not part of `make test`: figures are reported, not asserted,
 except that the benchmark fails when the table it verifies is wrong (ordering and duplicate guarantees).
 """
@@ -25,10 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import capacity, fake_aws, indexes, lambda_runtime, workload
+from bench import capacity, fake_aws, indexes, lake, lambda_runtime, workload
 from bench.capacity import FULL_VCPU_MB, PRICES, PRICES_AS_OF, PerEvent
 from bench.invoke import fake
-from devtools.cfn import function_for_code, load_template
+from devtools.cfn import Resolver, function_for_code, load_template
 from devtools.loopback import free_port
 
 ROOT = workload.ROOT
@@ -48,17 +49,27 @@ PROCESSORS = [
 ]
 WORST_CASE_RUNS = 3
 WRITE_UNITS_TARGET = 800  # per 1,000 events of the workload, the summaries' writes
+ALL_WRITE_UNITS_TARGET = 1200  # per 1,000 events: the summaries', the ledger's and the indexes' (issue 30)
+MONTH_TARGET = (10_000_000, 2000.0)  # conferences a day, dollars a month with 13 months queryable (issue 30)
 CAPACITY_CONFERENCES_PER_DAY = (10_000, 100_000, 1_000_000, 10_000_000)
-# The figures of `make bench` at 7597142, before items were compressed and written without transactions
-# (bench/RESULTS.md then): per million events. The ledger and S3 were not counted then.
+# The figures of `make bench` at cccf2d1, before the lake (bench/RESULTS.md then): per million events; write units
+# per 1,000 events; the month at 10 million conferences a day (395 days in DynamoDB, nothing queryable by SQL).
 BEFORE_PER_MILLION = {
-    "DynamoDB summaries": 2.650,
-    "DynamoDB indexes": 0.888,
-    "Lambda": 0.043,
-    "Kinesis": 0.018,
+    "DynamoDB summaries": 0.500,
+    "DynamoDB ledger": 0.088,
+    "DynamoDB indexes": 0.588,
+    "Lambda": 0.082,
+    "Kinesis": 0.027,
     "SNS": 0.070,
+    "S3": 0.0,
 }
-BEFORE_WRITE_UNITS_PER_1000 = {"summaries": 4240, "indexes": 1420}
+BEFORE_WRITE_UNITS_PER_1000 = {"summaries": 800, "ledger": 140, "indexes": 940, "all": 1880}
+BEFORE_MONTH_AT_10_MILLION = 6410.87
+# The lake's settings when the template does not say (bench/run.py lake_settings): Firehose's largest buffer,
+# its default Parquet compression, the lifecycle docs/history.md describes; the writer's batch as the alert function's.
+LAKE_DEFAULTS = {"history_days": 400, "transitions": (("STANDARD_IA", 30), ("GLACIER_IR", 90)), "buffer_mib": 128,
+                 "buffer_s": 900, "compression": "SNAPPY", "batch_size": 100}  # fmt: skip
+ATHENA_QUERIES_PER_DAY = 24  # weekly KPI queries a day: a dashboard refreshed every hour (an assumption)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="also write the results to bench/RESULTS.md (tracked)")
     parser.add_argument("--participants", type=int, default=4, help="participants per conference (capacity table)")
     parser.add_argument("--peak-factor", type=float, default=4.0, help="busiest second / the day's average")
+    parser.add_argument("--athena-queries-per-day", type=int, default=ATHENA_QUERIES_PER_DAY,
+                        help="weekly KPI queries a day on Athena (capacity table)")  # fmt: skip
     args = parser.parse_args(argv)
     if not (LAYER / "python").is_dir():
         print("no .aws-sam/build: run `make build` first", file=sys.stderr)
@@ -84,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     figures["parse"] = parse_cost()
     figures["cold"] = cold_starts()
     figures["layer"] = layer_size()
+    settings = lake_settings()
+    figures["lake"] = lake.measure(figures["handlers_10"]["stored_images"], settings["batch_size"],
+                                   settings["compression"])  # fmt: skip
+    figures["lake_settings"] = settings
+    figures["athena_queries_per_day"] = args.athena_queries_per_day
     problems = verify(figures)
     table = render(figures, problems, args.participants, args.peak_factor)
     print(table)
@@ -310,9 +328,12 @@ def render(figures: dict[str, Any], problems: list[str], participants: int = 4, 
         _target(summary_units <= WRITE_UNITS_TARGET, "<= 800"))  # fmt: skip
     ledger_units, index_units = bill["ledger"]["units"] * per_1000, bill["index_units"] * per_1000
     row("  the alert ledger, apart", f"{ledger_units:,.0f} ({bill['ledger']['writes']} alerted items)")
-    row("  the indexes, apart", f"{index_units:,.0f} (before: {BEFORE_WRITE_UNITS_PER_1000['indexes']:,}; by index "
-        "below)")  # fmt: skip
-    row("  all together", f"{summary_units + ledger_units + index_units:,.0f}")
+    row("  the indexes, apart", f"{index_units:,.0f} (before: {BEFORE_WRITE_UNITS_PER_1000['indexes']:,}; the "
+        "default stack's indexes, by index below)")  # fmt: skip
+    all_units = summary_units + ledger_units + index_units
+    row("  all together", f"{all_units:,.0f} (before: {BEFORE_WRITE_UNITS_PER_1000['all']:,})",
+        _target(all_units <= ALL_WRITE_UNITS_TARGET, f"<= {ALL_WRITE_UNITS_TARGET:,}"))  # fmt: skip
+    row(*lake_rows(figures))
 
     runtime = figures["runtime_10"]
     cpu_per_record = runtime["cpu_s"] / runtime["records"]
@@ -383,7 +404,15 @@ def render(figures: dict[str, Any], problems: list[str], participants: int = 4, 
 
     per_event = per_event_figures(figures, events)
     cost = cost_per_million(per_event, memory_mb)
-    sizings = [capacity.size(c, participants, per_event, memory_mb, peak_factor) for c in CAPACITY_CONFERENCES_PER_DAY]
+    the_lake = lake_figures(figures, memory_mb)
+    kept = retention_days()
+    sizings = [capacity.size(c, participants, per_event, memory_mb, peak_factor, kept, the_lake)
+               for c in CAPACITY_CONFERENCES_PER_DAY]  # fmt: skip
+    volume, most = MONTH_TARGET
+    month = next(s.total for s in sizings if s.conferences_per_day == volume)
+    row(f"A month at {volume:,} conferences a day, {the_lake.history_days} days queryable in the lake",
+        f"${month:,.2f} (before: ${BEFORE_MONTH_AT_10_MILLION:,.2f}, nothing queryable by SQL; capacity table below)",
+        _target(month <= most, f"<= ${most:,.0f}"))  # fmt: skip
     lines = [
         "# Benchmark results",
         "",
@@ -400,9 +429,11 @@ def render(figures: dict[str, Any], problems: list[str], participants: int = 4, 
         "",
         *cost_section(cost, memory_mb),
         "",
-        *index_section(run10),
+        *index_section(run10, events),
         "",
-        *capacity.render(sizings, participants, peak_factor, retention_days()),
+        *capacity.render(sizings, participants, peak_factor, kept, the_lake),
+        "",
+        *capacity.render_lake(list(CAPACITY_CONFERENCES_PER_DAY), participants, the_lake),
         "",
     ]
     return "\n".join(lines)
@@ -464,8 +495,9 @@ def cost_section(cost: dict[str, float], memory_mb: int) -> list[str]:
     lines = [
         f"## Cost per million events, by component (functions at {memory_mb} MB)",
         "",
-        "Before: `make bench` at 7597142 (items as JSON text with 28 flat attributes, written in transactions); the",
-        "ledger and S3 were not counted then (the ledger's writes have not changed). After: this run.",
+        "Before: `make bench` at cccf2d1 (four indexes: ByStartDay and ByCallSid deployed). After: this run, the",
+        "default stack (CallSidIndex=false). The lake's costs depend on the volume (objects a day, queries a day):",
+        "they are in the capacity table.",
         "",
         "| component | before | after |",
         "|---|---|---|",
@@ -478,10 +510,103 @@ def cost_section(cost: dict[str, float], memory_mb: int) -> list[str]:
     return lines
 
 
-def index_section(run: dict[str, Any]) -> list[str]:
-    """The write units per item, table and each index, of the items the handler run stored (10 ms)."""
-    table = indexes.table_from_template(ROOT / "template.yaml")
-    return indexes.render(indexes.summarise(run["billing"]["index_writes"]), table)
+def index_section(run: dict[str, Any], events: int) -> list[str]:
+    """The write units per item, table and each index the template can create, of the items the handler run
+    stored (10 ms), and which of them the default stack deploys."""
+    every = indexes.table_from_template(ROOT / "template.yaml", indexes.ALL_INDEXES)
+    deployed = indexes.table_from_template(ROOT / "template.yaml")
+    return indexes.render(indexes.summarise(run["every_index_writes"]), every, deployed, events)
+
+
+def lake_settings(template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the template says of the lake (HistoryRetentionDays, the lake bucket's lifecycle, the delivery streams'
+    buffer and Parquet compression, the lake writer's memory and batch), LAKE_DEFAULTS where it says nothing."""
+    template = template if template is not None else load_template(ROOT / "template.yaml")
+    resolver = Resolver(template, "bench")
+    settings: dict[str, Any] = {**LAKE_DEFAULTS, "from_template": []}
+
+    def found(name: str, value: Any) -> None:
+        settings[name] = value
+        settings["from_template"].append(name)
+
+    if "HistoryRetentionDays" in template["Parameters"]:
+        found("history_days", int(template["Parameters"]["HistoryRetentionDays"]["Default"]))
+    for resource in template["Resources"].values():
+        kind, props = resource["Type"], resource.get("Properties", {})
+        if kind == "AWS::S3::Bucket":
+            for rule in props.get("LifecycleConfiguration", {}).get("Rules", []):
+                steps = [(step["StorageClass"], int(resolver.resolve(step["TransitionInDays"])))
+                         for step in rule.get("Transitions", [])]  # fmt: skip
+                if steps:
+                    found("transitions", tuple(sorted(steps, key=lambda step: step[1])))
+        elif kind == "AWS::KinesisFirehose::DeliveryStream":
+            destination = props.get("ExtendedS3DestinationConfiguration", {})
+            hints = destination.get("BufferingHints", {})
+            if hints:
+                found("buffer_mib", int(resolver.resolve(hints.get("SizeInMBs", settings["buffer_mib"]))))
+                found("buffer_s", int(resolver.resolve(hints.get("IntervalInSeconds", settings["buffer_s"]))))
+            serializer = destination.get("DataFormatConversionConfiguration", {}).get("OutputFormatConfiguration", {})
+            compression = serializer.get("Serializer", {}).get("ParquetSerDe", {}).get("Compression")
+            if compression:
+                found("compression", str(resolver.resolve(compression)))
+        elif kind == "AWS::Serverless::Function" and "lake_writer" in str(props.get("CodeUri", "")):
+            memory = props.get("MemorySize", template["Globals"]["Function"].get("MemorySize"))
+            if memory is not None:
+                found("memory_mb", int(resolver.resolve(memory)))
+            for event in props.get("Events", {}).values():
+                if event.get("Type") == "DynamoDB" and "BatchSize" in event.get("Properties", {}):
+                    found("batch_size", int(resolver.resolve(event["Properties"]["BatchSize"])))
+    settings["from_template"] = sorted(set(settings["from_template"]))
+    return settings
+
+
+def lake_figures(figures: dict[str, Any], memory_mb: int) -> capacity.Lake:
+    """The lake's measured rows (bench/lake.py) and the template's settings, for the capacity table."""
+    measured, settings = figures["lake"], figures["lake_settings"]
+
+    def row(table: str) -> capacity.LakeRow:  # Parquet bytes of the rows varied as real traffic (bench/lake.py)
+        t = measured["tables"][table]
+        return capacity.LakeRow(json_bytes=t["json_bytes"] / t["rows"], billed_bytes=t["billed_bytes"] / t["rows"],
+                                parquet_bytes=measured["varied_parquet_bytes"][table] / t["rows"])  # fmt: skip
+
+    return capacity.Lake(
+        conference=row("conference_summaries"),
+        participant=row("participant_summaries"),
+        weekly_scan_bytes=measured["varied_weekly_query_bytes_per_participant_row"],
+        cpu_per_row_s=measured["cpu_per_row_s"],
+        history_days=settings["history_days"],
+        transitions=tuple(tuple(step) for step in settings["transitions"]),  # type: ignore[misc]
+        buffer_mib=settings["buffer_mib"],
+        buffer_s=settings["buffer_s"],
+        queries_per_day=figures["athena_queries_per_day"],
+        memory_mb=settings.get("memory_mb", memory_mb),
+        batch_size=settings["batch_size"],
+    )
+
+
+def lake_rows(figures: dict[str, Any]) -> tuple[str, str]:
+    """The top table's line on the lake: bytes per row as sent and as Parquet, records, the weekly query's scan."""
+    measured, settings = figures["lake"], figures["lake_settings"]
+    parts = []
+    for table, t in measured["tables"].items():
+        parts.append(
+            f"{table}: {t['rows']} rows, {t['json_bytes'] / t['rows']:,.0f} bytes each as sent (JSON; event_json "
+            f"{t['event_json_bytes'] / t['json_bytes']:.0%} of them), "
+            f"{t['parquet_bytes'] / t['rows']:,.0f} as Parquet ({measured['compression']}; "
+            f"{t['parquet_bytes'] / t['json_bytes']:.1%}), varied as real traffic "
+            f"{measured['varied_parquet_bytes'][table] / t['rows']:,.0f}, {t['records']} Firehose records "
+            f"({t['rows'] / t['records']:,.0f} rows each, billed {t['billed_bytes'] / t['rows']:,.0f} bytes per row)"
+        )
+    columns = measured["weekly_query_columns"]
+    parts.append(
+        f"the weekly KPI query reads {len(columns)} of the participant table's columns: "
+        f"{measured['weekly_query_bytes_per_participant_row']:,.1f} bytes per row (varied: "
+        f"{measured['varied_weekly_query_bytes_per_participant_row']:,.1f}; the capacity table prices S3 and "
+        f"Athena on the varied rows); the writer's CPU "
+        f"{measured['cpu_per_row_s'] * 1e6:,.0f} us per row; settings from the template: "
+        f"{', '.join(settings['from_template']) or 'none (defaults)'}"
+    )
+    return "The history lake, from the stored items (bench/lake.py)", "; ".join(parts)
 
 
 def _target(met: bool | None, text: str) -> str:

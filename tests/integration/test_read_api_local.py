@@ -32,9 +32,14 @@ TRAFFIC = read_traffic.generate()
 schema = schemathesis.openapi.from_path(ROOT / "docs" / "openapi.json")
 
 
-@pytest.fixture(scope="module")
-def runner() -> Iterator[LocalRunner]:
-    with LocalRunner() as runner:
+@pytest.fixture(
+    scope="module",
+    params=["true", "false"],
+    ids=lambda value: "call_sid_index_on" if value == "true" else "call_sid_index_off",
+)
+def runner(request: pytest.FixtureRequest) -> Iterator[LocalRunner]:
+    """The local stack deployed with CallSidIndex true or false (the template's default)."""
+    with LocalRunner(parameters={"CallSidIndex": request.param}) as runner:
         deliveries = [Delivery("kinesis", kinesis_bytes(e), "", e["id"]) for e in TRAFFIC.events]
         put_on_stream(runner.endpoint_url, runner.ref("EventStream"), deliveries)
         assert runner.wait_idle(timeout_s=180)
@@ -56,7 +61,11 @@ def test_the_routes_answer_through_the_local_gateway(runner: LocalRunner) -> Non
     assert len(body["participants"]) == 3
     assert "not checked locally" in headers["X-Local-Gateway-Auth"]
     call_sid = sorted(TRAFFIC.participants)[4]
-    assert get(runner, f"/calls/{call_sid}")[:2] == (200, {"participant": TRAFFIC.participants[call_sid]})
+    if runner.parameters["CallSidIndex"] == "true":
+        assert get(runner, f"/calls/{call_sid}")[:2] == (200, {"participant": TRAFFIC.participants[call_sid]})
+    else:  # no ByCallSid: a 404 that says how to turn it on, never an error from querying a missing index
+        status, body, _ = get(runner, f"/calls/{call_sid}")
+        assert status == 404 and "CallSidIndex=true" in body["message"] and "make query" in body["message"]
     assert get(runner, "/calls/CA" + "e" * 32)[0] == 404
     assert get(runner, "/conferences/nope")[0] == 400
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import TypeAdapter
 
-from bench import billing, capacity, fake_aws, indexes, lambda_runtime, workload
+from bench import billing, capacity, fake_aws, indexes, lake, lambda_runtime, workload
 from bench.invoke import billed_bytes
-from bench.run import ROOT, cost_per_million, init_environment, init_steps, median_run, verify
+from bench.run import ROOT, cost_per_million, init_environment, init_steps, lake_settings, median_run, verify
 from devtools.cfn import load_template
 from tests.conftest import load_seed
 from voice_insights.domain.items import item_size, to_item
@@ -114,7 +114,7 @@ def test_a_parallelization_factor_shares_a_saturated_shard_between_batches() -> 
 
 
 PER_EVENT = capacity.PerEvent(record_bytes=2048, cpu_s=0.001, io_s=0.0001, summary_units=0.8, ledger_units=0.14,
-                              index_units=0.94, stored_bytes=1500, alerts=0.14, alert_seconds=0.0001,
+                              index_units=0.24, stored_bytes=1500, alerts=0.14, alert_seconds=0.0001,
                               invocations=0.005)  # fmt: skip
 
 
@@ -140,10 +140,14 @@ def test_the_capacity_table_sizes_shards_factor_and_cost_from_the_figures_per_ev
     assert large.total_infrequent_access == pytest.approx(
         large.total - 0.6 * large.monthly["DynamoDB storage"] + 0.25 * ddb_writes
     )
+    assert large.monthly["DynamoDB storage"] == pytest.approx(60e6 * 45 * 1500 / 1024**3 * 0.25)  # 45 days kept
     huge = capacity.size(1_000_000_000, 4, PER_EVENT, memory_mb=1024)
     assert huge.on_demand
-    lines = capacity.render([small, large, huge], 4, 4.0, 395)
+    lines = capacity.render([small, large, huge], 4, 4.0, 45)
     assert lines[-1].startswith("| 1,000,000,000 |") and "ON_DEMAND" in lines[-1]
+    with_lake = capacity.size(10_000_000, 4, PER_EVENT, memory_mb=1024, lake=LAKE)
+    assert with_lake.total == pytest.approx(large.total + sum(capacity.lake_monthly(10_000_000, 4, LAKE).values()))
+    assert "Athena" in capacity.render([with_lake], 4, 4.0, 45, LAKE)[-3]
 
 
 def test_init_is_measured_in_the_environment_lambda_gives_the_function() -> None:
@@ -180,43 +184,177 @@ def test_init_steps_time_each_step_in_turn_in_one_interpreter() -> None:
 
 
 def test_index_write_units_follow_each_indexs_keys_and_projection() -> None:
-    table = indexes.table_from_template(ROOT / "template.yaml")
+    table = indexes.table_from_template(ROOT / "template.yaml", indexes.ALL_INDEXES)
     assert {index.name: (index.keys, index.projection) for index in table.indexes} == {
         "ByAccountStartTime": (("gsi1pk", "gsi1sk"), "ALL"),
         "ByCallSid": (("gsi2pk",), "KEYS_ONLY"),
         "ByIssueMonth": (("gsi3pk", "gsi3sk"), "ALL"),
-        "ByStartDay": (("gsi4pk", "gsi4sk"), "KEYS_ONLY"),
     }
+    # The default stack (CallSidIndex=false) has no ByCallSid: its items' gsi2pk cost no index write there.
+    default = indexes.table_from_template(ROOT / "template.yaml")
+    assert [index.name for index in default.indexes] == ["ByAccountStartTime", "ByIssueMonth"]
     data = {"data": {"S": "x" * 1500}}  # the item over 1 KB, its keys well under
     conference = {"pk": {"S": "CONF#CF1"}, "sk": {"S": "SUMMARY"}, **data,
-                  "gsi1pk": {"S": "ACCT#AC1"}, "gsi1sk": {"S": "2026-11-21T10:00:00Z#CF1"},
-                  "gsi4pk": {"S": "DAY#2026-11-21"}, "gsi4sk": {"S": "2026-11-21T10:00:00Z#CF1"}}  # fmt: skip
+                  "gsi1pk": {"S": "ACCT#AC1"}, "gsi1sk": {"S": "2026-11-21T10:00:00Z#CF1"}}  # fmt: skip
     with_issues = {**conference, "gsi3pk": {"S": "ISSUES#2026-11"}, "gsi3sk": {"S": "2026-11-21T10:00:00Z#CF1#SUMMARY"}}
     assert item_size(conference) > 1024 and item_size(with_issues) < 2048
 
     healthy = indexes.write_units(conference, None, table)
     assert healthy["kind"] == "conference" and healthy["table"] == 2  # 1 per KB, a standard write
-    assert healthy["in"] == {"ByAccountStartTime": True, "ByCallSid": False, "ByIssueMonth": False, "ByStartDay": True}
-    # ALL: the whole item, 2 KB; KEYS_ONLY: pk, sk, gsi4pk, gsi4sk, under 1 KB; not in the sparse index: nothing.
-    assert healthy["indexes"] == {"ByAccountStartTime": 2, "ByCallSid": 0, "ByIssueMonth": 0, "ByStartDay": 1}
+    assert healthy["in"] == {"ByAccountStartTime": True, "ByCallSid": False, "ByIssueMonth": False}
+    # ALL: the whole item, 2 KB; not in the sparse index: nothing.
+    assert healthy["indexes"] == {"ByAccountStartTime": 2, "ByCallSid": 0, "ByIssueMonth": 0}
     flagged = indexes.write_units(with_issues, None, table)
     assert flagged["in"]["ByIssueMonth"] and flagged["indexes"]["ByIssueMonth"] == 2
-    keys_only = indexes.projected(with_issues, table, table.indexes[3])
-    assert keys_only is not None and set(keys_only) == {"pk", "sk", "gsi4pk", "gsi4sk"}
 
     # A newer version: issues found (put), then gone (delete); a moved start time is a delete and a put.
     assert indexes.write_units(with_issues, conference, table)["indexes"]["ByIssueMonth"] == 2
     assert indexes.write_units(conference, with_issues, table)["indexes"]["ByIssueMonth"] == 2
-    moved = {**conference, "gsi4sk": {"S": "2026-11-21T10:05:00Z#CF1"}}
-    assert indexes.write_units(moved, conference, table)["indexes"]["ByStartDay"] == 2
-    assert indexes.write_units(conference, conference, table)["indexes"]["ByStartDay"] == 0  # nothing it holds changed
+    moved = {**conference, "gsi1sk": {"S": "2026-11-21T10:05:00Z#CF1"}}
+    assert indexes.write_units(moved, conference, table)["indexes"]["ByAccountStartTime"] == 4
+    assert indexes.write_units(conference, conference, table)["indexes"]["ByAccountStartTime"] == 0  # nothing changed
 
+    # KEYS_ONLY: the table's and the index's keys, under 1 KB whatever the item holds.
     participant = {"pk": {"S": "CONF#CF1"}, "sk": {"S": "PART#CP1"}, "gsi2pk": {"S": "CALL#CA1"}, **data}
+    keys_only = indexes.projected(participant, table, table.indexes[1])
+    assert keys_only is not None and set(keys_only) == {"pk", "sk", "gsi2pk"}
+    assert indexes.write_units(participant, None, default)["indexes"] == {"ByAccountStartTime": 0, "ByIssueMonth": 0}
     summary = indexes.summarise([healthy, flagged, indexes.write_units(participant, None, table)])
     assert summary["conference"]["items"] == 2 and summary["conference"]["table"] == 2
     assert summary["conference"]["indexes"]["ByIssueMonth"] == {"units": 1.0, "share": 0.5, "units_in": 2.0}
     assert summary["participant"]["indexes"]["ByCallSid"] == {"units": 1.0, "share": 1.0, "units_in": 1.0}
-    assert summary["all"]["index_total"] == (3 + 5 + 1) / 3
+    assert summary["all"]["index_total"] == (2 + 4 + 1) / 3
+    lines = indexes.render(summary, table, default, events=6)
+    assert "| ByCallSid | 167 | read API: GET /v1/calls/{callSid}; only with CallSidIndex=true | no |" in lines
+
+
+def test_every_index_the_template_can_create_has_a_reader_in_the_code() -> None:
+    # An index nobody queries is a write per item for nothing: each one names its reader, and the reader exists.
+    queries = (ROOT / "layers/voice_insights/voice_insights/read/summary_queries.py").read_text()
+    table = indexes.table_from_template(ROOT / "template.yaml", indexes.ALL_INDEXES)
+    assert {index.name for index in table.indexes} == set(indexes.READERS)
+    for name in indexes.READERS:
+        assert f'"{name}"' in queries
+
+
+LAKE = capacity.Lake(
+    conference=capacity.LakeRow(json_bytes=2000, billed_bytes=2048, parquet_bytes=200),
+    participant=capacity.LakeRow(json_bytes=4000, billed_bytes=4096, parquet_bytes=400),
+    weekly_scan_bytes=20, cpu_per_row_s=0.0002, history_days=400,
+    transitions=(("STANDARD_IA", 30), ("GLACIER_IR", 90)), buffer_mib=128, buffer_s=900, queries_per_day=100,
+    memory_mb=1024, batch_size=100,
+)  # fmt: skip
+
+
+def test_the_lake_writes_an_object_per_buffer_full_by_size_or_time() -> None:
+    assert capacity.lake_objects_per_day(1e6, LAKE) == 96  # a buffer every 900 s
+    assert capacity.lake_objects_per_day(200 * 128 * 1024 * 1024, LAKE) == 200  # 128 MiB buffers
+
+
+def test_lake_objects_spend_the_lifecycles_days_in_each_class_small_ones_stay_in_standard() -> None:
+    assert capacity.s3_class_days(LAKE, 10e6) == {"STANDARD": 30, "STANDARD_IA": 60, "GLACIER_IR": 310}
+    assert capacity.s3_class_days(LAKE, 100 * 1024) == {"STANDARD": 400}  # under 128 KB: lifecycle leaves it
+    short = capacity.Lake(**{**LAKE.__dict__, "history_days": 60})
+    assert capacity.s3_class_days(short, 10e6) == {"STANDARD": 30, "STANDARD_IA": 30}
+
+
+def test_the_lakes_month_prices_firehose_s3_athena_and_the_writer() -> None:
+    month = capacity.lake_monthly(1_000_000, 4, LAKE)
+    conference_rows, participant_rows = 2e6 * 30, 4e6 * 30
+    billed_gb = (conference_rows * 2048 + participant_rows * 4096) / 1024**3
+    assert month["Firehose ingestion"] == pytest.approx(billed_gb * 0.029)
+    assert month["Firehose conversion"] == pytest.approx(billed_gb * 0.018)
+    objects = 96 + 4e6 * 4000 / (128 * 1024**2)  # conferences: by time; participants: by size
+    json_gb = (conference_rows * 2000 + participant_rows * 4000) / 1024**3
+    assert month["Firehose partitioning"] == pytest.approx(json_gb * 0.02 + objects * 30 * 0.005 / 1000)
+    # Parquet once 400 days are kept: 30 in Standard, 60 in Standard-IA, 310 in Glacier IR
+    parquet_gb_a_day = (2e6 * 200 + 4e6 * 400) / 1024**3
+    assert month["S3 Standard"] == pytest.approx(parquet_gb_a_day * 30 * 0.023)
+    assert month["S3 Glacier IR"] == pytest.approx(parquet_gb_a_day * 310 * 0.004)
+    week = 4e6 * 7 * 20  # the weekly query's columns, a week of participant rows
+    assert month["Athena"] == pytest.approx(week / 1024**4 * 5.0 * 100 * 30)
+    small = capacity.lake_monthly(100, 4, LAKE)
+    assert small["Athena"] == pytest.approx(10 * 1024**2 / 1024**4 * 5.0 * 100 * 30)  # at least 10 MB a query
+
+
+def test_the_lake_rows_are_packed_as_the_writer_packs_them_and_billed_in_5_kb_steps() -> None:
+    from voice_insights.domain.lake_rows import LakeRow
+
+    rows = [LakeRow("participant_summaries", "2026-11-21", b"x" * 999) for _ in range(12)]
+    rows.append(LakeRow("conference_summaries", "2026-11-21", b"y" * 99))
+    # One batch: 12 participant rows of 1,000 bytes with their newlines in one record (12,000 bytes: 15 KB billed),
+    # the conference row alone (100 bytes: 5 KB billed); two batches: two records of each table's rows.
+    assert lake.records_of([rows]) == {"participant_summaries": (1, 15 * 1024), "conference_summaries": (1, 5 * 1024)}
+    split = lake.records_of([rows[:6], rows[6:]])
+    assert split["participant_summaries"] == (2, 2 * 10 * 1024)
+
+
+def test_the_lake_is_measured_on_parquet_and_the_weekly_query_reads_only_its_columns() -> None:
+    event = TypeAdapter(SummaryEvent).validate_python(load_seed("participant_summary_complete"))
+    conference = TypeAdapter(SummaryEvent).validate_python(load_seed("conference_summary_complete"))
+    images = [to_item(e, datetime(2026, 11, 21, tzinfo=UTC)).attributes for e in (event, conference)]
+    measured = lake.measure(images, batch_size=100, compression="SNAPPY")
+    participants = measured["tables"]["participant_summaries"]
+    assert participants["rows"] == 1 and measured["tables"]["conference_summaries"]["rows"] == 1
+    assert participants["parquet_bytes"] > 0 and participants["records"] == 1
+    columns = measured["weekly_query_columns"]
+    assert {"inbound_mos", "outbound_mos", "join_time", "version", "participant_sid", "issue_kinds"} <= set(columns)
+    assert "event_json" not in columns and "from_number" not in columns  # the query never reads the event
+    read = sum(participants["column_bytes"][c] for c in columns)
+    assert measured["weekly_query_bytes_per_participant_row"] == read
+    assert read < sum(participants["column_bytes"].values())
+    # Varied as real traffic (random SIDs, times, KPIs): the same columns, more bytes than the samples' rows.
+    assert measured["varied_weekly_query_bytes_per_participant_row"] > 0
+    assert set(measured["varied_parquet_bytes"]) == {"participant_summaries", "conference_summaries"}
+
+
+def test_rows_varied_as_real_traffic_keep_their_shape_day_and_links() -> None:
+    from voice_insights.domain.lake_rows import LakeRow
+
+    row = {
+        "participant_sid": "CP" + "0" * 32,
+        "conference_sid": "CF" + "0" * 32,
+        "event_id": "EZ" + "1" * 32,
+        "version": "2#2026-11-21T10:00:00Z#EZ" + "1" * 32,
+        "join_time": "2026-11-21T10:00:00+00:00",
+        "inbound_mos": 4.3,
+        "inbound_packets_lost": 0,
+        "event_json": '{"conference_sid": "CF' + "0" * 32 + '"}',
+    }
+    rows = [LakeRow("participant_summaries", "2026-11-21", json.dumps(row).encode())] * 2
+    first, second = (json.loads(r.line) for r in lake.varied(rows))
+    assert first["participant_sid"] != row["participant_sid"] and first["participant_sid"].startswith("CP")
+    assert first["participant_sid"] == second["participant_sid"]  # one summary stays one summary (its versions)
+    assert first["event_id"] in first["version"] and first["conference_sid"] in first["event_json"]
+    assert first["join_time"].startswith("2026-11-21") and 1.0 <= first["inbound_mos"] <= 4.5
+    assert lake.varied(rows) == lake.varied(rows)  # reproducible
+
+
+def test_the_lakes_settings_come_from_the_template_where_it_gives_them() -> None:
+    template = {
+        "Parameters": {"HistoryRetentionDays": {"Default": 500}, "Buffer": {"Default": 600}},
+        "Globals": {"Function": {"MemorySize": 1024}},
+        "Resources": {
+            "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"LifecycleConfiguration": {"Rules": [
+                {"Transitions": [{"StorageClass": "GLACIER_IR", "TransitionInDays": 120},
+                                 {"StorageClass": "STANDARD_IA", "TransitionInDays": 45}]}]}}},
+            "Stream": {"Type": "AWS::KinesisFirehose::DeliveryStream", "Properties": {
+                "ExtendedS3DestinationConfiguration": {
+                    "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": {"Ref": "Buffer"}},
+                    "DataFormatConversionConfiguration": {"OutputFormatConfiguration": {
+                        "Serializer": {"ParquetSerDe": {"Compression": "ZSTD"}}}}}}},
+            "Writer": {"Type": "AWS::Serverless::Function", "Properties": {
+                "CodeUri": "functions/lake_writer/", "MemorySize": 512,
+                "Events": {"Changes": {"Type": "DynamoDB", "Properties": {"BatchSize": 1000}}}}},
+        },
+    }  # fmt: skip
+    settings = lake_settings(template)
+    assert settings["history_days"] == 500
+    assert settings["transitions"] == (("STANDARD_IA", 45), ("GLACIER_IR", 120))
+    assert (settings["buffer_mib"], settings["buffer_s"], settings["compression"]) == (64, 600, "ZSTD")
+    assert (settings["memory_mb"], settings["batch_size"]) == (512, 1000)
+    bare = lake_settings({"Parameters": {}, "Globals": {"Function": {}}, "Resources": {}})
+    assert bare["from_template"] == [] and bare["compression"] == "SNAPPY" and bare["buffer_s"] == 900
 
 
 def test_the_runtime_measurement_reads_the_emulators_child_process() -> None:

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from devtools.cfn import load_template
+from devtools.cfn import Resolver, load_template
 from devtools.lambda_events import proxy_event
 from devtools.read_traffic import ACCOUNT, ReadTraffic, generate
 from voice_insights.domain.items import entity_of, stored_event, to_item
@@ -37,6 +37,7 @@ from voice_insights.read.summary_queries import (
     local_signer,
     months_newest_first,
 )
+from voice_insights.runtime.settings import ReadSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = "summaries"
@@ -81,9 +82,32 @@ def traffic() -> ReadTraffic:
     return generate()
 
 
-@pytest.fixture
-def api(traffic: ReadTraffic, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    props = load_template(ROOT / "template.yaml")["Resources"]["SummariesTable"]["Properties"]
+class Recording:
+    """The client, with the index of every Query it was asked for: no route may ask for an index the table lacks."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.indexes: list[str | None] = []
+
+    def query(self, **kwargs: Any) -> Any:
+        self.indexes.append(kwargs.get("IndexName"))
+        return self.client.query(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+@pytest.fixture(
+    params=["true", "false"], ids=lambda value: "call_sid_index_on" if value == "true" else "call_sid_index_off"
+)
+def api(traffic: ReadTraffic, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The table as the template creates it with ``CallSidIndex`` true or false, and the read API told so."""
+    template = load_template(ROOT / "template.yaml")
+    props = Resolver(template, "local", {"CallSidIndex": request.param}).resolve(
+        template["Resources"]["SummariesTable"]["Properties"]
+    )
+    environment = {"SUMMARIES_TABLE_NAME": TABLE, "READ_CURSOR_KEY_ARN": "arn:key", "CALL_SID_INDEX": request.param}
+    settings = ReadSettings.from_env(environment)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
@@ -91,7 +115,8 @@ def api(traffic: ReadTraffic, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             **{k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")},
         )
         store(client, traffic, gzip_sid="CF" + "0" * 31 + "1")
-        queries = SummaryQueries(client, TABLE, Cursors(local_signer(b"test key")))
+        recording = Recording(client)
+        queries = SummaryQueries(recording, TABLE, Cursors(local_signer(b"test key")), settings.call_sid_index)
         monkeypatch.setattr(read_api, "queries", lambda: queries)
         yield client
 
@@ -137,9 +162,26 @@ def test_unknown_sids_are_404_and_malformed_ones_400(api: Any) -> None:
         assert status == 400 and body["message"], path
 
 
-def test_a_call_gives_its_participant_summary(api: Any, traffic: ReadTraffic) -> None:
+def test_a_call_gives_its_participant_summary_when_the_stack_has_its_index(api: Any, traffic: ReadTraffic) -> None:
     call_sid = sorted(traffic.participants)[5]
-    assert call(f"/calls/{call_sid}") == (200, {"participant": traffic.participants[call_sid]})
+    status, body = call(f"/calls/{call_sid}")
+    indexes = {index["IndexName"] for index in api.describe_table(TableName=TABLE)["Table"]["GlobalSecondaryIndexes"]}
+    if read_api.queries().call_sid_index:
+        assert "ByCallSid" in indexes
+        assert (status, body) == (200, {"participant": traffic.participants[call_sid]})
+    else:  # CallSidIndex=false: a 404 that says how to turn it on and where else to look; nothing queried
+        assert "ByCallSid" not in indexes
+        assert status == 404
+        assert "CallSidIndex=true" in body["message"] and "make query" in body["message"]
+        assert f"call_sid = '{call_sid}'" in body["message"]
+        assert read_api.queries().client.indexes == []
+
+
+def test_the_read_api_reads_the_call_sid_index_switch_from_its_environment() -> None:
+    base = {"SUMMARIES_TABLE_NAME": TABLE, "READ_CURSOR_KEY_ARN": "arn:key"}
+    assert ReadSettings.from_env(base).call_sid_index is False  # the template's default
+    assert ReadSettings.from_env({**base, "CALL_SID_INDEX": "true"}).call_sid_index is True
+    assert ReadSettings.from_env({**base, "CALL_SID_INDEX": "false"}).call_sid_index is False
 
 
 def pages(path: str, cursor: str | None = None, **query: Any) -> list[dict[str, Any]]:
@@ -395,3 +437,5 @@ def test_any_query_string_answers_200_400_or_404_with_a_message(api: Any, reques
     body = json.loads(answer["body"])
     assert answer["statusCode"] in (200, 400, 404), body
     assert answer["statusCode"] == 200 or body["message"]
+    existing = {index["IndexName"] for index in api.describe_table(TableName=TABLE)["Table"]["GlobalSecondaryIndexes"]}
+    assert set(read_api.queries().client.indexes) - {None} <= existing

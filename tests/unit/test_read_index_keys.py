@@ -1,5 +1,6 @@
 """Given a summary event, when it becomes an item, then it carries the read API's index keys (docs/read.md):
-ByIssueMonth only when the quality rules found issues, ByStartDay only for a conference summary with a start time."""
+ByIssueMonth only when the quality rules found issues; no item carries ByStartDay's keys any more (the quality
+report reads the lake), and a participant keeps ByCallSid's gsi2pk whatever CallSidIndex says."""
 
 from __future__ import annotations
 
@@ -18,11 +19,10 @@ def _item(seed: str, **data: object) -> dict[str, dict[str, str]]:
     return to_item(accepted(raw), NOW).attributes
 
 
-def test_a_conference_is_in_its_start_day_and_with_issues_in_its_issue_month() -> None:
+def test_a_conference_with_issues_is_in_its_issue_month_and_no_start_day_index() -> None:
     attrs = _item("conference_summary_complete", start_time="2026-11-21T23:59:58+02:00", tags=["start_failure"])
     sid = attrs["pk"]["S"].removeprefix("CONF#")
-    assert attrs["gsi4pk"] == {"S": "DAY#2026-11-21"}
-    assert attrs["gsi4sk"] == {"S": f"2026-11-21T21:59:58.000000Z#{sid}"}
+    assert "gsi4pk" not in attrs and "gsi4sk" not in attrs  # ByStartDay is gone: a key nobody reads costs nothing
     assert attrs["gsi3pk"] == {"S": "ISSUES#2026-11"}
     assert attrs["gsi3sk"] == {"S": f"2026-11-21T21:59:58.000000Z#{sid}#SUMMARY"}
 
@@ -33,7 +33,9 @@ def test_an_item_without_issues_is_not_in_the_issues_index() -> None:
     )
     assert "issue_severity" not in attrs
     assert "gsi3pk" not in attrs and "gsi3sk" not in attrs
-    assert "gsi4pk" not in attrs  # participants are reached through their conference
+    assert "gsi4pk" not in attrs
+    # Written whatever CallSidIndex says: ByCallSid, created later, is backfilled from it (costs nothing without it).
+    assert attrs["gsi2pk"]["S"].startswith("CALL#CA")
 
 
 def test_a_participant_with_issues_is_in_the_month_of_its_join_time() -> None:

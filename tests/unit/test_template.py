@@ -72,15 +72,26 @@ def test_the_parallelization_factor_is_a_parameter_of_every_stream_trigger(logic
     assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (1, 1, 10)  # Lambda's range
 
 
-def test_table_keys_and_indexes_match_the_items_the_code_writes() -> None:
-    table = RESOURCES["SummariesTable"]["Properties"]
+@pytest.mark.parametrize("call_sid_index", ["true", "false"])
+def test_table_keys_and_indexes_match_the_items_the_code_writes(call_sid_index: str) -> None:
+    resolver = Resolver(TEMPLATE, "local", {"CallSidIndex": call_sid_index})
+    table = resolver.resolve(RESOURCES["SummariesTable"]["Properties"])
     assert table["KeySchema"] == [
         {"AttributeName": "pk", "KeyType": "HASH"},
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
     indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
     assert [k["AttributeName"] for k in indexes["ByAccountStartTime"]["KeySchema"]] == ["gsi1pk", "gsi1sk"]
-    assert [k["AttributeName"] for k in indexes["ByCallSid"]["KeySchema"]] == ["gsi2pk"]
+    assert [k["AttributeName"] for k in indexes["ByIssueMonth"]["KeySchema"]] == ["gsi3pk", "gsi3sk"]
+    # ByStartDay is gone (the report reads the lake); ByCallSid exists only with CallSidIndex=true.
+    optional = {"ByCallSid"} if call_sid_index == "true" else set()
+    assert set(indexes) == {"ByAccountStartTime", "ByIssueMonth"} | optional
+    if call_sid_index == "true":
+        assert [k["AttributeName"] for k in indexes["ByCallSid"]["KeySchema"]] == ["gsi2pk"]
+    # DynamoDB refuses an attribute definition that no key uses: exactly the table's and the indexes' keys.
+    keys = {k["AttributeName"] for k in table["KeySchema"]}
+    keys |= {k["AttributeName"] for index in indexes.values() for k in index["KeySchema"]}
+    assert sorted(a["AttributeName"] for a in table["AttributeDefinitions"]) == sorted(keys)
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
@@ -248,11 +259,11 @@ def test_the_external_id_is_long_enough_or_empty_without_the_role(external_id: s
     assert "32" in parameter["ConstraintDescription"]
 
 
-def test_summaries_expire_after_13_months_by_default() -> None:
-    # They hold phone numbers: a limit by default (storage limitation), long enough to compare any month with the
-    # same month a year before. 0 still keeps them forever.
+def test_summaries_expire_after_the_hot_window_by_default() -> None:
+    # The table keeps Twilio's 30 days (which backfill reads again and must find stored) plus a margin; the lake keeps
+    # the history (docs/storage.md). They hold phone numbers: a limit by default. 0 still keeps them forever.
     parameter = TEMPLATE["Parameters"]["RetentionDays"]
-    assert (parameter["Default"], parameter["MinValue"]) == (395, 0)
+    assert (parameter["Default"], parameter["MinValue"]) == (45, 0)
     assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["RETENTION_DAYS"] == {"Ref": "RetentionDays"}
 
 
@@ -946,6 +957,15 @@ def test_the_local_stack_resolves_the_streams_capacity_mode(mode: str, shards: i
     assert resolver.condition("StreamOnDemand") is (mode == "ON_DEMAND")
     snap = Resolver(TEMPLATE, "local", {"SnapStart": "true"}).resolve(TEMPLATE["Globals"]["Function"]["SnapStart"])
     assert snap == {"ApplyOn": "PublishedVersions"}
+
+
+def test_the_call_sid_index_is_a_parameter_the_read_api_is_told_of() -> None:
+    parameter = TEMPLATE["Parameters"]["CallSidIndex"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("false", ["true", "false"])
+    variables = RESOURCES["ReadApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["CALL_SID_INDEX"] == {"Ref": "CallSidIndex"}
+    for value, exists in (("true", True), ("false", False)):
+        assert Resolver(TEMPLATE, "local", {"CallSidIndex": value}).condition("HasCallSidIndex") is exists
 
 
 def test_the_summaries_table_class_is_a_parameter() -> None:

@@ -9,7 +9,7 @@ Table layout (one table):
 
 - one Query on ``pk`` returns a conference's summary with all of its participants;
 - ``ByAccountStartTime`` lists an account's conferences by start time;
-- ``ByCallSid`` finds a participant summary by call SID.
+- ``ByCallSid`` (with ``CallSidIndex=true``) finds a participant summary by call SID.
 
 Items are written at most once per ``version`` and only over a lower one (see ``version_of``).
 The event is kept whole in ``payload`` (voice_insights.domain.payload), so every field, unknown ones included,
@@ -238,6 +238,8 @@ def _conference_attributes(data: ConferenceSummary, attrs: dict[str, AttributeVa
 
 
 def _participant_attributes(data: ParticipantSummary, attrs: dict[str, AttributeValue]) -> tuple[str, str]:
+    # Written whatever CallSidIndex says: an attribute no index has costs no index write, and an index created
+    # later (CallSidIndex=true) is backfilled from the items already stored.
     if data.call_sid is not None:  # documented, not needed to store: without it, not in ByCallSid
         attrs["gsi2pk"] = _s(f"CALL#{data.call_sid}")
     return f"CONF#{data.conference_sid}", f"{PARTICIPANT_SORT_KEY_PREFIX}{data.participant_sid}"
@@ -254,17 +256,13 @@ def _put_issues(
         attrs["issue_codes"] = {"SS": sorted({issue.code for issue in issues})}
 
 
-# The read API's indexes (docs/read.md). ByIssueMonth (sparse: items with issues only): gsi3pk = ISSUES#<yyyy-mm>,
-# gsi3sk = <time>#<conference_sid>#<sk>. ByStartDay (conference summaries only, keys only): gsi4pk = DAY#<yyyy-mm-dd>,
-# gsi4sk = <start time>#<conference_sid>. Times are the summary's own (start, join; else the event's), in UTC.
+# The read API's issues index (docs/read.md). ByIssueMonth (sparse: items with issues only): gsi3pk = ISSUES#<yyyy-mm>,
+# gsi3sk = <time>#<conference_sid>#<sk>; the time is the summary's own (start, join; else the event's), in UTC.
+# (ByStartDay's gsi4pk/gsi4sk are no longer written: the quality report reads the lake.)
 def _put_read_index_keys(
     attrs: dict[str, AttributeValue], data: ConferenceSummary | ParticipantSummary, time: str
 ) -> None:
-    conference = isinstance(data, ConferenceSummary)
     own = _utc_or_none(data.start_time if isinstance(data, ConferenceSummary) else data.join_time)
-    if conference and own is not None:
-        attrs["gsi4pk"] = _s(f"DAY#{own[:10]}")
-        attrs["gsi4sk"] = _s(f"{own}#{data.conference_sid}")
     when = own or time
     if "issue_severity" in attrs and when:
         attrs["gsi3pk"] = _s(f"ISSUES#{when[:7]}")

@@ -23,6 +23,7 @@ from voice_insights.domain.quality import Severity, Thresholds, issues_of
 from voice_insights.read.summary_queries import (
     BadRequest,
     Cursors,
+    IndexOff,
     Item,
     PageRequest,
     SummaryQueries,
@@ -110,7 +111,7 @@ def queries() -> SummaryQueries:
 
     settings = ReadSettings.from_env()
     signer = kms_signer(make_client("kms"), settings.cursor_key_id)
-    return SummaryQueries(make_client("dynamodb"), settings.table_name, Cursors(signer))
+    return SummaryQueries(make_client("dynamodb"), settings.table_name, Cursors(signer), settings.call_sid_index)
 
 
 @cache
@@ -194,7 +195,14 @@ def get_conference(conferenceSid: Annotated[str, Path(pattern=CONFERENCE_SID)]) 
 )
 def get_call(callSid: Annotated[str, Path(pattern=CALL_SID)]) -> CallOut:
     _only_parameters()
-    item = queries().call(callSid)
+    try:
+        item = queries().call(callSid)
+    except IndexOff:  # CallSidIndex=false: the stack has no ByCallSid (docs/read.md, "Indexes")
+        raise _NotFound(  # the SQL is a hint for a person; callSid matched CALL_SID (hex digits)
+            "call lookup is off on this stack (template parameter CallSidIndex=false): deploy with CallSidIndex=true "  # noqa: S608
+            "to turn it on, or find the call in the lake with make query --sql (docs/history.md): "
+            f"SELECT * FROM participant_summaries WHERE call_sid = '{callSid}'"
+        ) from None
     if item is None:
         raise _NotFound(f"no participant summary is stored for call {callSid}")
     return CallOut(participant=data_of(item))

@@ -182,11 +182,16 @@ def data_of(item: Item) -> dict[str, Any]:
     return summary_from_item(item).model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
+class IndexOff(LookupError):
+    """The stack was deployed without the index this question needs (``CallSidIndex=false``): nothing was queried."""
+
+
 class SummaryQueries:
-    def __init__(self, client: Any, table: str, cursors: Cursors) -> None:
+    def __init__(self, client: Any, table: str, cursors: Cursors, call_sid_index: bool = True) -> None:
         self.client = client
         self.table = table
         self.cursors = cursors
+        self.call_sid_index = call_sid_index  # ByCallSid exists: the template's CallSidIndex
 
     def conference(self, conference_sid: str) -> list[Item]:
         """The conference summary and its participants' (one Query, paged by DynamoDB past 1 MB)."""
@@ -195,6 +200,8 @@ class SummaryQueries:
         )
 
     def call(self, call_sid: str) -> Item | None:
+        if not self.call_sid_index:
+            raise IndexOff(BY_CALL_SID)
         for key in self._all(
             IndexName=BY_CALL_SID,
             KeyConditionExpression="gsi2pk = :c",

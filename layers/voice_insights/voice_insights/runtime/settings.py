@@ -126,6 +126,8 @@ class ReadSettings(AlertRules):
 
     table_name: str = Field(alias="SUMMARIES_TABLE_NAME", min_length=1)
     cursor_key_id: str = Field(alias="READ_CURSOR_KEY_ARN", min_length=1)
+    # The template's CallSidIndex: without ByCallSid, GET /v1/calls/{callSid} answers 404 and queries nothing.
+    call_sid_index: bool = Field(False, alias="CALL_SID_INDEX")
 
 
 def _problem(model: type[BaseModel], detail: Any) -> str:
