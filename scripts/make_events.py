@@ -69,6 +69,18 @@ ENV_VARS: dict[str, str] = {
 }
 
 READ_CURSOR_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/voice-insights-read-cursor"
+LAKE_ENV_VARS = {
+    "LAKE_CONFERENCE_STREAM_NAME": "voice-insights-lake-conference-summaries",
+    "LAKE_PARTICIPANT_STREAM_NAME": "voice-insights-lake-participant-summaries",
+}
+DIGEST_ENV_VARS = {
+    "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:voice-insights-alerts",
+    "ATHENA_WORKGROUP": "voice-insights-lake",
+    "LAKE_DATABASE": "voice_insights_lake",
+    # NamedQuery ids (Athena gives them); under sam local the logical id would stand there instead
+    "LAKE_QUERY_KPIS": "00000000-0000-0000-0000-00000000a001",
+    "LAKE_QUERY_WORST_CONFERENCES": "00000000-0000-0000-0000-00000000a002",
+}
 TWILIO_API_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:voice-insights-twilio-api"  # noqa: S105 (a name)
 
 # Fake AWS / API Gateway coordinates.
@@ -353,6 +365,10 @@ def build() -> dict[str, str]:
     env["ReadApiFunction"] = {**ENV_VARS, "READ_CURSOR_KEY_ARN": READ_CURSOR_KEY_ARN}
     # The scheduled reconcile (docs/backfill.md); TWILIO_API_BASE_URL is left to the template's "" (Twilio itself).
     env["ReconcileFunction"] = {**ENV_VARS, "TWILIO_API_SECRET_ARN": TWILIO_API_SECRET_ARN}
+    # The lake writer (docs/history.md): the two Firehose streams, as `make local-aws` names them.
+    env["LakeWriterFunction"] = {**ENV_VARS, **LAKE_ENV_VARS}
+    # The digest (docs/alerts.md, The digest): Athena is not local; `python -m devtools.digest` runs it on DuckDB.
+    env["DigestFunction"] = {**ENV_VARS, **DIGEST_ENV_VARS}
     files["env.json"] = pretty(env)
     return files
 
