@@ -222,3 +222,11 @@ def test_a_parsed_event_counts_as_its_text_does() -> None:
         == value_over_limits(event, above)
         == f"holds more than {values - 1:,} values and keys ({values:,})"
     )
+
+
+def test_the_catch_all_function_reads_an_over_bounds_record_as_strictly_as_the_filter() -> None:
+    raw = event_text(SHAPES["300,000 tiny values in 600 KB"]).encode()
+    # A byte-order mark or UTF-16: no filter reads them as JSON, so no routed function got the event.
+    for unread in (b"\xef\xbb\xbf" + raw, raw.decode().encode("utf-16")):
+        decision = decode(unread, UNROUTED)
+        assert isinstance(decision, Rejected) and "more than one event may hold" in decision.reason

@@ -18,7 +18,7 @@ from typing import Any
 class Limits:
     max_bytes: int  # the JSON text in UTF-8
     max_values: int  # JSON values and object keys, counted as commas and colons plus one
-    max_depth: int  # arrays and objects inside one another, the outermost counted
+    max_depth: int | None  # arrays and objects inside one another, the outermost counted (None: the parser's)
 
 
 # One event: about 95 times the largest documented sample (2.7 KB compact); room for a day-long conference's
@@ -26,13 +26,14 @@ class Limits:
 EVENT = Limits(max_bytes=256 * 1024, max_values=20_000, max_depth=32)
 # A webhook body (at most WebhookMaxBodyBytes) holds up to WebhookMaxEvents events: 1,000 of the largest
 # documented sample are about 250,000 values and keys; a body over 1,000,000 is refused before it is parsed.
-WEBHOOK_BODY = Limits(max_bytes=6 * 1024 * 1024, max_values=1_000_000, max_depth=EVENT.max_depth + 1)
+WEBHOOK_BODY = Limits(max_bytes=6 * 1024 * 1024, max_values=1_000_000, max_depth=33)  # EVENT and the array
 # What the catch-all function parses of an event over EVENT to learn whether a routed function's filter took it:
-# a Kinesis record is at most 1 MB; nesting is left to the parser's own limit (Python's recursion: about 1,000).
-KINESIS_RECORD = Limits(max_bytes=1024 * 1024, max_values=1_000_000, max_depth=1_000)
+# a Kinesis record is at most 1 MB; nesting is left to the parser (Python's json, as the local stand-in for Lambda's
+# filter reads it: about 10,000 deep before it raises RecursionError).
+KINESIS_RECORD = Limits(max_bytes=1024 * 1024, max_values=1_000_000, max_depth=None)
 # A stored event read back (its payload): what ingest let in, with room for the envelope, never more, so an
 # item stored before these bounds cannot make a reader inflate or parse without end.
-STORED = Limits(max_bytes=2 * EVENT.max_bytes, max_values=2 * EVENT.max_values, max_depth=EVENT.max_depth + 1)
+STORED = Limits(max_bytes=2 * EVENT.max_bytes, max_values=2 * EVENT.max_values, max_depth=33)
 
 _BRACKETS = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
@@ -49,7 +50,7 @@ def over_limits(text: bytes | str, limits: Limits) -> str | None:
     values = data.count(b",") + data.count(b":") + 1
     if values > limits.max_values:
         return f"holds more than {limits.max_values:,} values and keys ({values:,})"
-    if _deeper_than(data, limits.max_depth):
+    if limits.max_depth is not None and _deeper_than(data, limits.max_depth):
         return f"is nested more than {limits.max_depth} deep"
     return None
 

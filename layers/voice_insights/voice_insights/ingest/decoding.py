@@ -109,8 +109,8 @@ def _type_a_filter_reads(raw: bytes | str | Any) -> Any:
         return raw.get("type")
     if not isinstance(raw, bytes | str) or json_limits.over_limits(raw, json_limits.KINESIS_RECORD) is not None:
         return None
-    try:
-        value = json.loads(raw, parse_constant=_not_json_constant)
+    try:  # strictly, as load_json: UTF-8 text without a byte-order mark (json.loads of bytes would take both)
+        value = json.loads(raw.decode() if isinstance(raw, bytes) else raw, parse_constant=_not_json_constant)
     except (ValueError, RecursionError):  # not JSON Lambda's filter reads: no filter took it
         return None
     return value.get("type") if isinstance(value, dict) else None
