@@ -7,7 +7,6 @@ forms sqlglot translates wrongly without an error (three-argument approx_percent
 from __future__ import annotations
 
 import re
-from itertools import takewhile
 from pathlib import Path
 
 import pytest
@@ -56,13 +55,17 @@ def test_the_workgroup_enforces_a_cutoff_and_encrypted_expiring_results() -> Non
     assert TEMPLATE["Outputs"]["AthenaWorkGroupName"]["Value"] == {"Ref": "AthenaWorkGroup"}
 
 
-def test_the_athena_block_is_the_last_of_resources() -> None:
+def test_the_athena_block_is_one_block_ending_in_the_generated_named_queries() -> None:
+    """Where it sits among the resources does not matter (other blocks follow it); that it is whole does: the key,
+    results bucket and workgroup, then the named queries as `python -m operate.query --named-queries-yaml` prints
+    them, so that the generator's output replaces them as one block."""
     names = list(RESOURCES)
+    athena = [name for name in names if name.startswith(("Athena", "LakeView", "LakeQuery"))]
     first = names.index("AthenaResultsKey")
+    queries = [name for name in athena if RESOURCES[name]["Type"] == "AWS::Athena::NamedQuery"]
 
-    athena = list(takewhile(lambda name: name.startswith(("Athena", "LakeView", "LakeQuery")), names[first:]))
-    # then only the block that came after it (issue 31's quality rates and digest)
-    assert all(name.startswith(("QualityRate", "Digest")) for name in names[first + len(athena) :])
+    assert names[first : first + len(athena)] == athena
+    assert athena[-len(queries) :] == queries == list(query.named_query_bodies())
 
 
 @pytest.mark.parametrize("name", sorted(n for n, q in query.catalog().items() if not q.preset))

@@ -412,6 +412,10 @@ NAME_LIMITS = {
     ("AWS::Chatbot::SlackChannelConfiguration", "ConfigurationName"): 128,
     # https://docs.aws.amazon.com/chatbot/latest/APIReference/API_CreateMicrosoftTeamsChannelConfiguration.html
     ("AWS::Chatbot::MicrosoftTeamsChannelConfiguration", "ConfigurationName"): 128,
+    # https://docs.aws.amazon.com/athena/latest/APIReference/API_CreateWorkGroup.html
+    ("AWS::Athena::WorkGroup", "Name"): 128,
+    # https://docs.aws.amazon.com/glue/latest/webapi/API_DatabaseInput.html
+    ("AWS::Glue::Database", "DatabaseInput.Name"): 255,
 }
 
 
@@ -424,8 +428,9 @@ def name(value: Any) -> str:
         return {"AWS::StackName": LONGEST_STACK_NAME, "AWS::StackId": STACK_ID}[arg]
     if function == "Fn::Sub":
         return re.sub(r"\$\{([^}]+)\}", lambda m: name({"Ref": m[1]}), arg)
-    if function == "Fn::Join":
-        return str(arg[0]).join(name(part) for part in arg[1])
+    if function == "Fn::Join":  # of a list, or of what a function (Split) makes one
+        parts = arg[1] if isinstance(arg[1], list) else name(arg[1]).split("\0")
+        return str(arg[0]).join(name(part) for part in parts)
     if function == "Fn::Select":
         return name(arg[1]).split("\0")[int(arg[0])]
     if function == "Fn::Split":
@@ -433,12 +438,20 @@ def name(value: Any) -> str:
     raise AssertionError(f"no evaluation of {function} in a name")
 
 
+def named_properties(properties: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every property, and those of a nested structure as its path (Glue's DatabaseInput.Name)."""
+    for prop, value in properties.items():
+        yield prefix + prop, value
+        if isinstance(value, dict) and not any(key == "Ref" or key.startswith("Fn::") for key in value):
+            yield from named_properties(value, f"{prefix}{prop}.")
+
+
 def test_names_built_from_the_stack_name_fit_aws_limits_with_the_longest_stack_name(
     transformed: dict[str, Any],
 ) -> None:
     checked = 0
     for logical_id, resource in transformed["Resources"].items():
-        for prop, value in resource.get("Properties", {}).items():
+        for prop, value in named_properties(resource.get("Properties", {})):
             if not (prop.endswith("Name") and isinstance(value, dict) and "AWS::Stack" in str(value)):
                 continue
             limit = NAME_LIMITS.get((resource["Type"], prop))
