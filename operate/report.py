@@ -251,19 +251,15 @@ def _moment(text: str) -> datetime:
 
 
 def _queries(args: argparse.Namespace) -> SummaryQueries:
-    import boto3
+    from operate import aws_access
 
-    if args.endpoint_url:
-        from devtools.cfn import local_client
-
-        client = local_client("dynamodb", args.endpoint_url)
-    else:
-        client = boto3.client("dynamodb")
+    client = aws_access.client("dynamodb", args.endpoint_url)
     table = args.table
     if not table:
         if not args.stack_name:
             raise SystemExit("give --table, or --stack-name (its SummariesTableName output)")
-        outputs = boto3.client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]["Outputs"]
+        cloudformation = aws_access.client("cloudformation", args.endpoint_url)
+        outputs = cloudformation.describe_stacks(StackName=args.stack_name)["Stacks"][0]["Outputs"]
         table = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "SummariesTableName")
     return SummaryQueries(client, table, Cursors(local_signer(b"report: no cursors handed out")))
 
@@ -309,7 +305,13 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     start = _moment(args.start) if args.start else end - timedelta(days=7)
     start, end = check_range(start, end)
     progress = None if args.no_progress else sys.stderr
-    items = read_items(_queries(args), start, end, args.account, progress)
+    from operate import aws_access
+
+    try:
+        items = read_items(_queries(args), start, end, args.account, progress)
+    except aws_access.SETUP_ERRORS as error:
+        print(f"make report: {aws_access.explain(error)}", file=sys.stderr)
+        return 2
     report = build(items, start, end, args.account, args.top)
     if args.format == "json":
         out.write(json.dumps(report.as_json(), indent=2) + "\n")
