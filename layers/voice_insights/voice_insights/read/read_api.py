@@ -214,10 +214,10 @@ def get_call(callSid: Annotated[str, Path(pattern=CALL_SID)]) -> CallOut:
     try:
         item = queries().call(callSid)
     except IndexOff:  # CallSidIndex=false: the stack has no ByCallSid (docs/read.md, "Indexes")
-        raise _NotFound(  # the SQL is a hint for a person; callSid matched CALL_SID (hex digits)
-            "call lookup is off on this stack (template parameter CallSidIndex=false): deploy with CallSidIndex=true "  # noqa: S608
-            "to turn it on, or find the call in the lake with make query --sql (docs/history.md): "
-            f"SELECT * FROM participant_summaries WHERE call_sid = '{callSid}'"
+        raise _NotFound(
+            "call lookup is off on this stack (template parameter CallSidIndex=false): deploy with CallSidIndex=true "
+            f"to turn it on, or ask the history lake for the participant_summaries row whose call_sid is {callSid} "
+            "(make query --sql, docs/queries.md)"
         ) from None
     if item is None:
         raise _NotFound(f"no participant summary is stored for call {callSid}")

@@ -275,7 +275,8 @@ class SummaryQueries:
 
     def issues(self, request: PageRequest) -> Page:
         bounds = _time_bounds(request)
-        assert request.start is not None and request.end is not None  # _time_bounds refuses None
+        if request.start is None or request.end is None:  # _time_bounds refuses None already
+            raise BadRequest("from and to are required")
         segments = [f"ISSUES#{m}" for m in months_newest_first(request.start, request.end)]
         return self._page(request, BY_ISSUE_MONTH, "gsi3pk = :a AND gsi3sk BETWEEN :lo AND :hi", segments, bounds)
 
