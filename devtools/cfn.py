@@ -258,7 +258,9 @@ def _secret(client: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
 
 
 def _glue_database(client: Any, name: str, props: dict[str, Any]) -> dict[str, Any]:
-    database = props["DatabaseInput"]
+    # The template names it from the stack name, the same for every local stack: a suffix of its own, as the local
+    # tables and buckets get, so that two local stacks in one process (moto's backends are per process) do not clash.
+    database = {**props["DatabaseInput"], "Name": f"{props['DatabaseInput']['Name']}_{secrets.token_hex(3)}"}
     client("glue").create_database(DatabaseInput=database)
     return {"ref": database["Name"], "attrs": {}}
 

@@ -420,6 +420,11 @@ def _cell(value: Any) -> str:
         text = ",".join(map(str, value))
     else:
         text = str(value)
+    return escaped(text)
+
+
+def escaped(text: str) -> str:
+    """``text`` with its control characters written as escapes (\\x1b, \\n …): a terminal shows them, runs none."""
     return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 

@@ -5,11 +5,11 @@ picture that says "no data" for an empty window). The lake is read with the name
 (operate/query.py): DuckDB over the local lake (``.lake/``, ``--lake-dir``) or Athena with ``--stack-name``.
 
 The table mode (``--source table``, implied by ``--table`` or ``--endpoint-url``) reads one window of the summaries
-table with Queries as before: the conferences of the range from ``ByStartDay`` (or, with ``--account``,
-``ByAccountStartTime``), then one Query per conference; ``--png`` draws issues per hour and the MOS distribution.
+table with Queries as before, for one account (``--account``): its conferences of the range from
+``ByAccountStartTime``, then one Query per conference; ``--png`` draws issues per hour and the MOS distribution.
 
     python -m operate.report --from 2026-09-07 --to 2026-11-30 --png trends.png
-    python -m operate.report --source table --from 2026-11-01 --to 2026-11-08 --stack-name voice-insights --png week.png
+    python -m operate.report --source table --account AC… --from 2026-11-01 --to 2026-11-08 --stack-name voice-insights
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from operate.query import csv_safe, escaped
 from voice_insights.domain.items import PARTICIPANT_SUMMARY, entity_of, summary_from_item
 from voice_insights.domain.quality import Thresholds, issues_of
 from voice_insights.domain.redaction import mask_phone_numbers_in
@@ -134,14 +135,11 @@ def build(items: list[dict[str, Any]], start: datetime, end: datetime, account: 
 
 
 def read_items(
-    queries: SummaryQueries, start: datetime, end: datetime, account: str | None, progress: TextIO | None
+    queries: SummaryQueries, start: datetime, end: datetime, account: str, progress: TextIO | None
 ) -> list[dict[str, Any]]:
-    """Every conference of the range with its participants: one Query per conference, a progress bar on
-    ``progress`` (stderr) while they are read."""
-    if account:
-        keys = [i for i in queries.account_conference_items(account, start, end)]
-    else:
-        keys = list(queries.conference_keys(start, end))
+    """Every conference of one account in the range with its participants (``ByAccountStartTime``, one Query per
+    conference), a progress bar on ``progress`` (stderr) while they are read. Every account's: the lake's report."""
+    keys = list(queries.account_conference_items(account, start, end))
     items: list[dict[str, Any]] = []
     for done, key in enumerate(keys, 1):
         items += queries.conference(key["pk"]["S"].removeprefix("CONF#"))
@@ -181,7 +179,7 @@ def render_table(report: Report) -> str:
     lines += ["", "Issues by region:", *(f"  {k:<28} {n:>6}" for k, n in report.issues_by_region.items())]
     lines += ["", "Issues by hour (UTC):"]
     lines += [f"  {h}:00  {sum(k.values()):>5}  {_kinds(k)}" for h, k in report.issues_by_hour.items()]
-    return "\n".join(lines)
+    return "\n".join(escaped(line) for line in lines)  # event text: its control characters shown, not run
 
 
 def _num(value: float | None) -> str:
@@ -195,18 +193,14 @@ def _kinds(counts: dict[str, int]) -> str:
 def render_csv(report: Report) -> str:
     """One row per figure: section, key, value (participants and conferences: one row each, JSON details)."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["section", "key", "value"])
-    for p in report.worst_participants:
-        writer.writerow(["worst_participant", p["call_sid"], json.dumps(p)])
-    for c in report.worst_conferences:
-        writer.writerow(["worst_conference", c["conference_sid"], json.dumps(c)])
+    rows: list[list[Any]] = [["section", "key", "value"]]
+    rows += [["worst_participant", p["call_sid"], json.dumps(p)] for p in report.worst_participants]
+    rows += [["worst_conference", c["conference_sid"], json.dumps(c)] for c in report.worst_conferences]
     for section in ("issues_by_kind", "issues_by_region"):
-        for key, count in getattr(report, section).items():
-            writer.writerow([section, key, count])
+        rows += [[section, key, count] for key, count in getattr(report, section).items()]
     for hour, kinds in report.issues_by_hour.items():
-        for kind, count in kinds.items():
-            writer.writerow(["issues_by_hour", f"{hour}:00 {kind}", count])
+        rows += [["issues_by_hour", f"{hour}:00 {kind}", count] for kind, count in kinds.items()]
+    csv.writer(out).writerows([csv_safe(cell) for cell in row] for row in rows)  # event text: no formula runs
     return out.getvalue()
 
 
@@ -301,6 +295,10 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         from operate import lake_report
 
         return lake_report.main(args, out)
+    if not args.account:
+        print("make report: the table mode reads one account: give --account AC… (the lake's report, the default, "
+              "reads every account)", file=sys.stderr)  # fmt: skip
+        return 2
     end = _moment(args.end) if args.end else datetime.now(UTC)
     start = _moment(args.start) if args.start else end - timedelta(days=7)
     start, end = check_range(start, end)

@@ -144,7 +144,7 @@ def test_batches_past_the_retry_budget_go_to_the_failure_queues_and_replay_exact
 
     def target_of(function_arn: str, stream_arn: str) -> ReplayTarget:
         """The function the record names, with its trigger's filter, as aws_target_of finds them on AWS."""
-        name = function_arn.rsplit(":", 1)[-1]
+        name = function_arn.split(":")[6]  # arn:aws:lambda:<region>:<account>:function:<name>[:<alias>]
         poller = next(p for p in pipeline.pollers if (p.trigger.function, p.trigger.stream_arn) == (name, stream_arn))
         return ReplayTarget(poller.invoke, list(poller.trigger.filter_patterns) or None)
 

@@ -142,7 +142,7 @@ def test_the_lakes_latest_versions_are_the_table_whatever_firehose_does(
     faults.plan = FaultPlan()
 
     def target_of(function_arn: str, stream_arn: str) -> ReplayTarget:
-        name = function_arn.rsplit(":", 1)[-1]
+        name = function_arn.split(":")[6]  # arn:aws:lambda:<region>:<account>:function:<name>[:<alias>]
         poller = next(p for p in pipeline.pollers if (p.trigger.function, p.trigger.stream_arn) == (name, stream_arn))
         return ReplayTarget(poller.invoke, list(poller.trigger.filter_patterns) or None)
 

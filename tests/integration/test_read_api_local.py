@@ -110,18 +110,23 @@ def png_facts(path: Path) -> tuple[int, int, list[str]]:
 def test_the_report_reads_the_local_table_into_json_csv_a_table_and_a_png(runner: LocalRunner, tmp_path: Path) -> None:
     where = ["--endpoint-url", runner.endpoint_url, "--table", runner.ref("SummariesTable"), "--no-progress"]
     span = ["--from", "2026-10-01", "--to", "2026-12-01"]
-    out = io.StringIO()
-    assert report.main([*where, *span, "--format", "json", "--png", str(tmp_path / "q.png"), "--top", "50"], out) == 0
-    figures = json.loads(out.getvalue())
-    assert (figures["conferences"], figures["participants"]) == (12, 36)
-    assert {p["call_sid"] for p in figures["worst_participants"]} == TRAFFIC.bad_participants
+    # The table mode reads one account's conferences (ByAccountStartTime; every account's is the lake's report)
+    both = []
+    for account in (read_traffic.ACCOUNT, read_traffic.OTHER_ACCOUNT):
+        out = io.StringIO()
+        args = [*where, *span, "--account", account, "--format", "json", "--top", "50"]
+        assert report.main([*args, "--png", str(tmp_path / f"{account}.png")], out) == 0
+        both.append(json.loads(out.getvalue()))
+    assert sum(f["conferences"] for f in both) == 12 and sum(f["participants"] for f in both) == 36
+    assert {p["call_sid"] for f in both for p in f["worst_participants"]} == TRAFFIC.bad_participants
+    figures = both[0]
     mos = [p["mos"] for p in figures["worst_participants"]]
-    assert mos == sorted(mos) and max(mos) < 3.5 and len(figures["mos"]) == 36
-    assert figures["issues_by_kind"]["low_mos"] == len(TRAFFIC.bad_participants)
+    assert mos == sorted(mos) and max(mos) < 3.5 and len(figures["mos"]) == figures["participants"]
+    assert sum(f["issues_by_kind"].get("low_mos", 0) for f in both) == len(TRAFFIC.bad_participants)
     assert sum(sum(k.values()) for k in figures["issues_by_hour"].values()) == sum(figures["issues_by_kind"].values())
     assert sum(figures["issues_by_region"].values()) == sum(figures["issues_by_kind"].values())
-    assert {c["conference_sid"] for c in figures["worst_conferences"]} >= TRAFFIC.bad_conferences
-    width, height, series = png_facts(tmp_path / "q.png")
+    assert {c["conference_sid"] for f in both for c in f["worst_conferences"]} >= TRAFFIC.bad_conferences
+    width, height, series = png_facts(tmp_path / f"{read_traffic.ACCOUNT}.png")
     assert (width, height) == report.PNG_SIZE
     assert series == [f"issues_by_hour:{k}" for k in sorted(figures["issues_by_kind"])] + ["mos_histogram"]
     assert "issues_by_hour:low_mos" in series
@@ -134,7 +139,7 @@ def test_the_report_reads_the_local_table_into_json_csv_a_table_and_a_png(runner
     assert {r[1] for r in rows if r[0] == "worst_conference"} <= others
 
     out = io.StringIO()
-    report.main([*where, *span], out)
+    assert report.main([*where, *span, "--account", read_traffic.ACCOUNT], out) == 0
     assert "Worst participants:" in out.getvalue() and "Issues by hour (UTC):" in out.getvalue()
 
 

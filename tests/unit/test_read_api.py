@@ -37,7 +37,6 @@ from voice_insights.read.summary_queries import (
     Cursors,
     SummaryQueries,
     check_range,
-    days_newest_first,
     local_signer,
     months_newest_first,
 )
@@ -342,12 +341,10 @@ def test_times_at_the_ends_of_the_calendar_answer_and_never_raise(
         assert body["message"]
 
 
-def test_a_range_down_to_the_first_day_lists_its_days_and_months() -> None:
+def test_a_range_down_to_the_first_day_lists_its_months() -> None:
     start, end = datetime(1, 1, 1, tzinfo=UTC), datetime(1, 1, 2, 12, tzinfo=UTC)
-    assert days_newest_first(start, end) == ["0001-01-02", "0001-01-01"]
     assert months_newest_first(start, end) == ["0001-01"]
     top = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
-    assert days_newest_first(top - timedelta(days=1), top) == ["9999-12-31", "9999-12-30"]
     assert months_newest_first(datetime(9999, 11, 30, tzinfo=UTC), top) == ["9999-12", "9999-11"]
     with pytest.raises(BadRequest):
         check_range(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))), datetime(1, 1, 2, tzinfo=UTC))

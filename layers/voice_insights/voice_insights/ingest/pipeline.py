@@ -89,8 +89,12 @@ class Pipeline:
         retention_days: int = 0,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         clock: Callable[[], datetime] = now_utc,
+        quality_metrics: bool = True,
     ) -> None:
+        """``quality_metrics``: write the stored participants' quality-rate metrics (EMF on stdout, which Lambda
+        turns into metrics); a command run (backfill) writes none, its stdout is its answer."""
         self.route = route
+        self.quality_metrics = quality_metrics
         self.summaries = summaries
         self.rejected = rejected
         self.retention_days = retention_days
@@ -115,7 +119,8 @@ class Pipeline:
             for event in to_keep:
                 event.outcome = kept
 
-        publish_quality_metrics([e.decision for e in events if e.outcome is Outcome.STORED], self.thresholds)
+        if self.quality_metrics:
+            publish_quality_metrics([e.decision for e in events if e.outcome is Outcome.STORED], self.thresholds)
         report = batch_report([event.outcome or Outcome.FAILED for event in events])
         internal_errors = sum(isinstance(e.decision, Rejected) and e.decision.internal_error for e in events)
         metrics.add_metric(name="InternalErrors", unit=MetricUnit.Count, value=internal_errors)  # InternalErrorsAlarm

@@ -7,7 +7,6 @@
 | the participant summary of a call         | ``ByCallSid`` (keys only), then GetItem                        |
 | an account's conferences in a time range  | ``ByAccountStartTime``: ``gsi1pk = ACCT#<account>``, ``gsi1sk`` between |
 | issues in a time range | ``ByIssueMonth`` (sparse): ``gsi3pk = ISSUES#<yyyy-mm>`` per month, ``gsi3sk`` between |
-| every conference of a time range          | ``ByStartDay`` (keys only): ``gsi4pk = DAY#<yyyy-mm-dd>`` per day |
 
 Every answer stays under Lambda's 6 MB response payload
 (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html): a page also ends, with a cursor, before
@@ -38,14 +37,12 @@ from voice_insights.domain.items import CONFERENCE_SORT_KEY, PARTICIPANT_SORT_KE
 BY_ACCOUNT_START_TIME = "ByAccountStartTime"
 BY_CALL_SID = "ByCallSid"
 BY_ISSUE_MONTH = "ByIssueMonth"
-BY_START_DAY = "ByStartDay"
 
 # Each index's key attributes: an item's position in it (ExclusiveStartKey) is these plus the table's.
 INDEX_KEYS = {
     None: ("pk", "sk"),
     BY_ACCOUNT_START_TIME: ("pk", "sk", "gsi1pk", "gsi1sk"),
     BY_ISSUE_MONTH: ("pk", "sk", "gsi3pk", "gsi3sk"),
-    BY_START_DAY: ("pk", "sk", "gsi4pk", "gsi4sk"),
 }
 MAX_RANGE = timedelta(days=366)
 # Reads one page may spend when a filter drops most items: the page then ends early, with a cursor.
@@ -100,12 +97,6 @@ def months_newest_first(start: datetime, end: datetime) -> list[str]:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     return months
-
-
-def days_newest_first(start: datetime, end: datetime) -> list[str]:
-    last, first = end.astimezone(UTC).date(), start.astimezone(UTC).date()
-    # counted, not stepped past `first`: a day before 0001-01-01 does not exist
-    return [(last - timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
 Signer = Callable[[bytes], bytes]
@@ -279,16 +270,6 @@ class SummaryQueries:
             raise BadRequest("from and to are required")
         segments = [f"ISSUES#{m}" for m in months_newest_first(request.start, request.end)]
         return self._page(request, BY_ISSUE_MONTH, "gsi3pk = :a AND gsi3sk BETWEEN :lo AND :hi", segments, bounds)
-
-    def conference_keys(self, start: datetime, end: datetime) -> Iterator[Item]:
-        """Every conference summary started in [start, end), newest first: its keys (``ByStartDay``)."""
-        for day in days_newest_first(start, end):
-            yield from self._all(
-                IndexName=BY_START_DAY,
-                KeyConditionExpression="gsi4pk = :d AND gsi4sk BETWEEN :lo AND :hi",
-                ExpressionAttributeValues=_values(d=f"DAY#{day}", lo=time_key(start), hi=time_key(end)),
-                ScanIndexForward=False,
-            )
 
     def account_conference_items(self, account_sid: str, start: datetime, end: datetime) -> Iterator[Item]:
         yield from self._all(

@@ -30,7 +30,14 @@ class Feeder:
         keep_metrics: bool = False,
     ) -> None:
         self.pipelines = {
-            route.name: Pipeline(route, summaries, rejected, retention_days=retention_days, thresholds=thresholds)
+            route.name: Pipeline(
+                route,
+                summaries,
+                rejected,
+                retention_days=retention_days,
+                thresholds=thresholds,
+                quality_metrics=keep_metrics,
+            )
             for route in routes.SUMMARY_ROUTES
         }
         self.keep_metrics = keep_metrics
