@@ -224,10 +224,10 @@ def fails_on_cp2(stage: str, real: Any) -> Any:
             raise ZeroDivisionError(f"division by zero for {QUOTED_NUMBER}")
         return real(raw, *args)
 
-    def to_item(event: Any, *args: Any) -> Any:
+    def to_item(event: Any, *args: Any, **kwargs: Any) -> Any:
         if event.data.participant_sid == "CP2":
             raise ZeroDivisionError(f"division by zero for {QUOTED_NUMBER}")
-        return real(event, *args)
+        return real(event, *args, **kwargs)
 
     return {"decode": decode, "to_item": to_item}[stage]
 
