@@ -132,6 +132,7 @@ def test_every_mapping_of_the_template_invokes_its_functions_alias(source: dict[
         ("ParticipantSummaryCompleteFunction", "live", "1"),
         ("UnroutedEventsFunction", "live", "1"),
         ("QualityAlertsFunction", "live", "1"),
+        ("LakeWriterFunction", "live", "1"),
     }
 
 
