@@ -105,6 +105,7 @@ class LocalRunner:
         self.moto = self._stack.enter_context(MotoServer())
         data_template = self.template_path or ROOT / "template.yaml"
         self.resources = create_data_resources(data_template, self.moto.endpoint_url, self.parameters)
+        self._stack.callback(self._delete_delivery_streams)
         # Local webhooks are signed with the published local token: the local secret holds it.
         local_client("secretsmanager", self.moto.endpoint_url).put_secret_value(
             SecretId=self.resources["TwilioWebhookSecret"]["ref"], SecretString=json.dumps(LOCAL_WEBHOOK_SECRET)
@@ -168,6 +169,15 @@ class LocalRunner:
         except (TransformFailed, UnsupportedPolicy) as error:
             raise CannotCheckIam(f"cannot check IAM locally: {error}") from None
         self.moto.iam.enforce(principals, self.resources, transformed, self.parameters)
+
+    def _delete_delivery_streams(self) -> None:
+        """moto's backends outlive a server in the same process, and moto allows 50 Firehose streams in all (as
+        Firehose's default quota): a stopped stack's go with it."""
+        assert self.moto is not None
+        firehose = local_client("firehose", self.moto.endpoint_url)
+        for resource in self.resources.values():
+            if resource.get("type") == "AWS::KinesisFirehose::DeliveryStream":
+                firehose.delete_delivery_stream(DeliveryStreamName=resource["ref"])
 
     def stop(self) -> None:
         self._stack.close()

@@ -216,7 +216,7 @@ PROCESSORS = {
 TRAFFIC = read_traffic.generate(conferences=2, participants_each=2, bad_share=0.9)
 RANGE = "from=2026-10-01T00:00:00Z&to=2026-12-01T00:00:00Z"
 # A batch that fails goes to its on-failure queue at once, not after 10 retries: the runs stay short.
-PARAMETERS = {"StreamMaximumRetryAttempts": 0}
+PARAMETERS = {"StreamMaximumRetryAttempts": 0, "CallSidIndex": "true"}  # the read role queries ByCallSid too
 
 
 @dataclass
@@ -321,8 +321,9 @@ def test_the_template_as_it_is_runs_the_workload_with_nothing_refused(baseline: 
     assert baseline.refused == [] and baseline.crashed == ""
     assert baseline.webhook == {function: (200, 403, 200) for function in PROCESSORS}
     assert baseline.stored == len(TRAFFIC.events) + len(PROCESSORS) + 1  # and the unreadable item
-    # Kept: each processor's invalid event, the unrouted record, the unreadable item; each unsigned request.
-    assert baseline.kept_rejected == len(PROCESSORS) + 2 and baseline.kept_refused == len(PROCESSORS)
+    # Kept: each processor's invalid event, the unrouted record, the unreadable item (by the alert function and by
+    # the lake writer, each its own record); each unsigned request.
+    assert baseline.kept_rejected == len(PROCESSORS) + 3 and baseline.kept_refused == len(PROCESSORS)
     assert baseline.alerts >= len(TRAFFIC.bad_participants) + len(TRAFFIC.bad_conferences) > 0, baseline.alerts
     assert baseline.read == (200, 200, True)
 
