@@ -13,6 +13,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ INVALID = {"specversion": "1.0", "type": "com.twilio.voice.insights.conference-p
 
 @pytest.fixture(scope="module")
 def runner() -> Iterator[LocalRunner]:
-    with LocalRunner() as running:
+    with LocalRunner(parameters={"CallSidIndex": "true"}) as running:  # GET /calls/{sid} is one of the paths
         yield running
 
 
@@ -329,7 +330,9 @@ def test_hostile_events_and_items_are_bounded_on_every_path(runner: LocalRunner)
     measure("alert function: 10 stream records of items stored before the bounds (5 MB of [] in 5 KB each)",
             "QualityAlertsFunction", store_ten)  # fmt: skip
     unread = [r for r in kept_rejections(target) if "inflates beyond" in r.get("reason", "")]
-    assert len(unread) == 10, [r.get("reason") for r in kept_rejections(target)]
+    # each item kept twice, once by each reader of the table's stream: the alert function and the lake writer
+    by_function = Counter(r.get("function") for r in unread)
+    assert by_function == {"quality_alerts": 10, "lake_writer": 10}, [r.get("reason") for r in unread]
 
     def answered(path: str, check: Callable[[dict[str, Any]], bool]) -> Callable[[], str]:
         def act() -> str:
@@ -434,14 +437,19 @@ def test_no_handler_hands_the_tracer_event_text_or_a_phone_number(
     assert handlers["quality_alerts"]({"Records": filtered_table_stream(stack)}) == {"batchItemFailures": []}
 
     monkeypatch.setenv("READ_CURSOR_KEY_ARN", read_cursor_key(stack.endpoint_url)["attrs"]["Arn"])
+    # The digest's and the reconcile's settings (the template sets them): each handler gets a shape, not a query.
+    for name in ("ATHENA_WORKGROUP", "LAKE_DATABASE", "LAKE_QUERY_KPIS", "LAKE_QUERY_WORST_CONFERENCES"):
+        monkeypatch.setenv(name, "local")
+    monkeypatch.setenv("TWILIO_API_SECRET_ARN", stack.webhook_secret)
     read_api.queries.cache_clear()
-    call_sid = marked("conference-participant-summary-complete")["data"]["call_sid"]
-    path = f"/calls/{call_sid}"
+    conference_sid = marked("conference-participant-summary-complete")["data"]["conference_sid"]
+    path = f"/conferences/{conference_sid}"  # with its participants (CallSidIndex is off here: no /calls)
     answer = handlers["read_api"](proxy_event("GET", path, path, "v1", {"Host": ["local"]}, {}, b""))
     assert answer["statusCode"] == 200 and CALLER in answer["body"]  # the answer itself has the number whole
     for handler in handlers.values():  # a shape a function was not built for, carrying the same text
-        # the processing functions refuse a trigger they do not serve (ingest/handler.py)
-        with suppress(ValueError):
+        # the processing functions refuse a trigger they do not serve (ingest/handler.py); the reconcile, run by any
+        # invocation, finds no Twilio credentials here: either way only what they hand the tracer is checked
+        with suppress(Exception):
             handler({"Records": [{"eventSource": "aws:sqs", "body": CALLER + LABEL}]})
     read_api.queries.cache_clear()
 
