@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -177,7 +177,8 @@ class LocalRunner:
         firehose = local_client("firehose", self.moto.endpoint_url)
         for resource in self.resources.values():
             if resource.get("type") == "AWS::KinesisFirehose::DeliveryStream":
-                firehose.delete_delivery_stream(DeliveryStreamName=resource["ref"])
+                with suppress(ClientError):  # gone already: a test reset moto's backends
+                    firehose.delete_delivery_stream(DeliveryStreamName=resource["ref"])
 
     def stop(self) -> None:
         self._stack.close()
