@@ -121,10 +121,10 @@ class InProcessPipeline:
 
 
 def comparable(item: dict[str, Any]) -> dict[str, Any]:
-    """An item as two runs can compare it: its flat attributes and its event decoded, without when it arrived
-    (``received_at``, in the payload: it differs between any two runs)."""
+    """An item as two runs can compare it: its flat attributes and its event decoded, without when and how it
+    arrived (``received_at``, ``arrived_via``, in the payload: the first delivery's, which differ between runs)."""
     event = dataclasses.asdict(stored_event(item))
-    del event["received_at"]
+    del event["received_at"], event["arrived_via"]
     return {**{name: value for name, value in item.items() if name != "payload"}, "event": event}
 
 
