@@ -266,6 +266,8 @@ def test_every_function_is_a_principal_with_its_roles_statements_resolved_to_loc
     functions = {  # those the defaults create: the scheduled reconcile and digest are off (their Condition)
         k for k, r in transformed["Resources"].items() if r["Type"] == "AWS::Lambda::Function" and "Condition" not in r
     }
+    # ... and the account-logging custom resource is on (SetApiGatewayAccountLoggingRole=if-none)
+    functions.add("ApiGatewayAccountLoggingFunction")
     assert set(principals) == functions and len(functions) == 8
     for name, principal in principals.items():
         role = transformed["Resources"][name]["Properties"]["Role"]["Fn::GetAtt"][0]
